@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/* Stores handlers: validate, call store.c, answer. Every write is one statement (its own
+ * transaction). */
+#include "core/ids.h"
+#include "core/json.h"
+#include "services/stores/stores.h"
+#include <string.h>
+
+static dtm_db_t *open_db(dtm_req_t *req)
+{
+    dtm_db_t *db = dtm_db_open(dtm_pg_pool_for("stores"), req->arena);
+    if (!db)
+        dtm_resp_err(req, DTM_EDB, NULL);
+    return db;
+}
+
+static void resp_store(dtm_req_t *req, int status, const PGresult *r)
+{
+    dtm_resp_json(req, status, json_pack("{s:o}", "store", stores_row_json(r, 0)));
+}
+
+static void resp_db_err(dtm_req_t *req, dtm_err_t err)
+{
+    if (err == DTM_ENOTFOUND)
+        dtm_resp_error(req, 404, "not_found", "Store not found", NULL);
+    else if (err == DTM_ECONFLICT)
+        dtm_resp_error(req, 409, "code_taken", "A store with this code already exists",
+                       json_pack("[{s:s, s:s}]", "field", "code", "message", "is taken"));
+    else
+        dtm_resp_err(req, err, NULL);
+}
+
+/* A malformed id cannot name a store: 404, like an unknown one. */
+static const char *path_id(dtm_req_t *req)
+{
+    const char *id = dtm_req_param(req, "id");
+    if (!id || !dtm_uuid_valid(id)) {
+        dtm_resp_error(req, 404, "not_found", "Store not found", NULL);
+        return NULL;
+    }
+    return id;
+}
+
+static bool code_chars_ok(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return false;
+    return true;
+}
+
+/* Reads the writable fields of a create (required ones enforced) or a patch. Problems go to
+ * v; *tz_check is set when a timezone other than UTC must be checked against PostgreSQL. */
+static void read_input(dtm_req_t *req, json_t *body, bool create, stores_input_t *in,
+                       dtm_valid_t *v, bool *tz_check)
+{
+    memset(in, 0, sizeof *in);
+    *tz_check = false;
+    const char *s;
+    double d;
+    int64_t n;
+    bool b;
+    if (dtm_jstr(v, body, "code", create, 1, 32, &s)) {
+        if (code_chars_ok(s))
+            in->code = s;
+        else
+            dtm_valid_fail(v, "code", "may only hold letters, digits, '-', '_' and '.'");
+    }
+    if (dtm_jstr(v, body, "name", create, 1, 200, &s))
+        in->name = s;
+    if (dtm_jis_null(body, "address"))
+        in->address = "";
+    else if (dtm_jstr(v, body, "address", false, 0, 500, &s))
+        in->address = s;
+    if (dtm_jnum(v, body, "latitude", create, -90, 90, &d))
+        in->latitude = dtm_arena_sprintf(req->arena, "%.17g", d);
+    if (dtm_jnum(v, body, "longitude", create, -180, 180, &d))
+        in->longitude = dtm_arena_sprintf(req->arena, "%.17g", d);
+    if (dtm_jint(v, body, "geofenceRadiusM", false, 10, 5000, &n))
+        in->radius_m = dtm_arena_sprintf(req->arena, "%lld", (long long)n);
+    if (dtm_jstr(v, body, "timezone", false, 1, 64, &s)) {
+        in->timezone = s;
+        *tz_check = strcmp(s, "UTC") != 0;
+    }
+    if (!create && dtm_jbool(v, body, "active", false, &b))
+        in->active = b ? "true" : "false";
+}
+
+static bool input_empty(const stores_input_t *in)
+{
+    return !in->code && !in->name && !in->address && !in->latitude && !in->longitude &&
+           !in->radius_m && !in->timezone && !in->active;
+}
+
+/* Validates the timezone against the database's zone list (the zones the database can use for
+ * local days in reports and the attendance team view). false: response already set. */
+static bool timezone_ok(dtm_req_t *req, dtm_db_t *db, const char *tz)
+{
+    bool ok = false;
+    dtm_err_t err = stores_db_timezone_known(db, tz, &ok);
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return false;
+    }
+    if (!ok)
+        dtm_resp_error(req, 400, "validation_failed", "Request is not valid",
+                       json_pack("[{s:s, s:s}]", "field", "timezone", "message",
+                                 "must be an IANA time zone name such as Europe/Paris"));
+    return ok;
+}
+
+void stores_list(dtm_req_t *req)
+{
+    stores_filter_t f = {.active = -1};
+    if (!dtm_req_page(req, &f.page, &f.limit))
+        return;
+    const char *active = dtm_req_query(req, "active");
+    if (active) {
+        if (strcmp(active, "true") == 0)
+            f.active = 1;
+        else if (strcmp(active, "false") == 0)
+            f.active = 0;
+        else {
+            dtm_resp_error(
+                req, 400, "validation_failed", "Bad filter",
+                json_pack("[{s:s, s:s}]", "field", "active", "message", "must be true or false"));
+            return;
+        }
+    }
+    const char *search = dtm_req_query(req, "search");
+    if (search && *search) {
+        if (strlen(search) > 200) {
+            dtm_resp_error(req, 400, "validation_failed", "Bad filter",
+                           json_pack("[{s:s, s:s}]", "field", "search", "message",
+                                     "must be at most 200 characters long"));
+            return;
+        }
+        f.search = stores_like_pattern(req->arena, search);
+    }
+    dtm_db_t *db = open_db(req);
+    if (!db)
+        return;
+    PGresult *r;
+    long long total = 0;
+    dtm_err_t err = stores_db_list(db, &f, &r, &total);
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(items, stores_row_json(r, i));
+    dtm_resp_json(req, 200,
+                  json_pack("{s:o, s:o}", "items", items, "pagination",
+                            dtm_pagination(f.page, f.limit, total)));
+}
+
+void stores_create(dtm_req_t *req)
+{
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return;
+    stores_input_t in;
+    dtm_valid_t v;
+    bool tz_check;
+    dtm_valid_init(&v);
+    read_input(req, body, true, &in, &v, &tz_check);
+    if (!dtm_valid_ok(&v)) {
+        dtm_resp_error(req, 400, "validation_failed", "Request is not valid", dtm_valid_take(&v));
+        return;
+    }
+    dtm_valid_cleanup(&v);
+    dtm_db_t *db = open_db(req);
+    if (!db)
+        return;
+    if (tz_check && !timezone_ok(req, db, in.timezone))
+        return;
+    PGresult *r;
+    dtm_err_t err = stores_db_insert(db, &in, &r);
+    if (err) {
+        resp_db_err(req, err);
+        return;
+    }
+    resp_store(req, 201, r);
+}
+
+void stores_get(dtm_req_t *req)
+{
+    const char *id = path_id(req);
+    if (!id)
+        return;
+    dtm_db_t *db = open_db(req);
+    if (!db)
+        return;
+    PGresult *r;
+    dtm_err_t err = stores_db_get(db, id, &r);
+    if (err) {
+        resp_db_err(req, err);
+        return;
+    }
+    resp_store(req, 200, r);
+}
+
+void stores_update(dtm_req_t *req)
+{
+    const char *id = path_id(req);
+    if (!id)
+        return;
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return;
+    stores_input_t in;
+    dtm_valid_t v;
+    bool tz_check;
+    dtm_valid_init(&v);
+    read_input(req, body, false, &in, &v, &tz_check);
+    if (dtm_valid_ok(&v) && input_empty(&in))
+        dtm_valid_fail(&v, "body",
+                       "must hold at least one of code, name, address, latitude, longitude, "
+                       "geofenceRadiusM, timezone, active");
+    if (!dtm_valid_ok(&v)) {
+        dtm_resp_error(req, 400, "validation_failed", "Request is not valid", dtm_valid_take(&v));
+        return;
+    }
+    dtm_valid_cleanup(&v);
+    dtm_db_t *db = open_db(req);
+    if (!db)
+        return;
+    if (tz_check && !timezone_ok(req, db, in.timezone))
+        return;
+    PGresult *r;
+    dtm_err_t err = stores_db_update(db, id, &in, &r);
+    if (err) {
+        resp_db_err(req, err);
+        return;
+    }
+    resp_store(req, 200, r);
+}
+
+void stores_delete(dtm_req_t *req)
+{
+    const char *id = path_id(req);
+    if (!id)
+        return;
+    dtm_db_t *db = open_db(req);
+    if (!db)
+        return;
+    dtm_err_t err = stores_db_deactivate(db, id);
+    if (err) {
+        resp_db_err(req, err);
+        return;
+    }
+    dtm_resp_json(req, 204, NULL);
+}

@@ -22,7 +22,7 @@ typedef struct {
     const char *content_type;
     dtm_header_t headers[24]; /* extra headers (copied into the arena) */
     int nheaders;
-    char *body;               /* arena memory */
+    char *body; /* arena memory */
     size_t body_len;
     const char *file_path, *cache_control;
     const char *sse_topic;
@@ -31,8 +31,8 @@ typedef struct {
 /* Per-request core state hung on req->core. server.c owns the struct; it starts with this. */
 typedef struct {
     dtm_resp_t resp;
-    double started;           /* dtm_mono_s() when the request line arrived */
-    const char *upstream;     /* for the access log when proxied */
+    double started;       /* dtm_mono_s() when the request line arrived */
+    const char *upstream; /* for the access log when proxied */
 } dtm_req_core_t;
 
 static inline dtm_resp_t *dtm_req_resp(dtm_req_t *req)
@@ -61,12 +61,26 @@ typedef enum {
  *  route->max_body). `*max_body` gets the limit for this request. */
 dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body);
 
+/** The service whose prefix owns `path` (local or not), or NULL. */
+const struct dtm_service *dtm_router_owner(const char *path);
+
+/** True when `service` is handled in this process. */
+bool dtm_router_is_local(const char *service);
+
+/** Verify the bearer token into req->auth (401 response set and false on failure). */
+bool dtm_router_authenticate(dtm_req_t *req);
+
 /** Auth (JWT + denylist), role check, then the handler. Runs where dtm_router_match said. */
 void dtm_router_run(dtm_req_t *req);
 
 /** Serialize a DTM_RESP_BODY response (status line, headers incl. X-Request-Id, Date,
  *  Content-Length, Connection) into out. keep_alive selects the Connection header. */
 void dtm_resp_serialize(dtm_req_t *req, bool keep_alive, dtm_buf_t *out);
+
+/** Status line and headers only (Date, Content-Type, Content-Length when >= 0, X-Request-Id,
+ *  nosniff, the handler's extra headers, Connection). For file, stream and SSE responses. */
+void dtm_resp_head(dtm_req_t *req, int status, bool keep_alive, long long content_length,
+                   const char *content_type, dtm_buf_t *out);
 
 /** After the response went out: access log line and request metrics. */
 void dtm_router_finish(dtm_req_t *req, int status, double seconds);

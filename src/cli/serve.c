@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* `dtm serve`: resolve the target set, bring up what it needs in dependency order (config,
+ * log, Redis, router, services, gateway, health probes), serve until SIGTERM drains, then take
+ * everything down in reverse order. */
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/target.h"
+#include "db/pg.h"
+#include "db/redis.h"
+#include "gateway/gateway.h"
+#include "http/health.h"
+#include "http/internal.h"
+#include "http/server.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: dtm serve [--target T[,T...]] [--port N] [--host ADDR]\n\n"
+                 "Serve HTTP. Default target: all (gateway + every service on port 3000).\n"
+                 "Port: --port, else DTM_PORT, else the target's default port.\n\n");
+    dtm_target_print(out);
+}
+
+static void on_ready(void *ud, int port)
+{
+    const dtm_target_set_t *t = ud;
+    dtm_log_info("%s listening on http://%s:%d", t->process_name, dtm_cfg.host, port);
+}
+
+int dtm_cli_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"target", required_argument, NULL, 't'},
+        {"port", required_argument, NULL, 'p'},
+        {"host", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *target = getenv("DTM_TARGET");
+    const char *port_arg = NULL, *host_arg = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "t:p:H:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            target = optarg;
+            break;
+        case 'p':
+            port_arg = optarg;
+            break;
+        case 'H':
+            host_arg = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    dtm_target_set_t t;
+    if (dtm_target_parse(target, &t, stderr) != 0)
+        return 2;
+    if (port_arg)
+        setenv("DTM_PORT", port_arg, 1);
+    if (host_arg)
+        setenv("DTM_HOST", host_arg, 1);
+    if (dtm_env_file_load() != 0)
+        return 2;
+    unsigned need = DTM_NEED_JWT | (t.nservices > 0 ? DTM_NEED_DB : 0u);
+    if (dtm_config_load(need, stderr) != 0) {
+        fprintf(stderr, "dtm serve: invalid configuration (see above)\n");
+        return 2;
+    }
+    dtm_log_init(t.process_name, (dtm_log_level_t)dtm_log_level_parse(dtm_cfg.log_level));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    dtm_redis_init();
+
+    dtm_router_conf_t rc = {
+        .process_service = t.process_name,
+        .gateway = t.gateway,
+        .local = t.services,
+    };
+    dtm_router_configure(&rc);
+    int rcode = 1;
+    int inited = 0;
+    for (; inited < t.nservices; inited++) {
+        const dtm_service_t *s = t.services[inited];
+        if (s->init && s->init() != DTM_OK) {
+            dtm_log_error("service %s failed to initialise", s->name);
+            goto out;
+        }
+    }
+    if (t.gateway && dtm_gateway_init() != DTM_OK) {
+        dtm_log_error("gateway failed to initialise");
+        goto out;
+    }
+    dtm_health_start();
+
+    dtm_server_opts_t so = {
+        .port = dtm_cfg.port > 0 ? dtm_cfg.port : t.default_port,
+        .signals = true,
+        .on_ready = on_ready,
+        .ud = &t,
+    };
+    rcode = dtm_server_run(&so) == 0 ? 0 : 1;
+    dtm_log_info("%s stopped", t.process_name);
+    dtm_health_stop();
+    if (t.gateway)
+        dtm_gateway_shutdown();
+out:
+    while (inited-- > 0)
+        if (t.services[inited]->shutdown)
+            t.services[inited]->shutdown();
+    dtm_pg_pools_shutdown();
+    dtm_redis_shutdown();
+    curl_global_cleanup();
+    return rcode;
+}

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+#include "http/health.h"
+#include "core/config.h"
+#include "core/metrics.h"
+#include "core/timeutil.h"
+#include "db/pg.h"
+#include "db/redis.h"
+#include "http/internal.h"
+#include "services/service.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LOCAL 16
+
+static atomic_int g_pg = DTM_HEALTH_OK; /* worst over the local services' databases */
+static atomic_int g_redis = DTM_HEALTH_OK;
+static atomic_int g_svc[MAX_LOCAL]; /* per local service, by index in conf->local */
+static dtm_health_remote_fn g_remote;
+static double g_started;
+
+static pthread_t g_thread;
+static bool g_running;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static bool g_stop;
+
+const char *dtm_health_name(dtm_health_t h)
+{
+    return h == DTM_HEALTH_OK ? "ok" : h == DTM_HEALTH_DEGRADED ? "degraded" : "down";
+}
+
+dtm_health_t dtm_health_postgres(void)
+{
+    return (dtm_health_t)atomic_load(&g_pg);
+}
+
+dtm_health_t dtm_health_redis(void)
+{
+    return (dtm_health_t)atomic_load(&g_redis);
+}
+
+void dtm_health_set_remote(dtm_health_remote_fn fn)
+{
+    g_remote = fn;
+}
+
+static bool has_local_services(void)
+{
+    const dtm_router_conf_t *c = dtm_router_conf();
+    return c->local && c->local[0];
+}
+
+/* One round: ping each distinct pool once, then Redis. */
+static void probe(void)
+{
+    const dtm_router_conf_t *c = dtm_router_conf();
+    dtm_pg_pool_t *seen[MAX_LOCAL];
+    bool seen_ok[MAX_LOCAL];
+    int nseen = 0;
+    dtm_health_t worst = DTM_HEALTH_OK;
+    for (int i = 0; c->local && c->local[i] && i < MAX_LOCAL; i++) {
+        dtm_pg_pool_t *p = dtm_pg_pool_for(c->local[i]->name);
+        bool ok = false;
+        int j;
+        for (j = 0; j < nseen && seen[j] != p; j++)
+            ;
+        if (j < nseen) {
+            ok = seen_ok[j];
+        } else {
+            ok = p && dtm_pg_ping(p);
+            seen[nseen] = p;
+            seen_ok[nseen++] = ok;
+        }
+        atomic_store(&g_svc[i], ok ? DTM_HEALTH_OK : DTM_HEALTH_DOWN);
+        if (!ok)
+            worst = DTM_HEALTH_DOWN;
+    }
+    atomic_store(&g_pg, worst);
+    atomic_store(&g_redis, dtm_redis_up() ? DTM_HEALTH_OK : DTM_HEALTH_DEGRADED);
+}
+
+static void *probe_thread(void *arg)
+{
+    (void)arg;
+    int interval = dtm_cfg.health_interval_ms > 0 ? dtm_cfg.health_interval_ms : 2000;
+    if (interval > 1000)
+        interval = 1000; /* own dependencies: notice recovery within a second */
+    pthread_mutex_lock(&g_mu);
+    while (!g_stop) {
+        pthread_mutex_unlock(&g_mu);
+        probe();
+        pthread_mutex_lock(&g_mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += interval / 1000;
+        ts.tv_nsec += (long)(interval % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (!g_stop)
+            pthread_cond_timedwait(&g_cv, &g_mu, &ts);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return NULL;
+}
+
+static double gauge_pg(void *ud)
+{
+    (void)ud;
+    return has_local_services() && dtm_health_postgres() == DTM_HEALTH_OK ? 1 : 0;
+}
+
+static double gauge_redis(void *ud)
+{
+    (void)ud;
+    return dtm_health_redis() == DTM_HEALTH_OK ? 1 : 0;
+}
+
+void dtm_health_start(void)
+{
+    g_started = dtm_mono_s();
+    dtm_gauge_fn("dtm_dependency_up", "1 when the dependency answers its health probe",
+                 "dependency=\"postgres\"", gauge_pg, NULL);
+    dtm_gauge_fn("dtm_dependency_up", "1 when the dependency answers its health probe",
+                 "dependency=\"redis\"", gauge_redis, NULL);
+    probe(); /* so the first /health is already right */
+    g_stop = false;
+    if (pthread_create(&g_thread, NULL, probe_thread, NULL) == 0)
+        g_running = true;
+}
+
+void dtm_health_stop(void)
+{
+    if (!g_running)
+        return;
+    pthread_mutex_lock(&g_mu);
+    g_stop = true;
+    pthread_cond_signal(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    pthread_join(g_thread, NULL);
+    g_running = false;
+}
+
+json_t *dtm_health_document(dtm_health_t *overall)
+{
+    const dtm_router_conf_t *c = dtm_router_conf();
+    dtm_health_t worst = DTM_HEALTH_OK;
+    json_t *services = json_object();
+    for (int i = 0; c->local && c->local[i] && i < MAX_LOCAL; i++) {
+        dtm_health_t h = (dtm_health_t)atomic_load(&g_svc[i]);
+        json_object_set_new(services, c->local[i]->name,
+                            json_pack("{s:s}", "status", dtm_health_name(h)));
+        if (h > worst)
+            worst = h;
+    }
+    if (g_remote) {
+        dtm_health_t rw = DTM_HEALTH_OK;
+        json_t *remote = g_remote(&rw);
+        if (remote)
+            json_object_update(services, remote);
+        json_decref(remote);
+        if (rw > worst)
+            worst = rw;
+    }
+    json_t *deps = json_object();
+    if (has_local_services())
+        json_object_set_new(deps, "postgres",
+                            json_pack("{s:s}", "status", dtm_health_name(dtm_health_postgres())));
+    dtm_health_t rh = dtm_health_redis();
+    json_object_set_new(deps, "redis",
+                        json_pack("{s:s}", "status", rh == DTM_HEALTH_OK ? "ok" : "down"));
+    if (rh != DTM_HEALTH_OK && worst == DTM_HEALTH_OK)
+        worst = DTM_HEALTH_DEGRADED;
+    *overall = worst;
+    return json_pack("{s:s,s:s,s:s,s:I,s:o,s:o}", "status", dtm_health_name(worst), "service",
+                     c->process_service ? c->process_service : "dtm", "version", DTM_VERSION,
+                     "uptimeSeconds", (json_int_t)(dtm_mono_s() - g_started), "services", services,
+                     "dependencies", deps);
+}
+
+void dtm_health_handler(dtm_req_t *req)
+{
+    dtm_health_t overall;
+    json_t *doc = dtm_health_document(&overall);
+    dtm_resp_header(req, "Cache-Control", "no-store");
+    dtm_resp_json(req, overall == DTM_HEALTH_DOWN ? 503 : 200, doc);
+}
+
+void dtm_metrics_handler(dtm_req_t *req)
+{
+    size_t len = 0;
+    char *text = dtm_metrics_render(&len);
+    dtm_resp_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+}

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/* The router: one flat table built from the local services' route tables plus the built-in
+ * operational routes, matched by path segments (literal segments beat :params), then the
+ * request phases in a fixed order (nginx style): match -> limits -> auth -> role -> handler. */
+#include "core/config.h"
+#include "core/ids.h"
+#include "core/jwt.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/str.h"
+#include "core/timeutil.h"
+#include "db/redis.h"
+#include "http/health.h"
+#include "http/internal.h"
+#include "services/service.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+typedef struct {
+    const dtm_route_t *route;
+    const dtm_service_t *svc; /* NULL for built-in routes */
+    int literals;             /* literal segments: more is more specific */
+} entry_t;
+
+static dtm_router_conf_t g_conf;
+static entry_t *g_entries;
+static int g_nentries;
+
+static void static_serve(dtm_req_t *req);
+
+static const dtm_route_t builtin_routes[] = {
+    {.method = "GET", .path = "/health", .handler = dtm_health_handler, .flags = DTM_ROUTE_ON_LOOP},
+    {.method = "GET",
+     .path = "/metrics",
+     .handler = dtm_metrics_handler,
+     .flags = DTM_ROUTE_ON_LOOP | DTM_ROUTE_NO_LOG},
+    {0},
+};
+static const dtm_route_t static_route = {.method = "GET", .path = "/*", .handler = static_serve};
+
+static int count_literals(const char *path)
+{
+    int n = 0;
+    for (const char *p = path; *p; p++)
+        if (*p == '/' && p[1] && p[1] != ':')
+            n++;
+    return n;
+}
+
+static void add_routes(const dtm_route_t *routes, const dtm_service_t *svc)
+{
+    for (const dtm_route_t *r = routes; r->method; r++) {
+        g_entries = dtm_realloc(g_entries, sizeof(entry_t) * (size_t)(g_nentries + 1));
+        g_entries[g_nentries++] = (entry_t){r, svc, count_literals(r->path)};
+    }
+}
+
+void dtm_router_configure(const dtm_router_conf_t *conf)
+{
+    g_conf = *conf;
+    free(g_entries);
+    g_entries = NULL;
+    g_nentries = 0;
+    add_routes(builtin_routes, NULL);
+    for (int i = 0; conf->local && conf->local[i]; i++)
+        add_routes(conf->local[i]->routes, conf->local[i]);
+}
+
+const dtm_router_conf_t *dtm_router_conf(void)
+{
+    return &g_conf;
+}
+
+bool dtm_router_is_local(const char *service)
+{
+    for (int i = 0; g_conf.local && g_conf.local[i]; i++)
+        if (strcmp(g_conf.local[i]->name, service) == 0)
+            return true;
+    return false;
+}
+
+/* Match `path` against `pattern`; on success the :params go into req (when req is non-NULL). */
+static bool match_path(const char *pattern, const char *path, dtm_req_t *req)
+{
+    const char *p = pattern, *s = path;
+    int nparams = 0;
+    dtm_header_t params[8];
+    while (*p && *s) {
+        if (*p == ':') {
+            const char *pend = strchr(p, '/');
+            const char *send = strchr(s, '/');
+            size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+            size_t slen = send ? (size_t)(send - s) : strlen(s);
+            if (slen == 0 || nparams == 8)
+                return false;
+            if (req) {
+                params[nparams].name = dtm_arena_strndup(req->arena, p + 1, plen - 1);
+                params[nparams].value = dtm_arena_strndup(req->arena, s, slen);
+            }
+            nparams++;
+            p += plen;
+            s += slen;
+            continue;
+        }
+        if (*p != *s)
+            return false;
+        p++;
+        s++;
+    }
+    /* A trailing slash on the request is tolerated ("/api/users/" == "/api/users"). */
+    if (*p == '\0' && (*s == '\0' || (s[0] == '/' && s[1] == '\0'))) {
+        if (req) {
+            memcpy(req->params, params, sizeof(dtm_header_t) * (size_t)nparams);
+            req->nparams = nparams;
+        }
+        return true;
+    }
+    return false;
+}
+
+static bool method_matches(const char *route_method, const char *method)
+{
+    if (strcmp(route_method, method) == 0)
+        return true;
+    return strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0;
+}
+
+/* The service whose prefix owns `path` (whether local or not), or NULL. */
+const dtm_service_t *dtm_router_owner(const char *path)
+{
+    for (int i = 0; dtm_services[i]; i++) {
+        size_t n = strlen(dtm_services[i]->prefix);
+        if (strncmp(path, dtm_services[i]->prefix, n) == 0 && (path[n] == '/' || !path[n]))
+            return dtm_services[i];
+    }
+    return NULL;
+}
+
+static long long declared_length(const dtm_req_t *req)
+{
+    const char *cl = dtm_req_header(req, "content-length");
+    if (!cl)
+        return 0;
+    char *end;
+    long long v = strtoll(cl, &end, 10);
+    return (*end || v < 0) ? -1 : v;
+}
+
+dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
+{
+    const char *rid = dtm_req_header(req, "x-request-id");
+    if (rid && dtm_request_id_valid(rid)) {
+        req->request_id = rid;
+    } else {
+        char *id = dtm_arena_alloc(req->arena, DTM_UUID_LEN + 1);
+        dtm_request_id_new(id);
+        req->request_id = id;
+    }
+    req->service = g_conf.process_service;
+    *max_body = dtm_cfg.max_body_bytes;
+
+    const entry_t *best = NULL;
+    char allow[96] = "";
+    for (int i = 0; i < g_nentries; i++) {
+        const entry_t *e = &g_entries[i];
+        if (!match_path(e->route->path, req->path, NULL))
+            continue;
+        if (!method_matches(e->route->method, req->method)) {
+            if (!strstr(allow, e->route->method) && strlen(allow) + 10 < sizeof allow) {
+                if (*allow)
+                    strcat(allow, ", ");
+                strcat(allow, e->route->method);
+            }
+            continue;
+        }
+        if (!best || e->literals > best->literals)
+            best = e;
+    }
+
+    if (!best) {
+        const dtm_service_t *owner = dtm_router_owner(req->path);
+        if (owner && !dtm_router_is_local(owner->name) && g_conf.gateway) {
+            req->service = owner->name;
+            return DTM_DISPATCH_PROXY;
+        }
+        if (*allow) {
+            dtm_resp_header(req, "Allow", allow);
+            dtm_resp_error(req, 405, "method_not_allowed",
+                           dtm_arena_sprintf(req->arena,
+                                             "Method %s is not allowed here; allowed: %s",
+                                             req->method, allow),
+                           NULL);
+            return DTM_DISPATCH_DONE;
+        }
+        if (g_conf.gateway && strncmp(req->path, "/api/", 5) != 0 &&
+            strcmp(req->path, "/api") != 0 &&
+            (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)) {
+            req->route = &static_route;
+            return DTM_DISPATCH_WORKER;
+        }
+        dtm_resp_error(req, 404, "not_found",
+                       dtm_arena_sprintf(req->arena, "No route for %s %s", req->method, req->path),
+                       NULL);
+        return DTM_DISPATCH_DONE;
+    }
+
+    match_path(best->route->path, req->path, req);
+    req->route = best->route;
+    if (best->svc)
+        req->service = best->svc->name;
+    if (best->route->max_body > 0)
+        *max_body = best->route->max_body;
+    long long cl = declared_length(req);
+    if (cl < 0) {
+        dtm_resp_error(req, 400, "bad_request", "Invalid Content-Length", NULL);
+        return DTM_DISPATCH_DONE;
+    }
+    if (cl > *max_body) {
+        dtm_resp_error(req, 413, "payload_too_large",
+                       dtm_arena_sprintf(req->arena, "Request body exceeds %ld bytes", *max_body),
+                       NULL);
+        return DTM_DISPATCH_DONE;
+    }
+    return (best->route->flags & DTM_ROUTE_ON_LOOP) ? DTM_DISPATCH_LOOP : DTM_DISPATCH_WORKER;
+}
+
+/* Bearer token -> req->auth. Writes the 401 itself and returns false on any failure. */
+bool dtm_router_authenticate(dtm_req_t *req)
+{
+    const char *h = dtm_req_header(req, "authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
+        dtm_resp_header(req, "WWW-Authenticate", "Bearer");
+        dtm_resp_error(req, 401, "unauthorized", "A bearer access token is required", NULL);
+        return false;
+    }
+    const char *token = h + 7;
+    dtm_claims_t c;
+    if (dtm_jwt_verify(token, dtm_jwt_keys(), dtm_now_ms() / 1000, &c) != DTM_OK) {
+        dtm_resp_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        dtm_resp_error(req, 401, "invalid_token", "The access token is invalid or expired", NULL);
+        return false;
+    }
+    unsigned role = dtm_role_parse(c.role);
+    /* Service identities exist only between our own processes, never at the edge. */
+    if (!role || (role == DTM_ROLE_SERVICE && g_conf.gateway && !req->internal)) {
+        dtm_resp_error(req, 401, "invalid_token", "The access token is invalid or expired", NULL);
+        return false;
+    }
+    if (role != DTM_ROLE_SERVICE) {
+        /* Logout puts the jti on a denylist until the token expires. When Redis is down the
+         * check is skipped: tokens live 15 minutes and the platform keeps serving. */
+        redisReply *r = dtm_redis_cmd(req->arena, "EXISTS jwt:deny:%s", c.jti);
+        if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+            dtm_resp_error(req, 401, "invalid_token", "The access token has been revoked", NULL);
+            return false;
+        }
+    }
+    req->auth.authed = true;
+    req->auth.role = role;
+    memcpy(req->auth.sub, c.sub, sizeof req->auth.sub);
+    memcpy(req->auth.jti, c.jti, sizeof req->auth.jti);
+    req->auth.exp = c.exp;
+    req->auth.token = token;
+    return true;
+}
+
+void dtm_router_run(dtm_req_t *req)
+{
+    const dtm_route_t *route = req->route;
+    if (route->roles != DTM_PUBLIC) {
+        if (!req->auth.authed && !dtm_router_authenticate(req))
+            return;
+        if (!dtm_req_has_role(req, route->roles)) {
+            dtm_resp_error(req, 403, "forbidden", "Your role may not do this", NULL);
+            return;
+        }
+    }
+    route->handler(req);
+}
+
+void dtm_router_finish(dtm_req_t *req, int status, double seconds)
+{
+    const dtm_route_t *route = req->route;
+    const char *label = route ? route->path : "unmatched";
+    if (route == &static_route)
+        label = "static";
+    dtm_metrics_observe_request(req->service ? req->service : g_conf.process_service, req->method,
+                                label, status, seconds);
+    if (route && (route->flags & DTM_ROUTE_NO_LOG))
+        return;
+    dtm_req_core_t *core = req->core;
+    dtm_access_t a = {
+        .method = req->method,
+        .path = req->path,
+        .upstream = core ? core->upstream : NULL,
+        .ip = req->client_ip,
+        .user_agent = dtm_req_header(req, "user-agent"),
+        .request_id = req->request_id,
+        .user_id = req->auth.authed ? req->auth.sub : NULL,
+        .status = status,
+        .duration_ms = seconds * 1000.0,
+        .bytes_in = (long long)req->body_len,
+        .bytes_out = core ? (long long)core->resp.body_len : 0,
+    };
+    dtm_log_access(&a);
+}
+
+/* ---- the web client (gateway only) ---- */
+
+static const char *mime_type(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".webmanifest", "application/manifest+json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".webp", "image/webp"},
+        {".ico", "image/x-icon"},
+        {".woff2", "font/woff2"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".yaml", "application/yaml"},
+        {".map", "application/json"},
+    };
+    const char *dot = strrchr(path, '.');
+    if (dot && !strchr(dot, '/'))
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (strcasecmp(dot, types[i].ext) == 0)
+                return types[i].type;
+    return "application/octet-stream";
+}
+
+static bool is_regular_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* History fallback: a path without an extension that is not a file is a client-side route and
+ * gets index.html; hashed assets are immutable, everything else must be revalidated. */
+static void static_serve(dtm_req_t *req)
+{
+    const char *path = req->path;
+    if (strstr(path, "/..") || strstr(path, "\\") || path[0] != '/') {
+        dtm_resp_error(req, 404, "not_found", "Not found", NULL);
+        return;
+    }
+    const char *root = dtm_cfg.web_dir;
+    const char *file = dtm_arena_sprintf(req->arena, "%s%s", root, path);
+    if (path[strlen(path) - 1] == '/')
+        file = dtm_arena_sprintf(req->arena, "%s%sindex.html", root, path);
+    if (is_regular_file(file)) {
+        bool hashed = strncmp(path, "/assets/", 8) == 0;
+        dtm_resp_file(req, file, mime_type(file),
+                      hashed ? "public, max-age=31536000, immutable" : "no-cache");
+        return;
+    }
+    const char *last = strrchr(path, '/');
+    const char *index = dtm_arena_sprintf(req->arena, "%s/index.html", root);
+    if (!strchr(last, '.') && is_regular_file(index)) {
+        dtm_resp_file(req, index, "text/html; charset=utf-8", "no-cache");
+        return;
+    }
+    dtm_resp_error(req, 404, "not_found",
+                   is_regular_file(index) ? "Not found" : "The web client is not built", NULL);
+}

@@ -72,6 +72,10 @@ const char *dtm_config_db_url(const char *service);
 /** DTM_UPSTREAM_<SERVICE> or "http://127.0.0.1:<default_port>". Static or env storage. */
 const char *dtm_config_upstreams(const char *service, int default_port);
 
+/** A copy of a URL or libpq conninfo with its password replaced by "***" (malloc'd; caller
+ *  frees). Use it whenever a connection string is logged or printed. */
+char *dtm_config_redact_url(const char *url);
+
 /** Print effective configuration, secrets redacted ("***" / URL passwords masked). */
 void dtm_config_print(FILE *out);
 

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/* Every SQL statement of the todos service. Caller input only ever travels as parameters ($n);
+ * the list query is assembled from fixed fragments (filters present, one of five ORDER BY
+ * clauses), so the set of distinct statements stays small and each is prepared once per
+ * connection. */
+#include "core/ids.h"
+#include "core/json.h"
+#include "core/str.h"
+#include "services/todos/todos.h"
+#include <stdio.h>
+#include <string.h>
+
+#define ISO(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#define TODO_COLS                                                                                  \
+    "id, title, description, status, priority, " ISO(                                              \
+        "due_at") " AS due_at, assignee_id, "                                                      \
+                  "created_by, store_id, checklist::text AS checklist, " ISO(                      \
+                      "completed_at") " AS completed_at, " ISO("created_at") " AS "                \
+                                                                             "created_at, " ISO(   \
+                                                                                 "updated_at") " " \
+                                                                                               "A" \
+                                                                                               "S" \
+                                                                                               " " \
+                                                                                               "u" \
+                                                                                               "p" \
+                                                                                               "d" \
+                                                                                               "a" \
+                                                                                               "t" \
+                                                                                               "e" \
+                                                                                               "d" \
+                                                                                               "_" \
+                                                                                               "a" \
+                                                                                               "t"
+
+const char *todos_like_pattern(dtm_arena_t *a, const char *s)
+{
+    size_t n = strlen(s);
+    char *out = dtm_arena_alloc(a, 2 * n + 3), *p = out;
+    *p++ = '%';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+            *p++ = '\\';
+        *p++ = s[i];
+    }
+    *p++ = '%';
+    *p = '\0';
+    return out;
+}
+
+/* ORDER BY clauses, each matching an index (see migrations/todos/0001_todos.sql); the id
+ * tie-breaker keeps pages stable. */
+static const char *const order_by[] = {
+    [TODOS_SORT_CREATED_DESC] = "created_at DESC, id DESC",
+    [TODOS_SORT_CREATED_ASC] = "created_at, id",
+    [TODOS_SORT_DUE_ASC] = "due_at ASC NULLS LAST, id",
+    [TODOS_SORT_DUE_DESC] = "due_at DESC NULLS LAST, id DESC",
+    [TODOS_SORT_PRIORITY] = "priority_rank DESC, due_at ASC NULLS LAST, id",
+};
+
+dtm_err_t todos_db_list(dtm_db_t *db, const todos_filter_t *f, PGresult **rows, long long *total)
+{
+    const char *params[12];
+    int n = 0;
+    dtm_buf_t where;
+    dtm_buf_init(&where);
+    dtm_buf_puts(&where, " WHERE true");
+    if (f->scope_user) {
+        params[n++] = f->scope_user;
+        dtm_buf_printf(&where, " AND (assignee_id = $%d OR created_by = $%d)", n, n);
+    }
+    if (f->statuses) {
+        params[n++] = f->statuses;
+        dtm_buf_printf(&where, " AND status = ANY ($%d::text[])", n);
+    }
+    if (f->priorities) {
+        params[n++] = f->priorities;
+        dtm_buf_printf(&where, " AND priority = ANY ($%d::text[])", n);
+    }
+    if (f->assignee_id) {
+        params[n++] = f->assignee_id;
+        dtm_buf_printf(&where, " AND assignee_id = $%d", n);
+    }
+    if (f->store_id) {
+        params[n++] = f->store_id;
+        dtm_buf_printf(&where, " AND store_id = $%d", n);
+    }
+    if (f->search) {
+        params[n++] = f->search;
+        dtm_buf_printf(&where, " AND (title || ' ' || description) ILIKE $%d", n);
+    }
+    if (f->due_before) {
+        params[n++] = f->due_before;
+        dtm_buf_printf(&where, " AND due_at < $%d", n);
+    }
+    dtm_buf_t sql;
+    dtm_buf_init(&sql);
+    dtm_buf_printf(&sql, "SELECT count(*) AS n FROM todos.todos%s", where.data);
+    PGresult *c;
+    dtm_err_t err = dtm_db_query(db, &c, sql.data, n, params);
+    if (err)
+        goto out;
+    *total = dtm_pg_int(c, 0, "n", 0);
+    char lim[16], off[24];
+    snprintf(lim, sizeof lim, "%d", f->limit);
+    snprintf(off, sizeof off, "%lld", (long long)(f->page - 1) * f->limit);
+    params[n] = lim;
+    params[n + 1] = off;
+    dtm_buf_reset(&sql);
+    dtm_buf_printf(&sql, "SELECT " TODO_COLS " FROM todos.todos%s ORDER BY %s LIMIT $%d OFFSET $%d",
+                   where.data, order_by[f->sort], n + 1, n + 2);
+    err = dtm_db_query(db, rows, sql.data, n + 2, params);
+out:
+    dtm_buf_free(&where);
+    dtm_buf_free(&sql);
+    return err;
+}
+
+dtm_err_t todos_db_get(dtm_db_t *db, const char *id, bool for_update, PGresult **row)
+{
+    const char *p[] = {id};
+    dtm_err_t err =
+        dtm_db_query(db, row,
+                     for_update ? "SELECT " TODO_COLS " FROM todos.todos WHERE id = $1 FOR UPDATE"
+                                : "SELECT " TODO_COLS " FROM todos.todos WHERE id = $1",
+                     1, p);
+    if (err)
+        return err;
+    return PQntuples(*row) == 1 ? DTM_OK : DTM_ENOTFOUND;
+}
+
+dtm_err_t todos_db_insert(dtm_db_t *db, const todos_input_t *in, PGresult **row)
+{
+    char id[DTM_UUID_LEN + 1];
+    dtm_uuid_v4(id);
+    const char *p[] = {id,           in->title,       in->description, in->priority,
+                       in->due_at,   in->assignee_id, in->created_by,  in->store_id,
+                       in->checklist};
+    return dtm_db_query(
+        db, row,
+        "INSERT INTO todos.todos (id, title, description, priority, due_at, assignee_id,"
+        " created_by, store_id, checklist) VALUES ($1, $2, coalesce($3, ''),"
+        " coalesce($4, 'medium'), $5, $6, $7, $8, coalesce($9::jsonb, '[]'))"
+        " RETURNING " TODO_COLS,
+        9, p);
+}
+
+dtm_err_t todos_db_update(dtm_db_t *db, const char *id, const todos_input_t *in, PGresult **row)
+{
+    const char *p[] = {id,
+                       in->title,
+                       in->description,
+                       in->status,
+                       in->priority,
+                       in->due_at,
+                       in->due_at_clear ? "true" : "false",
+                       in->assignee_id,
+                       in->store_id,
+                       in->store_id_clear ? "true" : "false",
+                       in->checklist};
+    dtm_err_t err = dtm_db_query(
+        db, row,
+        "UPDATE todos.todos SET title = coalesce($2, title),"
+        " description = coalesce($3, description), status = coalesce($4, status),"
+        " completed_at = CASE WHEN $4 IS NULL THEN completed_at"
+        "   WHEN $4 = 'completed' THEN coalesce(completed_at, now()) END,"
+        " priority = coalesce($5, priority),"
+        " due_at = CASE WHEN $7::bool THEN NULL ELSE coalesce($6::timestamptz, due_at) END,"
+        " assignee_id = coalesce($8::uuid, assignee_id),"
+        " store_id = CASE WHEN $10::bool THEN NULL ELSE coalesce($9::uuid, store_id) END,"
+        " checklist = coalesce($11::jsonb, checklist), updated_at = now()"
+        " WHERE id = $1 RETURNING " TODO_COLS,
+        11, p);
+    if (err)
+        return err;
+    return PQntuples(*row) == 1 ? DTM_OK : DTM_ENOTFOUND;
+}
+
+dtm_err_t todos_db_delete(dtm_db_t *db, const char *id)
+{
+    const char *p[] = {id};
+    PGresult *r;
+    dtm_err_t err =
+        dtm_db_query(db, &r, "DELETE FROM todos.todos WHERE id = $1 RETURNING id", 1, p);
+    if (err)
+        return err;
+    return PQntuples(r) == 1 ? DTM_OK : DTM_ENOTFOUND;
+}
+
+dtm_err_t todos_db_complete(dtm_db_t *db, const char *id, const char *assignee, PGresult **row)
+{
+    const char *p[] = {id, assignee};
+    dtm_err_t err = dtm_db_query(
+        db, row,
+        "UPDATE todos.todos SET status = 'completed', completed_at = now(), updated_at = now()"
+        " WHERE id = $1 AND status <> 'completed' AND ($2::uuid IS NULL OR assignee_id = $2)"
+        " RETURNING " TODO_COLS,
+        2, p);
+    if (err)
+        return err;
+    return PQntuples(*row) == 1 ? DTM_OK : DTM_ENOTFOUND;
+}
+
+dtm_err_t todos_db_reopen(dtm_db_t *db, const char *id, const char *assignee, PGresult **row)
+{
+    const char *p[] = {id, assignee};
+    dtm_err_t err = dtm_db_query(
+        db, row,
+        "UPDATE todos.todos SET status = 'pending', completed_at = NULL, updated_at = now()"
+        " WHERE id = $1 AND status = 'completed' AND ($2::uuid IS NULL OR assignee_id = $2)"
+        " RETURNING " TODO_COLS,
+        2, p);
+    if (err)
+        return err;
+    return PQntuples(*row) == 1 ? DTM_OK : DTM_ENOTFOUND;
+}
+
+dtm_err_t todos_db_check_item(dtm_db_t *db, const char *id, const char *item_id, bool done,
+                              const char *assignee, PGresult **row)
+{
+    const char *p[] = {id, item_id, done ? "true" : "false", assignee};
+    /* Rebuilds the array in its order with the one item changed; the row lock of the UPDATE
+     * serialises concurrent ticks of the same todo. */
+    dtm_err_t err = dtm_db_query(
+        db, row,
+        "UPDATE todos.todos t SET checklist = (SELECT jsonb_agg(CASE WHEN e ->> 'id' = $2"
+        "   THEN jsonb_set(e, '{done}', to_jsonb($3::bool)) ELSE e END ORDER BY o)"
+        "   FROM jsonb_array_elements(t.checklist) WITH ORDINALITY AS x(e, o)),"
+        " updated_at = now()"
+        " WHERE t.id = $1 AND t.checklist @> jsonb_build_array(jsonb_build_object('id', $2::text))"
+        " AND ($4::uuid IS NULL OR t.assignee_id = $4) RETURNING " TODO_COLS,
+        4, p);
+    if (err)
+        return err;
+    return PQntuples(*row) == 1 ? DTM_OK : DTM_ENOTFOUND;
+}
+
+dtm_err_t todos_db_bulk_assign(dtm_db_t *db, const char *ids, const char *assignee,
+                               long long *updated)
+{
+    const char *p[] = {ids, assignee};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "WITH u AS (UPDATE todos.todos SET assignee_id = $2,"
+                                 " updated_at = now() WHERE id = ANY ($1::uuid[]) RETURNING 1)"
+                                 " SELECT count(*) AS n FROM u",
+                                 2, p);
+    if (err)
+        return err;
+    *updated = dtm_pg_int(r, 0, "n", 0);
+    return DTM_OK;
+}
+
+dtm_err_t todos_db_missing(dtm_db_t *db, const char *ids, PGresult **rows)
+{
+    const char *p[] = {ids};
+    return dtm_db_query(db, rows,
+                        "SELECT DISTINCT u.id::text AS id FROM unnest($1::uuid[]) AS u(id)"
+                        " WHERE NOT EXISTS (SELECT 1 FROM todos.todos t WHERE t.id = u.id)"
+                        " ORDER BY 1",
+                        1, p);
+}
+
+#define STATS_COLS                                                                                 \
+    "count(*) AS total,"                                                                           \
+    " count(*) FILTER (WHERE status = 'pending') AS s_pending,"                                    \
+    " count(*) FILTER (WHERE status = 'in_progress') AS s_in_progress,"                            \
+    " count(*) FILTER (WHERE status = 'completed') AS s_completed,"                                \
+    " count(*) FILTER (WHERE status = 'cancelled') AS s_cancelled,"                                \
+    " count(*) FILTER (WHERE priority = 'low') AS p_low,"                                          \
+    " count(*) FILTER (WHERE priority = 'medium') AS p_medium,"                                    \
+    " count(*) FILTER (WHERE priority = 'high') AS p_high,"                                        \
+    " count(*) FILTER (WHERE priority = 'urgent') AS p_urgent,"                                    \
+    " count(*) FILTER (WHERE due_at < now() AND status IN ('pending', 'in_progress'))"             \
+    "   AS overdue,"                                                                               \
+    " count(*) FILTER (WHERE completed_at >= now() - interval '7 days') AS completed_7d"
+
+dtm_err_t todos_db_stats(dtm_db_t *db, const char *scope_user, PGresult **row)
+{
+    if (!scope_user)
+        return dtm_db_query(db, row, "SELECT " STATS_COLS " FROM todos.todos", 0, NULL);
+    const char *p[] = {scope_user};
+    return dtm_db_query(
+        db, row, "SELECT " STATS_COLS " FROM todos.todos WHERE assignee_id = $1 OR created_by = $1",
+        1, p);
+}
+
+static json_t *checklist_json(const char *text)
+{
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    return json_is_array(j) ? j : (json_decref(j), json_array());
+}
+
+json_t *todos_row_json(const PGresult *r, int i)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s}", "id",
+                     dtm_pg_get(r, i, "id"), "title", dtm_pg_get(r, i, "title"), "description",
+                     dtm_pg_get(r, i, "description"), "status", dtm_pg_get(r, i, "status"),
+                     "priority", dtm_pg_get(r, i, "priority"), "dueAt",
+                     dtm_json_str_or_null(dtm_pg_get(r, i, "due_at")), "assigneeId",
+                     dtm_pg_get(r, i, "assignee_id"), "createdBy", dtm_pg_get(r, i, "created_by"),
+                     "storeId", dtm_json_str_or_null(dtm_pg_get(r, i, "store_id")), "checklist",
+                     checklist_json(dtm_pg_get(r, i, "checklist")), "completedAt",
+                     dtm_json_str_or_null(dtm_pg_get(r, i, "completed_at")), "createdAt",
+                     dtm_pg_get(r, i, "created_at"), "updatedAt", dtm_pg_get(r, i, "updated_at"));
+}

@@ -16,6 +16,10 @@ dtm_metric_t *dtm_gauge(const char *name, const char *help, const char *labels);
 void dtm_gauge_fn(const char *name, const char *help, const char *labels, double (*fn)(void *),
                   void *ud);
 
+/** Stop rendering every gauge_fn registered with `ud` (call before freeing what ud points to). */
+void dtm_gauge_fn_remove(void *ud);
+/* Note: fn runs while the registry is locked for reading: it must not register metrics. */
+
 void dtm_metric_inc(dtm_metric_t *m);
 void dtm_metric_add(dtm_metric_t *m, double v);
 void dtm_metric_set(dtm_metric_t *m, double v);

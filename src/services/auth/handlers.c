@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: MIT */
+/* Handlers of /api/auth (shared/API.md). They run on worker threads.
+ *
+ * Credentials are verified by the users service (dtm_call to its internal routes), which may
+ * hold a pooled PostgreSQL connection until this request ends. So that one login never needs
+ * two connections at once from the auth side, auth's own database work is done on short-lived
+ * arenas ("scopes") whose connection goes back to the pool as soon as the step is over. */
+#include "services/auth/auth.h"
+#include "core/config.h"
+#include "core/ids.h"
+#include "core/json.h"
+#include "core/jwt.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/timeutil.h"
+#include "db/redis.h"
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- metrics and the fallback limiter ---- */
+
+enum { R_SUCCESS, R_INVALID, R_DISABLED, R_LOCKED, R_RATE, R_NRESULTS };
+static const char *const result_names[R_NRESULTS] = {
+    "success", "invalid_credentials", "account_disabled", "account_locked", "rate_limited",
+};
+static dtm_metric_t *m_logins[R_NRESULTS];
+static dtm_metric_t *m_refresh_reuse;
+static auth_rl_t *g_rl;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_once_fn(void)
+{
+    for (int i = 0; i < R_NRESULTS; i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "result=\"%s\"", result_names[i]);
+        m_logins[i] = dtm_counter("dtm_logins_total", "Login attempts by result", labels);
+    }
+    m_refresh_reuse = dtm_counter("dtm_refresh_token_reuse_total",
+                                  "Rotated refresh tokens presented again (family revoked)", NULL);
+    g_rl = auth_rl_new(8192);
+}
+
+dtm_err_t auth_init(void)
+{
+    pthread_once(&init_once, init_once_fn);
+    return DTM_OK;
+}
+
+void auth_shutdown(void)
+{
+    /* g_rl lives for the process: handlers may still be finishing on other threads. */
+}
+
+static void count_login(int result)
+{
+    pthread_once(&init_once, init_once_fn);
+    dtm_metric_inc(m_logins[result]);
+}
+
+/* ---- helpers ---- */
+
+/* A database handle on its own arena: the connection returns to the pool at scope_end. */
+typedef struct {
+    dtm_arena_t *arena;
+    dtm_db_t *db;
+} scope_t;
+
+static bool scope_begin(dtm_req_t *req, scope_t *s)
+{
+    dtm_pg_pool_t *pool = dtm_pg_pool_for("auth");
+    s->arena = dtm_arena_new(0);
+    s->db = pool ? dtm_db_open(pool, s->arena) : NULL;
+    if (!s->db) {
+        dtm_arena_free(s->arena);
+        s->arena = NULL;
+        dtm_resp_err(req, DTM_EDB, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void scope_end(scope_t *s)
+{
+    dtm_arena_free(s->arena);
+    s->arena = NULL;
+    s->db = NULL;
+}
+
+static void resp_invalid(dtm_req_t *req, dtm_valid_t *v)
+{
+    dtm_resp_error(req, 400, "validation_failed", "Request is not valid", dtm_valid_take(v));
+}
+
+static void resp_invalid_token(dtm_req_t *req)
+{
+    dtm_resp_error(req, 401, "invalid_token", "The refresh token is invalid or expired", NULL);
+}
+
+/* Pass an error answered by another service through unchanged (status, code, details). */
+static void forward(dtm_req_t *req, dtm_err_t err, int status, json_t *out)
+{
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    json_t *e = out ? json_object_get(out, "error") : NULL;
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    json_t *details = json_object_get(e, "details");
+    if (status < 400 || !code) {
+        dtm_log_error("unexpected answer %d from the users service", status);
+        dtm_resp_err(req, DTM_EUPSTREAM, NULL);
+        return;
+    }
+    dtm_resp_error(req, status, code, msg ? msg : dtm_err_message(DTM_EUPSTREAM),
+                   details && !json_is_null(details) ? json_deep_copy(details) : NULL);
+}
+
+/* The user object of a users-service answer {"user": {...}}; NULL when malformed. */
+static json_t *user_of(json_t *out)
+{
+    json_t *u = out ? json_object_get(out, "user") : NULL;
+    if (!json_is_object(u) || !json_is_string(json_object_get(u, "id")) ||
+        !json_is_string(json_object_get(u, "role")))
+        return NULL;
+    return u;
+}
+
+static char *lower_dup(dtm_arena_t *a, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    char *out = dtm_arena_strndup(a, s, n > max ? max : n);
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return out;
+}
+
+/* Issue an access token and a refresh token in `family` (NULL: a new family) for `user` and
+ * answer 200 with the login shape. The refresh token row is written on `db`. */
+static dtm_err_t issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const char *family,
+                              json_t **resp)
+{
+    const char *uid = json_string_value(json_object_get(user, "id"));
+    const char *role = json_string_value(json_object_get(user, "role"));
+    dtm_claims_t c = {0};
+    snprintf(c.sub, sizeof c.sub, "%s", uid);
+    snprintf(c.role, sizeof c.role, "%s", role);
+    dtm_uuid_v4(c.jti);
+    snprintf(c.iss, sizeof c.iss, "dtm");
+    c.iat = dtm_now_ms() / 1000;
+    c.exp = c.iat + dtm_cfg.access_ttl_s;
+    char fam[DTM_UUID_LEN + 1];
+    if (!family) {
+        dtm_uuid_v4(fam);
+        family = fam;
+    }
+    char refresh[64], hash[AUTH_TOKEN_HASH_LEN + 1];
+    dtm_random_token(refresh, AUTH_REFRESH_BYTES);
+    auth_token_hash(refresh, hash);
+    dtm_err_t err = auth_store_token_insert(db, hash, family, uid, c.jti, dtm_cfg.refresh_ttl_s);
+    if (err)
+        return err;
+    char *access = dtm_jwt_sign(&c, dtm_jwt_keys());
+    if (!access)
+        return DTM_EINTERNAL;
+    *resp = json_pack("{s:s, s:s, s:s, s:i, s:O}", "accessToken", access, "refreshToken", refresh,
+                      "tokenType", "Bearer", "expiresIn", dtm_cfg.access_ttl_s, "user", user);
+    free(access);
+    return *resp ? DTM_OK : DTM_EINTERNAL;
+}
+
+/* Login limits (DTM_LOGIN_LIMIT_PER_IP, DTM_LOGIN_LIMIT_PER_EMAIL per minute): Redis counters,
+ * or this process's table when Redis is down. Returns false with the 429 set. */
+static bool login_allowed(dtm_req_t *req, const char *email)
+{
+    const char *ip = req->client_ip ? req->client_ip : "-";
+    long ip_n, email_n;
+    int ip_ttl, email_ttl;
+    if (!auth_cache_login_hits(req->arena, ip, email, &ip_n, &ip_ttl, &email_n, &email_ttl)) {
+        pthread_once(&init_once, init_once_fn);
+        int64_t now = dtm_now_ms();
+        ip_n = auth_rl_hit(g_rl, dtm_arena_sprintf(req->arena, "ip:%s", ip), AUTH_RL_WINDOW_S, now,
+                           &ip_ttl);
+        email_n = auth_rl_hit(g_rl, dtm_arena_sprintf(req->arena, "email:%s:%s", ip, email),
+                              AUTH_RL_WINDOW_S, now, &email_ttl);
+    }
+    int retry = 0;
+    if (dtm_cfg.login_limit_per_ip > 0 && ip_n > dtm_cfg.login_limit_per_ip)
+        retry = ip_ttl;
+    if (dtm_cfg.login_limit_per_email > 0 && email_n > dtm_cfg.login_limit_per_email &&
+        email_ttl > retry)
+        retry = email_ttl;
+    if (retry == 0 && !(dtm_cfg.login_limit_per_ip > 0 && ip_n > dtm_cfg.login_limit_per_ip) &&
+        !(dtm_cfg.login_limit_per_email > 0 && email_n > dtm_cfg.login_limit_per_email))
+        return true;
+    if (retry < 1)
+        retry = 1;
+    dtm_resp_header(req, "Retry-After", dtm_arena_sprintf(req->arena, "%d", retry));
+    dtm_resp_error(req, 429, "rate_limited", "Too many login attempts; try again later",
+                   json_pack("{s:i}", "retryAfterSeconds", retry));
+    return false;
+}
+
+/* ---- POST /api/auth/login ---- */
+
+void auth_login(dtm_req_t *req)
+{
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return;
+    dtm_valid_t v;
+    dtm_valid_init(&v);
+    const char *email = NULL, *password = NULL;
+    dtm_jstr(&v, body, "email", true, 1, 1024, &email);
+    dtm_jstr(&v, body, "password", true, 1, 4096, &password);
+    if (!dtm_valid_ok(&v)) {
+        resp_invalid(req, &v);
+        return;
+    }
+    dtm_valid_cleanup(&v);
+    /* Counters, lockout and the users lookup all key on the lower-cased e-mail. */
+    const char *key = lower_dup(req->arena, email, 254);
+
+    if (!login_allowed(req, key)) {
+        count_login(R_RATE);
+        return;
+    }
+
+    scope_t s;
+    if (!scope_begin(req, &s))
+        return;
+    bool locked = false;
+    int retry = 0;
+    dtm_err_t err = auth_store_lock_state(s.db, key, &locked, &retry);
+    scope_end(&s);
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    if (locked) {
+        count_login(R_LOCKED);
+        dtm_resp_header(req, "Retry-After", dtm_arena_sprintf(req->arena, "%d", retry));
+        dtm_resp_error(req, 423, "account_locked",
+                       "Too many failed logins; the account is locked for 15 minutes",
+                       json_pack("{s:i}", "retryAfterSeconds", retry));
+        return;
+    }
+
+    int status;
+    json_t *out;
+    json_t *call_body = json_pack("{s:s, s:s}", "email", email, "password", password);
+    err = dtm_call(req, "POST", "/api/users/internal/verify-credentials", call_body, &status, &out);
+    json_decref(call_body);
+    if (err || (status != 200 && status != 401)) {
+        forward(req, err, status, out);
+        return;
+    }
+    if (status == 401) {
+        bool now_locked = false;
+        if (!scope_begin(req, &s))
+            return;
+        err = auth_store_record_failure(s.db, key, &now_locked);
+        scope_end(&s);
+        if (err) {
+            dtm_resp_err(req, err, NULL);
+            return;
+        }
+        if (now_locked)
+            dtm_log_with(DTM_LOG_WARN,
+                         json_pack("{s:s}", "ip", req->client_ip ? req->client_ip : ""),
+                         "login locked after %d consecutive failures", AUTH_LOCK_FAILURES);
+        count_login(R_INVALID);
+        dtm_resp_error(req, 401, "invalid_credentials", "E-mail or password is wrong", NULL);
+        return;
+    }
+    json_t *user = user_of(out);
+    if (!user) {
+        dtm_resp_err(req, DTM_EUPSTREAM, NULL);
+        return;
+    }
+    if (!json_is_true(json_object_get(user, "active"))) {
+        count_login(R_DISABLED);
+        dtm_resp_error(req, 403, "account_disabled", "This account has been deactivated", NULL);
+        return;
+    }
+    if (!scope_begin(req, &s))
+        return;
+    json_t *resp = NULL;
+    err = dtm_db_begin(s.db);
+    if (!err)
+        err = auth_store_clear_failures(s.db, key);
+    if (!err)
+        err = issue_tokens(req, s.db, user, NULL, &resp);
+    if (!err)
+        err = dtm_db_commit(s.db);
+    if (err)
+        dtm_db_rollback(s.db);
+    scope_end(&s);
+    if (err) {
+        json_decref(resp);
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    count_login(R_SUCCESS);
+    dtm_resp_json(req, 200, resp);
+}
+
+/* ---- POST /api/auth/refresh ---- */
+
+void auth_refresh(dtm_req_t *req)
+{
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return;
+    dtm_valid_t v;
+    dtm_valid_init(&v);
+    const char *token = NULL;
+    dtm_jstr(&v, body, "refreshToken", true, 1, 512, &token);
+    if (!dtm_valid_ok(&v)) {
+        resp_invalid(req, &v);
+        return;
+    }
+    dtm_valid_cleanup(&v);
+    char hash[AUTH_TOKEN_HASH_LEN + 1];
+    auth_token_hash(token, hash);
+
+    /* 1. Look the token up without holding a lock across the call to the users service. */
+    scope_t s;
+    if (!scope_begin(req, &s))
+        return;
+    auth_token_row_t t;
+    dtm_err_t err = auth_store_token_find(s.db, s.arena, hash, false, &t);
+    if (err) {
+        scope_end(&s);
+        if (err == DTM_ENOTFOUND)
+            resp_invalid_token(req);
+        else
+            dtm_resp_err(req, err, NULL);
+        return;
+    }
+    if (t.used && !t.revoked) {
+        /* A rotated token came back: whoever holds the family may be an attacker. */
+        err = auth_store_family_revoke(s.db, t.family_id);
+        pthread_once(&init_once, init_once_fn);
+        dtm_metric_inc(m_refresh_reuse);
+        dtm_log_with(DTM_LOG_WARN, json_pack("{s:s}", "userId", t.user_id),
+                     "refresh token reuse: family revoked");
+    }
+    bool dead = t.used || t.revoked || t.expired;
+    char *user_id = dtm_arena_strdup(req->arena, t.user_id);
+    char *family = dtm_arena_strdup(req->arena, t.family_id);
+    scope_end(&s);
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    if (dead) {
+        resp_invalid_token(req);
+        return;
+    }
+
+    /* 2. The user's current role and state. */
+    int status;
+    json_t *out;
+    err = dtm_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/users/%s", user_id), NULL,
+                   &status, &out);
+    if (err || (status != 200 && status != 404)) {
+        forward(req, err, status, out);
+        return;
+    }
+    json_t *user = status == 200 ? user_of(out) : NULL;
+    bool usable = user && json_is_true(json_object_get(user, "active"));
+
+    /* 3. Rotate under a row lock: of two concurrent refreshes with one token, the second sees
+     * it used and is treated as reuse. */
+    if (!scope_begin(req, &s))
+        return;
+    json_t *resp = NULL;
+    bool reuse = false, rejected = false;
+    err = dtm_db_begin(s.db);
+    if (!err)
+        err = auth_store_token_find(s.db, s.arena, hash, true, &t);
+    if (!err && (t.used || t.revoked || t.expired || !usable)) {
+        reuse = t.used && !t.revoked;
+        rejected = true;
+        err = auth_store_family_revoke(s.db, family);
+    } else {
+        if (!err)
+            err = auth_store_token_mark_used(s.db, t.id);
+        if (!err)
+            err = issue_tokens(req, s.db, user, family, &resp);
+    }
+    if (!err)
+        err = dtm_db_commit(s.db);
+    if (err)
+        dtm_db_rollback(s.db);
+    scope_end(&s);
+    if (reuse && !err) {
+        dtm_metric_inc(m_refresh_reuse);
+        dtm_log_warn("refresh token reuse (concurrent): family revoked");
+    }
+    if (rejected && !err)
+        err = DTM_EAUTH;
+    if (err == DTM_EAUTH || err == DTM_ENOTFOUND) {
+        resp_invalid_token(req);
+        return;
+    }
+    if (err) {
+        json_decref(resp);
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_resp_json(req, 200, resp);
+}
+
+/* ---- POST /api/auth/logout ---- */
+
+void auth_logout(dtm_req_t *req)
+{
+    const char *token = NULL;
+    if (req->body_len > 0) {
+        json_t *body = dtm_req_json(req);
+        if (!body)
+            return;
+        dtm_valid_t v;
+        dtm_valid_init(&v);
+        dtm_jstr(&v, body, "refreshToken", false, 1, 512, &token);
+        if (!dtm_valid_ok(&v)) {
+            resp_invalid(req, &v);
+            return;
+        }
+        dtm_valid_cleanup(&v);
+    }
+    int ttl = (int)(req->auth.exp - dtm_now_ms() / 1000);
+    auth_cache_deny_jti(req->arena, req->auth.jti, ttl);
+
+    scope_t s;
+    if (!scope_begin(req, &s))
+        return;
+    const char *jti_family = NULL;
+    dtm_err_t err = dtm_db_begin(s.db);
+    if (!err)
+        err = auth_store_deny_access(s.db, req->auth.jti, req->auth.sub, req->auth.exp);
+    /* The family issued with this access token, and the one named in the body when it is the
+     * caller's own: another user's token in the body is ignored rather than revoked. */
+    if (!err)
+        err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &jti_family);
+    if (!err && jti_family)
+        err = auth_store_family_revoke(s.db, jti_family);
+    if (!err && token) {
+        char hash[AUTH_TOKEN_HASH_LEN + 1];
+        auth_token_row_t t;
+        auth_token_hash(token, hash);
+        err = auth_store_token_find(s.db, s.arena, hash, false, &t);
+        if (!err && strcmp(t.user_id, req->auth.sub) == 0)
+            err = auth_store_family_revoke(s.db, t.family_id);
+        else if (err == DTM_ENOTFOUND)
+            err = DTM_OK;
+    }
+    if (!err)
+        err = dtm_db_commit(s.db);
+    if (err)
+        dtm_db_rollback(s.db);
+    scope_end(&s);
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_resp_json(req, 204, NULL);
+}
+
+/* ---- GET /api/auth/me ---- */
+
+void auth_me(dtm_req_t *req)
+{
+    int status;
+    json_t *out;
+    dtm_err_t err =
+        dtm_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/users/%s", req->auth.sub), NULL,
+                 &status, &out);
+    if (!err && status == 404) {
+        dtm_resp_error(req, 401, "invalid_token", "The account no longer exists", NULL);
+        return;
+    }
+    json_t *user = !err && status == 200 ? user_of(out) : NULL;
+    if (!user) {
+        forward(req, err, status, out);
+        return;
+    }
+    dtm_resp_json(req, 200, json_pack("{s:O}", "user", user));
+}
+
+/* ---- POST /api/auth/change-password ---- */
+
+void auth_change_password(dtm_req_t *req)
+{
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return;
+    dtm_valid_t v;
+    dtm_valid_init(&v);
+    const char *current = NULL, *next = NULL;
+    dtm_jstr(&v, body, "currentPassword", true, 1, 4096, &current);
+    dtm_jstr(&v, body, "newPassword", true, 0, 4096, &next);
+    if (!dtm_valid_ok(&v)) {
+        resp_invalid(req, &v);
+        return;
+    }
+    dtm_valid_cleanup(&v);
+    /* The users service applies the whole policy (length, not the e-mail). */
+    int status;
+    json_t *out;
+    json_t *call_body = json_pack("{s:s, s:s}", "currentPassword", current, "newPassword", next);
+    dtm_err_t err =
+        dtm_call(req, "POST",
+                 dtm_arena_sprintf(req->arena, "/api/users/internal/%s/password", req->auth.sub),
+                 call_body, &status, &out);
+    json_decref(call_body);
+    if (!err && status == 404) {
+        dtm_resp_error(req, 401, "invalid_token", "The account no longer exists", NULL);
+        return;
+    }
+    if (err || status != 204) {
+        forward(req, err, status, out);
+        return;
+    }
+    scope_t s;
+    if (!scope_begin(req, &s))
+        return;
+    const char *keep = NULL;
+    err = dtm_db_begin(s.db);
+    if (!err)
+        err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &keep);
+    if (!err)
+        err = auth_store_revoke_user_except(s.db, req->auth.sub, keep);
+    if (!err)
+        err = dtm_db_commit(s.db);
+    if (err)
+        dtm_db_rollback(s.db);
+    scope_end(&s);
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_resp_json(req, 204, NULL);
+}

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* Every SQL statement and Redis key of the auth service. */
+#include "services/auth/auth.h"
+#include "db/redis.h"
+#include <stdio.h>
+#include <string.h>
+
+dtm_err_t auth_store_lock_state(dtm_db_t *db, const char *email, bool *locked, int *retry_s)
+{
+    const char *params[] = {email};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "SELECT ceil(extract(epoch FROM locked_until - now()))::int AS "
+                                 "retry FROM auth.login_failures "
+                                 "WHERE email = $1 AND locked_until > now()",
+                                 1, params);
+    if (err)
+        return err;
+    *locked = PQntuples(r) == 1;
+    *retry_s = *locked ? (int)dtm_pg_int(r, 0, "retry", 1) : 0;
+    if (*locked && *retry_s < 1)
+        *retry_s = 1;
+    return DTM_OK;
+}
+
+/* A lock that has run out starts a fresh count; the AUTH_LOCK_FAILURES-th consecutive failure
+ * sets locked_until. All in one statement so concurrent failures cannot lose counts. */
+dtm_err_t auth_store_record_failure(dtm_db_t *db, const char *email, bool *now_locked)
+{
+    char max[16], secs[16];
+    snprintf(max, sizeof max, "%d", AUTH_LOCK_FAILURES);
+    snprintf(secs, sizeof secs, "%d", AUTH_LOCK_SECONDS);
+    const char *params[] = {email, max, secs};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(
+        db, &r,
+        "INSERT INTO auth.login_failures AS f (email, failures, locked_until, updated_at) "
+        "VALUES ($1, 1, CASE WHEN 1 >= $2::int THEN now() + make_interval(secs => $3::int) END, "
+        "now()) "
+        "ON CONFLICT (email) DO UPDATE SET "
+        "failures = CASE WHEN f.locked_until IS NOT NULL AND f.locked_until <= now() THEN 1 "
+        "ELSE f.failures + 1 END, "
+        "locked_until = CASE "
+        "WHEN f.locked_until > now() THEN f.locked_until "
+        "WHEN (CASE WHEN f.locked_until IS NOT NULL THEN 1 ELSE f.failures + 1 END) >= $2::int "
+        "THEN now() + make_interval(secs => $3::int) END, "
+        "updated_at = now() "
+        "RETURNING locked_until IS NOT NULL AND locked_until > now() AS locked",
+        3, params);
+    if (err)
+        return err;
+    *now_locked = PQntuples(r) == 1 && dtm_pg_bool(r, 0, "locked");
+    return DTM_OK;
+}
+
+dtm_err_t auth_store_clear_failures(dtm_db_t *db, const char *email)
+{
+    const char *params[] = {email};
+    return dtm_db_query(db, NULL, "DELETE FROM auth.login_failures WHERE email = $1", 1, params);
+}
+
+dtm_err_t auth_store_token_insert(dtm_db_t *db, const char *hash, const char *family_id,
+                                  const char *user_id, const char *access_jti, int ttl_s)
+{
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", ttl_s);
+    const char *params[] = {hash, family_id, user_id, access_jti, ttl};
+    return dtm_db_query(db, NULL,
+                        "INSERT INTO auth.refresh_tokens (token_hash, family_id, user_id, "
+                        "access_jti, expires_at) "
+                        "VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::int))",
+                        5, params);
+}
+
+dtm_err_t auth_store_token_find(dtm_db_t *db, dtm_arena_t *a, const char *hash, bool for_update,
+                                auth_token_row_t *out)
+{
+    (void)a;
+    const char *params[] = {hash};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(
+        db, &r,
+        for_update ? "SELECT id::text AS id, family_id::text AS family_id, user_id::text AS "
+                     "user_id, used_at IS NOT NULL AS used, revoked_at IS NOT NULL AS "
+                     "revoked, expires_at <= now() AS expired "
+                     "FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE"
+                   : "SELECT id::text AS id, family_id::text AS family_id, user_id::text AS "
+                     "user_id, used_at IS NOT NULL AS used, revoked_at IS NOT NULL AS "
+                     "revoked, expires_at <= now() AS expired "
+                     "FROM auth.refresh_tokens WHERE token_hash = $1",
+        1, params);
+    if (err)
+        return err;
+    if (PQntuples(r) != 1)
+        return DTM_ENOTFOUND;
+    out->id = dtm_pg_get(r, 0, "id");
+    out->family_id = dtm_pg_get(r, 0, "family_id");
+    out->user_id = dtm_pg_get(r, 0, "user_id");
+    out->used = dtm_pg_bool(r, 0, "used");
+    out->revoked = dtm_pg_bool(r, 0, "revoked");
+    out->expired = dtm_pg_bool(r, 0, "expired");
+    return DTM_OK;
+}
+
+dtm_err_t auth_store_token_mark_used(dtm_db_t *db, const char *id)
+{
+    const char *params[] = {id};
+    return dtm_db_query(db, NULL, "UPDATE auth.refresh_tokens SET used_at = now() WHERE id = $1", 1,
+                        params);
+}
+
+dtm_err_t auth_store_family_revoke(dtm_db_t *db, const char *family_id)
+{
+    const char *params[] = {family_id};
+    return dtm_db_query(db, NULL,
+                        "UPDATE auth.refresh_tokens SET revoked_at = now() "
+                        "WHERE family_id = $1 AND revoked_at IS NULL",
+                        1, params);
+}
+
+dtm_err_t auth_store_family_of_jti(dtm_db_t *db, dtm_arena_t *a, const char *jti,
+                                   const char **family_id)
+{
+    (void)a;
+    const char *params[] = {jti};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "SELECT family_id::text AS family_id FROM auth.refresh_tokens "
+                                 "WHERE access_jti = $1 LIMIT 1",
+                                 1, params);
+    if (err)
+        return err;
+    *family_id = PQntuples(r) == 1 ? dtm_pg_get(r, 0, "family_id") : NULL;
+    return DTM_OK;
+}
+
+dtm_err_t auth_store_revoke_user_except(dtm_db_t *db, const char *user_id, const char *keep)
+{
+    const char *params[] = {user_id, keep};
+    return dtm_db_query(db, NULL,
+                        "UPDATE auth.refresh_tokens SET revoked_at = now() "
+                        "WHERE user_id = $1 AND revoked_at IS NULL "
+                        "AND ($2::uuid IS NULL OR family_id <> $2::uuid)",
+                        2, params);
+}
+
+dtm_err_t auth_store_deny_access(dtm_db_t *db, const char *jti, const char *user_id, int64_t exp_s)
+{
+    char exp[24];
+    snprintf(exp, sizeof exp, "%lld", (long long)exp_s);
+    const char *params[] = {jti, user_id, exp};
+    return dtm_db_query(db, NULL,
+                        "INSERT INTO auth.revoked_access_tokens (jti, user_id, expires_at) "
+                        "VALUES ($1, $2, to_timestamp($3::bigint)) ON CONFLICT (jti) DO NOTHING",
+                        3, params);
+}
+
+/* ---- Redis ---- */
+
+bool auth_cache_deny_jti(dtm_arena_t *a, const char *jti, int ttl_s)
+{
+    if (ttl_s < 1)
+        ttl_s = 1;
+    redisReply *r = dtm_redis_cmd(a, "SET jwt:deny:%s 1 EX %d", jti, ttl_s);
+    return r && r->type == REDIS_REPLY_STATUS;
+}
+
+/* INCR + EXPIRE of both counters in one round trip. The expiry is set on the first hit only,
+ * so a window is 60 s from the first attempt (fixed window). */
+static const char rl_script[] =
+    "local r = {}\n"
+    "for i, k in ipairs(KEYS) do\n"
+    "  local c = redis.call('INCR', k)\n"
+    "  if c == 1 then redis.call('EXPIRE', k, ARGV[1]) end\n"
+    "  local t = redis.call('TTL', k)\n"
+    "  if t < 0 then redis.call('EXPIRE', k, ARGV[1]); t = tonumber(ARGV[1]) end\n"
+    "  r[#r + 1] = c; r[#r + 1] = t\n"
+    "end\n"
+    "return r\n";
+
+bool auth_cache_login_hits(dtm_arena_t *a, const char *ip, const char *email, long *ip_count,
+                           int *ip_ttl, long *email_count, int *email_ttl)
+{
+    char window[16];
+    snprintf(window, sizeof window, "%d", AUTH_RL_WINDOW_S);
+    const char *k1 = dtm_arena_sprintf(a, "rl:login:ip:%s", ip);
+    const char *k2 = dtm_arena_sprintf(a, "rl:login:email:%s:%s", ip, email);
+    const char *argv[] = {"EVAL", rl_script, "2", k1, k2, window};
+    size_t lens[] = {4, sizeof rl_script - 1, 1, strlen(k1), strlen(k2), strlen(window)};
+    redisReply *r = dtm_redis_cmdargv(a, 6, argv, lens);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4)
+        return false;
+    for (size_t i = 0; i < 4; i++)
+        if (r->element[i]->type != REDIS_REPLY_INTEGER)
+            return false;
+    *ip_count = (long)r->element[0]->integer;
+    *ip_ttl = (int)r->element[1]->integer;
+    *email_count = (long)r->element[2]->integer;
+    *email_ttl = (int)r->element[3]->integer;
+    return true;
+}

@@ -30,7 +30,11 @@ CREATE TABLE todos.todos (
 -- One index per list filter and sort (DESIGN.md: every list query is backed by an index).
 CREATE INDEX todos_assignee_status_idx ON todos.todos (assignee_id, status);
 CREATE INDEX todos_created_by_idx ON todos.todos (created_by);
-CREATE INDEX todos_store_idx ON todos.todos (store_id);
+-- ?storeId= and the per-store counts of the reports summary (due today, overdue, completed).
+CREATE INDEX todos_store_due_idx ON todos.todos (store_id, due_at);
+CREATE INDEX todos_store_status_due_idx ON todos.todos (store_id, status, due_at);
+CREATE INDEX todos_store_completed_idx ON todos.todos (store_id, completed_at)
+    WHERE completed_at IS NOT NULL;
 CREATE INDEX todos_due_idx ON todos.todos (due_at, id);
 CREATE INDEX todos_due_desc_idx ON todos.todos (due_at DESC NULLS LAST, id DESC);
 CREATE INDEX todos_created_idx ON todos.todos (created_at, id);

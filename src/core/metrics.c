@@ -161,15 +161,25 @@ dtm_metric_t *dtm_histogram(const char *name, const char *help, const char *labe
     return series(name, help, labels, M_HISTOGRAM);
 }
 
-void dtm_gauge_fn(const char *name, const char *help, const char *labels, double (*fn)(void *),
-                  void *ud)
+static void set_fn(dtm_metric_t *m, double (*fn)(void *), void *ud)
 {
-    dtm_metric_t *m = series(name, help, labels, M_GAUGE);
     pthread_rwlock_wrlock(&reg_lock);
     m->fn = fn;
     m->ud = ud;
     m->is_fn = true;
     pthread_rwlock_unlock(&reg_lock);
+}
+
+void dtm_gauge_fn(const char *name, const char *help, const char *labels, double (*fn)(void *),
+                  void *ud)
+{
+    set_fn(series(name, help, labels, M_GAUGE), fn, ud);
+}
+
+void dtm_counter_fn(const char *name, const char *help, const char *labels, double (*fn)(void *),
+                    void *ud)
+{
+    set_fn(series(name, help, labels, M_COUNTER), fn, ud);
 }
 
 void dtm_gauge_fn_remove(void *ud)

@@ -16,6 +16,9 @@ dtm_metric_t *dtm_gauge(const char *name, const char *help, const char *labels);
 void dtm_gauge_fn(const char *name, const char *help, const char *labels, double (*fn)(void *),
                   void *ud);
 
+/** A counter whose value is read by calling fn(ud) at render time (totals kept elsewhere). */
+void dtm_counter_fn(const char *name, const char *help, const char *labels, double (*fn)(void *),
+                    void *ud);
 /** Stop rendering every gauge_fn registered with `ud` (call before freeing what ud points to). */
 void dtm_gauge_fn_remove(void *ud);
 /* Note: fn runs while the registry is locked for reading: it must not register metrics. */

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/* Runs against a real PostgreSQL: DATABASE_URL (skipped with a message when unset). */
+#include "core/config.h"
+#include "core/metrics.h"
+#include "core/timeutil.h"
+#include "db/pg.h"
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *url;
+static char table[64];
+
+static void setup(void)
+{
+    url = getenv("DATABASE_URL");
+    if (!url || !*url)
+        cr_skip_test("DATABASE_URL is not set: PostgreSQL tests skipped");
+    snprintf(table, sizeof table, "pg_test_%d", (int)getpid());
+}
+
+/* One statement on a throwaway handle; asserts success. */
+static void exec_ok(dtm_pg_pool_t *p, const char *sql)
+{
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = dtm_db_open(p, a);
+    cr_assert_not_null(db);
+    cr_assert_eq(dtm_db_query(db, NULL, sql, 0, NULL), DTM_OK, "%s: %s", sql,
+                 PQerrorMessage(dtm_db_conn(db)));
+    dtm_arena_free(a);
+}
+
+static void make_table(dtm_pg_pool_t *p)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE %s (id uuid PRIMARY KEY, email text NOT NULL "
+             "CONSTRAINT %s_email_key UNIQUE, n int CHECK (n >= 0))",
+             table, table);
+    exec_ok(p, sql);
+}
+
+static void drop_table(dtm_pg_pool_t *p)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", table);
+    exec_ok(p, sql);
+}
+
+/* "...%s..." with the test table's name. */
+#define sqlf(a, fmt) dtm_arena_sprintf(a, fmt, table)
+
+Test(pg, query_params_and_getters, .init = setup)
+{
+    dtm_pg_pool_t *p = dtm_pg_pool_new(url, 2, 2000);
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = dtm_db_open(p, a);
+    cr_assert_not_null(db);
+    PGresult *r;
+    const char *params[] = {"42", NULL, "it's \"quoted\"; DROP TABLE x; --"};
+    cr_assert_eq(dtm_db_query(db, &r,
+                              "SELECT $1::int + 1 AS n, $2::text AS missing, $3::text AS s, "
+                              "true AS yes, 2.5::float8 AS f",
+                              3, params),
+                 DTM_OK);
+    cr_assert_eq(PQntuples(r), 1);
+    cr_assert_eq(dtm_pg_int(r, 0, "n", -1), 43);
+    cr_assert_null(dtm_pg_get(r, 0, "missing"));
+    cr_assert_eq(dtm_pg_int(r, 0, "missing", -7), -7);
+    cr_assert_str_eq(dtm_pg_get(r, 0, "s"), params[2]);
+    cr_assert(dtm_pg_bool(r, 0, "yes"));
+    cr_assert_not(dtm_pg_bool(r, 0, "nope"));
+    cr_assert_float_eq(dtm_pg_double(r, 0, "f", 0), 2.5, 1e-9);
+    cr_assert_null(dtm_pg_get(r, 0, "no_such_column"));
+    cr_assert_null(dtm_pg_get(r, 1, "n"));
+    dtm_arena_free(a); /* PQclear and release via defer hooks (ASan checks the leaks) */
+    dtm_pg_stats_t s;
+    dtm_pg_pool_stats(p, &s);
+    cr_assert_eq(s.in_use, 0);
+    cr_assert_eq(s.idle, 1);
+    dtm_pg_pool_free(p);
+}
+
+Test(pg, error_mapping, .init = setup)
+{
+    dtm_pg_pool_t *p = dtm_pg_pool_new(url, 2, 2000);
+    make_table(p);
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = dtm_db_open(p, a);
+    const char *ins = sqlf(a, "INSERT INTO %s (id, email, n) VALUES ($1, $2, $3)");
+    const char *ok[] = {"3f2504e0-4f89-41d3-9a0c-0305e82c3301", "a@example.com", "1"};
+    cr_assert_eq(dtm_db_query(db, NULL, ins, 3, ok), DTM_OK);
+    const char *dup[] = {"3f2504e0-4f89-41d3-9a0c-0305e82c3302", "a@example.com", "1"};
+    cr_assert_eq(dtm_db_query(db, NULL, ins, 3, dup), DTM_ECONFLICT);
+    cr_assert_str_eq(dtm_db_sqlstate(db), "23505");
+    cr_assert_str_eq(dtm_db_constraint(db), dtm_arena_sprintf(a, "%s_email_key", table));
+    const char *baduuid[] = {"not-a-uuid", "b@example.com", "1"};
+    cr_assert_eq(dtm_db_query(db, NULL, ins, 3, baduuid), DTM_EINVAL);
+    cr_assert_str_eq(dtm_db_sqlstate(db), "22P02");
+    const char *nul[] = {"3f2504e0-4f89-41d3-9a0c-0305e82c3303", NULL, "1"};
+    cr_assert_eq(dtm_db_query(db, NULL, ins, 3, nul), DTM_EINVAL);
+    cr_assert_str_eq(dtm_db_sqlstate(db), "23502");
+    const char *neg[] = {"3f2504e0-4f89-41d3-9a0c-0305e82c3304", "c@example.com", "-1"};
+    cr_assert_eq(dtm_db_query(db, NULL, ins, 3, neg), DTM_EINVAL);
+    cr_assert_str_eq(dtm_db_sqlstate(db), "23514");
+    cr_assert_eq(dtm_db_query(db, NULL, "SELEC nonsense", 0, NULL), DTM_EINTERNAL);
+    cr_assert_str_eq(dtm_db_sqlstate(db), "42601");
+    /* the handle is still usable after errors */
+    PGresult *r;
+    cr_assert_eq(dtm_db_query(db, &r, sqlf(a, "SELECT count(*) AS c FROM %s"), 0, NULL), DTM_OK);
+    cr_assert_eq(dtm_pg_int(r, 0, "c", -1), 1);
+    cr_assert_str_eq(dtm_db_sqlstate(db), "");
+    dtm_arena_free(a);
+    drop_table(p);
+    dtm_pg_pool_free(p);
+}
+
+Test(pg, transactions_roll_back_when_the_arena_is_freed, .init = setup)
+{
+    dtm_pg_pool_t *p = dtm_pg_pool_new(url, 1, 2000);
+    make_table(p);
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = dtm_db_open(p, a);
+    const char *ins = sqlf(a, "INSERT INTO %s (id, email) VALUES (gen_random_uuid(), $1)");
+    const char *e1[] = {"kept@example.com"}, *e2[] = {"lost@example.com"};
+    cr_assert_eq(dtm_db_begin(db), DTM_OK);
+    cr_assert_eq(dtm_db_query(db, NULL, ins, 1, e1), DTM_OK);
+    cr_assert_eq(dtm_db_commit(db), DTM_OK);
+    cr_assert_eq(dtm_db_begin(db), DTM_OK);
+    cr_assert_eq(dtm_db_query(db, NULL, ins, 1, e2), DTM_OK);
+    dtm_arena_free(a); /* no commit: the release hook must roll back */
+
+    a = dtm_arena_new(0);
+    db = dtm_db_open(p, a); /* same (only) connection, must be out of the transaction */
+    ins = sqlf(a, "INSERT INTO %s (id, email) VALUES (gen_random_uuid(), $1)");
+    cr_assert_eq(PQtransactionStatus(dtm_db_conn(db)), PQTRANS_IDLE);
+    PGresult *r;
+    cr_assert_eq(dtm_db_query(db, &r, sqlf(a, "SELECT email FROM %s ORDER BY email"), 0, NULL),
+                 DTM_OK);
+    cr_assert_eq(PQntuples(r), 1);
+    cr_assert_str_eq(dtm_pg_get(r, 0, "email"), "kept@example.com");
+    /* an explicit rollback, and committing an aborted transaction is an error */
+    cr_assert_eq(dtm_db_begin(db), DTM_OK);
+    cr_assert_eq(dtm_db_query(db, NULL, ins, 1, e1), DTM_ECONFLICT);
+    cr_assert_neq(dtm_db_commit(db), DTM_OK);
+    cr_assert_eq(PQtransactionStatus(dtm_db_conn(db)), PQTRANS_IDLE);
+    cr_assert_eq(dtm_db_begin(db), DTM_OK);
+    dtm_db_rollback(db);
+    cr_assert_eq(PQtransactionStatus(dtm_db_conn(db)), PQTRANS_IDLE);
+    dtm_arena_free(a);
+    drop_table(p);
+    dtm_pg_pool_free(p);
+}
+
+Test(pg, statements_are_prepared_once_per_connection, .init = setup)
+{
+    dtm_pg_pool_t *p = dtm_pg_pool_new(url, 1, 2000);
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = dtm_db_open(p, a);
+    const char *v[] = {"1"};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(dtm_db_query(db, NULL, "SELECT $1::int AS x", 1, v), DTM_OK);
+    cr_assert_eq(dtm_db_query(db, NULL, "SELECT $1::int + 1 AS x", 1, v), DTM_OK);
+    PGresult *r;
+    cr_assert_eq(dtm_db_query(db, &r,
+                              "SELECT count(*) AS n FROM pg_prepared_statements "
+                              "WHERE statement LIKE 'SELECT $1::int%'",
+                              0, NULL),
+                 DTM_OK);
+    cr_assert_eq(dtm_pg_int(r, 0, "n", -1), 2);
+    dtm_arena_free(a);
+    dtm_pg_pool_free(p);
+}
+
+Test(pg, pool_is_bounded_and_times_out, .init = setup)
+{
+    dtm_pg_pool_t *p = dtm_pg_pool_new(url, 2, 300);
+    dtm_arena_t *a1 = dtm_arena_new(0), *a2 = dtm_arena_new(0), *a3 = dtm_arena_new(0);
+    cr_assert_not_null(dtm_db_open(p, a1));
+    cr_assert_not_null(dtm_db_open(p, a2));
+    double t0 = dtm_mono_s();
+    cr_assert_null(dtm_db_open(p, a3));
+    double waited = dtm_mono_s() - t0;
+    cr_assert(waited >= 0.25 && waited < 2.0, "waited %.3f s", waited);
+    dtm_pg_stats_t s;
+    dtm_pg_pool_stats(p, &s);
+    cr_assert_eq(s.in_use, 2);
+    cr_assert_eq(s.max, 2);
+    cr_assert_eq(s.timeouts, 1);
+    dtm_arena_free(a1);
+    cr_assert_not_null(dtm_db_open(p, a3));
+    dtm_arena_free(a2);
+    dtm_arena_free(a3);
+    dtm_pg_pool_stats(p, &s);
+    cr_assert_eq(s.in_use, 0);
+    cr_assert_eq(s.idle, 2);
+    dtm_pg_pool_free(p);
+}
+
+static int backend_pid(dtm_db_t *db)
+{
+    return PQbackendPID(dtm_db_conn(db));
+}
+
+static void terminate(const char *u, int pid)
+{
+    PGconn *c = PQconnectdb(u);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK);
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", pid);
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    PQfinish(c);
+    usleep(100 * 1000); /* let the backend exit and its FATAL reach our socket */
+}
+
+Test(pg, recovers_when_connections_are_killed, .init = setup)
+{
+    dtm_pg_pool_t *p = dtm_pg_pool_new(url, 1, 2000);
+    /* 1: an idle pooled connection dies (what a PostgreSQL restart does to all of them) */
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = dtm_db_open(p, a);
+    int pid1 = backend_pid(db);
+    dtm_arena_free(a);
+    terminate(url, pid1);
+    a = dtm_arena_new(0);
+    db = dtm_db_open(p, a);
+    cr_assert_not_null(db);
+    cr_assert_neq(backend_pid(db), pid1, "the dead connection must have been replaced");
+    cr_assert_eq(dtm_db_query(db, NULL, "SELECT 1", 0, NULL), DTM_OK);
+    /* 2: the connection dies while checked out: that request gets DTM_EDB, the next works */
+    int pid2 = backend_pid(db);
+    terminate(url, pid2);
+    cr_assert_eq(dtm_db_query(db, NULL, "SELECT 2", 0, NULL), DTM_EDB);
+    dtm_arena_free(a);
+    a = dtm_arena_new(0);
+    db = dtm_db_open(p, a);
+    cr_assert_not_null(db);
+    cr_assert_eq(dtm_db_query(db, NULL, "SELECT 2", 0, NULL), DTM_OK);
+    cr_assert_neq(backend_pid(db), pid2);
+    dtm_arena_free(a);
+    dtm_pg_stats_t s;
+    dtm_pg_pool_stats(p, &s);
+    cr_assert_geq(s.errors, 1);
+    cr_assert_eq(s.in_use, 0);
+    cr_assert(dtm_pg_ping(p));
+    dtm_pg_pool_free(p);
+}
+
+Test(pg, unreachable_server_fails_fast, .init = setup)
+{
+    dtm_pg_pool_t *p = dtm_pg_pool_new("postgresql://postgres@127.0.0.1:49999/postgres", 2, 2000);
+    dtm_arena_t *a = dtm_arena_new(0);
+    double t0 = dtm_mono_s();
+    cr_assert_null(dtm_db_open(p, a));
+    cr_assert_not(dtm_pg_ping(p));
+    cr_assert_lt(dtm_mono_s() - t0, 1.5);
+    dtm_pg_stats_t s;
+    dtm_pg_pool_stats(p, &s);
+    cr_assert_eq(s.in_use, 0, "failed connects must give their slot back");
+    cr_assert_eq(s.errors, 2);
+    dtm_arena_free(a);
+    dtm_pg_pool_free(p);
+}
+
+static void *worker(void *arg)
+{
+    dtm_pg_pool_t *p = arg;
+    for (int i = 0; i < 40; i++) {
+        dtm_arena_t *a = dtm_arena_new(0);
+        dtm_db_t *db = dtm_db_open(p, a);
+        if (!db || dtm_db_query(db, NULL, "SELECT pg_sleep(0.001)", 0, NULL) != DTM_OK) {
+            dtm_arena_free(a);
+            return (void *)1;
+        }
+        dtm_pg_stats_t s;
+        dtm_pg_pool_stats(p, &s);
+        if (s.in_use > 3) {
+            dtm_arena_free(a);
+            return (void *)2;
+        }
+        dtm_arena_free(a);
+    }
+    return NULL;
+}
+
+Test(pg, concurrent_use_respects_the_bound, .init = setup)
+{
+    dtm_pg_pool_t *p = dtm_pg_pool_new(url, 3, 5000);
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, worker, p);
+    for (int i = 0; i < 8; i++) {
+        void *ret;
+        pthread_join(t[i], &ret);
+        cr_assert_null(ret, "worker %d failed with %p", i, ret);
+    }
+    dtm_pg_stats_t s;
+    dtm_pg_pool_stats(p, &s);
+    cr_assert_leq(s.idle, 3);
+    cr_assert_eq(s.acquires, 320);
+    dtm_pg_pool_free(p);
+}
+
+Test(pg, shared_pools_and_metrics, .init = setup)
+{
+    unsetenv("DATABASE_URL_USERS");
+    dtm_config_load(0, NULL);
+    dtm_pg_pool_t *p = dtm_pg_pool_for("users");
+    cr_assert_not_null(p);
+    cr_assert_eq(p, dtm_pg_pool_for("auth"), "one pool per distinct URL");
+    cr_assert(dtm_pg_ping(p));
+    char *text = dtm_metrics_render(NULL);
+    cr_assert(strstr(text, "dtm_db_pool_connections{pool=\"default\",state=\"max\"} 16\n"), "%s",
+              text);
+    cr_assert(strstr(text, "dtm_db_pool_connections{pool=\"default\",state=\"idle\"} 1\n"));
+    cr_assert(strstr(text, "# TYPE dtm_db_pool_acquires_total counter\n"));
+    free(text);
+    dtm_pg_pools_shutdown();
+    text = dtm_metrics_render(NULL);
+    cr_assert_null(strstr(text, "dtm_db_pool_connections"), "gauges must go with the pool");
+    free(text);
+}

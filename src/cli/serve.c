@@ -2,6 +2,7 @@
 /* `dtm serve`: resolve the target set, bring up what it needs in dependency order (config,
  * log, Redis, router, services, gateway, health probes), serve until SIGTERM drains, then take
  * everything down in reverse order. */
+#include "cli/backup.h"
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -97,6 +98,8 @@ int dtm_cli_serve(int argc, char **argv)
             goto out;
         }
     }
+    if (t.gateway)
+        dtm_backup_metrics_register(); /* backups run from cron; the edge reports their age */
     if (t.gateway && dtm_gateway_init() != DTM_OK) {
         dtm_log_error("gateway failed to initialise");
         goto out;

@@ -12,7 +12,7 @@ typedef struct {
     /* data stores */
     const char *database_url; /* DATABASE_URL (DATABASE_URL_<SERVICE> via dtm_config_db_url) */
     const char *redis_url;    /* REDIS_URL, default redis://127.0.0.1:6379/0 */
-    int pg_pool_size;         /* DTM_PG_POOL_SIZE, default 16 per process */
+    int pg_pool_size;         /* DTM_PG_POOL_SIZE, default 32 (2x threads: dtm_call nests) */
     int pg_timeout_ms;        /* DTM_PG_TIMEOUT_MS, connect + acquire timeout, default 2000 */
     int redis_timeout_ms;     /* DTM_REDIS_TIMEOUT_MS, default 500 */
     /* auth */

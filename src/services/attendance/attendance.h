@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* Attendance service: GPS-verified punch-in/out at stores, breaks, history, the manager's team
+ * view and live events. handlers.c validates and answers, store.c holds every SQL statement of
+ * the `attendance` schema, geo.c and photo.c are dependency-free helpers, events.c fans live
+ * events out through Redis pub/sub to the SSE subscribers of every process. */
+#ifndef DTM_SERVICES_ATTENDANCE_H
+#define DTM_SERVICES_ATTENDANCE_H
+
+#include "core/metrics.h"
+#include "db/pg.h"
+#include "http/http.h"
+#include <jansson.h>
+#include <stdbool.h>
+
+#define ATT_SSE_TOPIC          "attendance"
+#define ATT_REDIS_CHANNEL      "dtm:attendance"
+#define ATT_MAX_ACCURACY_M     200.0
+#define ATT_OVERTIME_AFTER_MIN 480 /* net minutes beyond 8 h are overtime */
+
+/* ---- store.c: data access ---- */
+
+/** The columns a punch-in inserts; text parameters (numbers as decimal text). */
+typedef struct {
+    const char *user_id, *store_id;
+    const char *latitude, *longitude, *accuracy_m, *distance_m;
+    const char *note;                                    /* NULL when none */
+    const char *photo_sha256, *photo_type, *photo_bytes; /* NULL when no photo */
+} attendance_punch_in_t;
+
+/** Insert an open record with a new id (written to id[37]). DTM_ECONFLICT when the user already
+ *  has an open record (the partial unique index records_one_open_per_user). */
+dtm_err_t attendance_db_insert(dtm_db_t *db, const attendance_punch_in_t *in, char id[37]);
+
+/** The user's record that is not closed, locked FOR UPDATE when `lock` (inside a transaction).
+ *  *row has 0 rows when there is none. Columns: id, store_id, status. */
+dtm_err_t attendance_db_open_record(dtm_db_t *db, const char *user_id, bool lock, PGresult **row);
+
+/** Start a break of `type` on record `id` and mark it on_break. */
+dtm_err_t attendance_db_break_start(dtm_db_t *db, const char *id, const char *type);
+/** End the open break of record `id` (if any) and mark it open again. */
+dtm_err_t attendance_db_break_end(dtm_db_t *db, const char *id);
+
+/** Close record `id`: ends an open break, stores the punch-out position (any of the text
+ *  parameters may be NULL) and the worked/break/net/overtime minutes. */
+dtm_err_t attendance_db_punch_out(dtm_db_t *db, const char *id, const char *latitude,
+                                  const char *longitude, const char *accuracy_m,
+                                  const char *distance_m);
+
+/** Full API rows (see attendance_row_json) of record `id`; DTM_ENOTFOUND when absent. */
+dtm_err_t attendance_db_get(dtm_db_t *db, const char *id, PGresult **row);
+
+typedef struct {
+    const char *user_id, *store_id; /* UUIDs or NULL */
+    const char *from, *to;          /* ISO-8601 text or NULL; punch_in_at in [from, to) */
+    int page, limit;
+} attendance_filter_t;
+
+/** One page of full rows, newest punch-in first, and the total count. */
+dtm_err_t attendance_db_list(dtm_db_t *db, const attendance_filter_t *f, PGresult **rows,
+                             long long *total);
+
+/** Day window of `date` (YYYY-MM-DD, or NULL = today) in time zone `tz`: start/end as ISO
+ *  text in the arena, the date itself too. DTM_EINVAL when PostgreSQL rejects the zone. */
+dtm_err_t attendance_db_day(dtm_db_t *db, const char *date, const char *tz, const char **day,
+                            const char **start, const char **end);
+
+/** For each of `user_ids` (a PostgreSQL uuid[] literal) the record that best describes them in
+ *  [start, end): the one still open if any, else the latest punch-in of the day; optionally only
+ *  at `store_id`. Full rows. */
+dtm_err_t attendance_db_team(dtm_db_t *db, const char *user_ids, const char *start, const char *end,
+                             const char *store_id, PGresult **rows);
+
+/** Content type of photo `sha256` if a record references it, and, when `owner` is non-NULL,
+ *  only when one of that user's records does. *type NULL when none. */
+dtm_err_t attendance_db_photo(dtm_db_t *db, const char *sha256, const char *owner,
+                              const char **type);
+
+/** The API object of full row `i` (new reference). */
+json_t *attendance_row_json(const PGresult *r, int i);
+
+/* ---- events.c: live updates ---- */
+
+/** Subscribe to ATT_REDIS_CHANNEL (re-published to local SSE clients). */
+void attendance_events_init(void);
+/** Publish event `type` ("punch_in", "punch_out", "break_start", "break_end") carrying
+ *  `attendance` (borrowed) through Redis; locally when Redis cannot deliver it. */
+void attendance_events_publish(dtm_arena_t *a, const char *type, json_t *attendance);
+
+/* ---- routes.c: business metrics ---- */
+typedef struct {
+    dtm_metric_t *punch_ins, *photos, *photo_bytes;
+    dtm_metric_t *rej_invalid, *rej_store, *rej_accuracy, *rej_geofence, *rej_conflict, *rej_media,
+        *rej_too_large;
+} attendance_metrics_t;
+extern attendance_metrics_t attendance_metrics;
+
+/* ---- handlers.c ---- */
+void attendance_punch_in(dtm_req_t *req);
+void attendance_punch_out(dtm_req_t *req);
+void attendance_break_start(dtm_req_t *req);
+void attendance_break_end(dtm_req_t *req);
+void attendance_current(dtm_req_t *req);
+void attendance_list(dtm_req_t *req);
+void attendance_team(dtm_req_t *req);
+void attendance_photo(dtm_req_t *req);
+void attendance_events(dtm_req_t *req);
+
+#endif

@@ -1,0 +1,784 @@
+/* SPDX-License-Identifier: MIT */
+/* Attendance handlers: validate, ask the stores/users services what they own, call store.c,
+ * answer, publish the live event. Writes that touch more than one row run in one transaction
+ * that first locks the user's open record, so concurrent requests of one user serialise. */
+#include "core/config.h"
+#include "core/ids.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "core/timeutil.h"
+#include "services/attendance/attendance.h"
+#include "services/attendance/geo.h"
+#include "services/attendance/photo.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ---- */
+
+static dtm_db_t *open_db(dtm_req_t *req, dtm_arena_t *a)
+{
+    dtm_db_t *db = dtm_db_open(dtm_pg_pool_for("attendance"), a);
+    if (!db)
+        dtm_resp_err(req, DTM_EDB, NULL);
+    return db;
+}
+
+static void decref(void *j)
+{
+    json_decref(j);
+}
+
+/* dtm_call on a private arena. In `all` mode the callee's database connection is tied to the
+ * arena it runs on; with the request's own arena it would stay checked out until the response
+ * is written, and a request holding its own connection while waiting for the callee's could
+ * deadlock the pool under load. Here the callee's connection goes back at once. */
+static dtm_err_t call_scoped(dtm_req_t *req, const char *path, int *status, json_t **out)
+{
+    dtm_req_t tmp = *req;
+    tmp.arena = dtm_arena_new(0);
+    json_t *o = NULL;
+    *status = 0;
+    dtm_err_t err = dtm_call(&tmp, "GET", path, NULL, status, &o);
+    *out = NULL;
+    if (err == DTM_OK && o) {
+        json_incref(o);
+        dtm_arena_defer(req->arena, decref, o);
+        *out = o;
+    }
+    dtm_arena_free(tmp.arena);
+    return err;
+}
+
+/* Errors of a call to another service that did not answer usefully. */
+static void resp_upstream(dtm_req_t *req, dtm_err_t err, int status, const char *what)
+{
+    if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_log_warn("%s answered %d", what, status);
+    dtm_resp_error(req, status == 503 ? 503 : 502,
+                   status == 503 ? "service_unavailable" : "bad_gateway",
+                   dtm_arena_sprintf(req->arena, "The %s did not answer as expected", what), NULL);
+}
+
+typedef struct {
+    double lat, lon;
+    long radius_m;
+    const char *timezone;
+    bool active;
+} store_info_t;
+
+/* GET /api/stores/:id. false with the response set when `respond` (404 for an unknown store,
+ * or an inactive one when need_active; 502/503 when the stores service fails). */
+static bool fetch_store(dtm_req_t *req, const char *id, bool need_active, bool respond,
+                        store_info_t *s)
+{
+    int status;
+    json_t *out;
+    dtm_err_t err =
+        call_scoped(req, dtm_arena_sprintf(req->arena, "/api/stores/%s", id), &status, &out);
+    if (err == DTM_OK && status == 404) {
+        if (respond)
+            dtm_resp_error(req, 404, "not_found", "Store not found", NULL);
+        return false;
+    }
+    json_t *st = json_object_get(out, "store");
+    if (!st)
+        st = out;
+    json_t *lat = json_object_get(st, "latitude"), *lon = json_object_get(st, "longitude");
+    json_t *radius = json_object_get(st, "geofenceRadiusM");
+    if (err != DTM_OK || status != 200 || !json_is_number(lat) || !json_is_number(lon) ||
+        !json_is_integer(radius)) {
+        if (respond)
+            resp_upstream(req, err, status, "stores service");
+        return false;
+    }
+    s->lat = json_number_value(lat);
+    s->lon = json_number_value(lon);
+    s->radius_m = (long)json_integer_value(radius);
+    const char *tz = json_string_value(json_object_get(st, "timezone"));
+    s->timezone = dtm_arena_strdup(req->arena, tz ? tz : "UTC");
+    json_t *active = json_object_get(st, "active");
+    s->active = !json_is_false(active);
+    if (need_active && !s->active) {
+        if (respond)
+            dtm_resp_error(req, 404, "not_found", "Store not found or inactive", NULL);
+        return false;
+    }
+    return true;
+}
+
+static bool is_staff(const dtm_req_t *req)
+{
+    return (req->auth.role & (DTM_ROLES_STAFF | DTM_ROLE_SERVICE)) != 0;
+}
+
+static void resp_attendance(dtm_req_t *req, int status, const PGresult *r, const char *event)
+{
+    json_t *a = attendance_row_json(r, 0);
+    if (event)
+        attendance_events_publish(req->arena, event, a);
+    dtm_resp_json(req, status, json_pack("{s:o}", "attendance", a));
+}
+
+/* Reads the record just written and answers with it. */
+static void respond_record(dtm_req_t *req, dtm_db_t *db, const char *id, int status,
+                           const char *event)
+{
+    PGresult *r;
+    dtm_err_t err = attendance_db_get(db, id, &r);
+    if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    resp_attendance(req, status, r, event);
+}
+
+static void valid_cleanup(void *v)
+{
+    dtm_valid_cleanup(v);
+}
+
+/* A validator owned by the request arena (cleaned up with it, whatever path returns). */
+static dtm_valid_t *new_validator(dtm_req_t *req)
+{
+    dtm_valid_t *v = dtm_arena_calloc(req->arena, sizeof *v);
+    dtm_valid_init(v);
+    dtm_arena_defer(req->arena, valid_cleanup, v);
+    return v;
+}
+
+static void resp_invalid(dtm_req_t *req, dtm_valid_t *v)
+{
+    dtm_resp_error(req, 400, "validation_failed", "Request body is not valid", dtm_valid_take(v));
+}
+
+static char *fmt_num(dtm_arena_t *a, double d)
+{
+    return dtm_arena_sprintf(a, "%.17g", d);
+}
+
+/* ---- punch-in ---- */
+
+/* Text of a form field as a JSON value: numbers for the numeric fields when the whole text is
+ * a number (otherwise the string, which the validator then rejects with "must be a number"). */
+static json_t *form_value(dtm_valid_t *v, const char *name, const dtm_mpart_t *p, bool numeric)
+{
+    json_t *s = json_stringn(p->data, p->len);
+    if (!s) {
+        dtm_valid_fail(v, name, "must be valid UTF-8 text");
+        return NULL;
+    }
+    if (p->len == 0) {
+        json_decref(s);
+        return NULL; /* an empty form field is an absent one */
+    }
+    if (!numeric)
+        return s;
+    const char *t = json_string_value(s);
+    char *end;
+    errno = 0;
+    double d = strtod(t, &end);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (end == t || *end || errno == ERANGE)
+        return s;
+    json_decref(s);
+    return json_real(d);
+}
+
+static json_t *form_to_json(dtm_valid_t *v, const dtm_mpart_t *parts, int n)
+{
+    static const struct {
+        const char *name;
+        bool numeric;
+    } fields[] = {{"storeId", false},
+                  {"latitude", true},
+                  {"longitude", true},
+                  {"accuracyM", true},
+                  {"note", false}};
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const dtm_mpart_t *p = dtm_multipart_find(parts, n, fields[i].name);
+        if (!p)
+            continue;
+        for (int k = 0; k < n; k++)
+            if (&parts[k] != p && strcmp(parts[k].name, fields[i].name) == 0)
+                dtm_valid_fail(v, fields[i].name, "is given more than once");
+        json_t *val = form_value(v, fields[i].name, p, fields[i].numeric);
+        if (val)
+            json_object_set_new(o, fields[i].name, val);
+    }
+    return o;
+}
+
+static void reject(dtm_req_t *req, dtm_metric_t *m, int status, const char *code,
+                   const char *message, json_t *details)
+{
+    dtm_metric_inc(m);
+    dtm_resp_error(req, status, code, message, details);
+}
+
+void attendance_punch_in(dtm_req_t *req)
+{
+    attendance_metrics_t *M = &attendance_metrics;
+    const char *ct = dtm_req_header(req, "content-type");
+    const dtm_mpart_t *photo = NULL;
+    json_t *body;
+    dtm_valid_t *v = new_validator(req);
+
+    if (ct && strncasecmp(ct, "multipart/", 10) == 0) {
+        const char *boundary = dtm_multipart_boundary(req->arena, ct);
+        if (!boundary) {
+            bool form = strncasecmp(ct, "multipart/form-data", 19) == 0;
+            reject(req, form ? M->rej_invalid : M->rej_media, form ? 400 : 415,
+                   form ? "bad_request" : "unsupported_media_type",
+                   form ? "multipart/form-data needs a valid boundary parameter"
+                        : "Content-Type must be application/json or multipart/form-data",
+                   NULL);
+            return;
+        }
+        dtm_mpart_t *parts;
+        int n;
+        if (dtm_multipart_parse(req->arena, req->body, req->body_len, boundary, &parts, &n) !=
+            DTM_OK) {
+            reject(req, M->rej_invalid, 400, "bad_request", "Malformed multipart/form-data body",
+                   NULL);
+            return;
+        }
+        body = form_to_json(v, parts, n);
+        dtm_arena_defer(req->arena, decref, body);
+        photo = dtm_multipart_find(parts, n, "photo");
+        /* A browser form with no file chosen sends an empty part with filename="". */
+        if (photo && photo->len == 0 && (!photo->filename || !photo->filename[0]))
+            photo = NULL;
+    } else {
+        body = dtm_req_json(req);
+        if (!body) {
+            dtm_metric_inc(M->rej_invalid);
+            return;
+        }
+    }
+
+    const char *store_id = NULL, *note = NULL;
+    double lat = 0, lon = 0, acc = 0;
+    dtm_juuid(v, body, "storeId", true, &store_id);
+    dtm_jnum(v, body, "latitude", true, -90, 90, &lat);
+    dtm_jnum(v, body, "longitude", true, -180, 180, &lon);
+    /* Any number is a valid body; implausible accuracy is a rule (422) checked later. */
+    dtm_jnum(v, body, "accuracyM", true, -1e12, 1e12, &acc);
+    dtm_jstr(v, body, "note", false, 0, 1000, &note);
+    if (!dtm_valid_ok(v)) {
+        dtm_metric_inc(M->rej_invalid);
+        resp_invalid(req, v);
+        return;
+    }
+    dtm_img_t img = DTM_IMG_NONE;
+    if (photo) {
+        if ((long)photo->len > DTM_PHOTO_MAX_BYTES) {
+            reject(
+                req, M->rej_too_large, 413, "payload_too_large",
+                dtm_arena_sprintf(req->arena, "The photo exceeds %ld bytes", DTM_PHOTO_MAX_BYTES),
+                NULL);
+            return;
+        }
+        img = dtm_image_sniff(photo->data, photo->len);
+        if (img == DTM_IMG_NONE) {
+            reject(req, M->rej_media, 415, "unsupported_media_type",
+                   "The photo must be a JPEG, PNG or WebP image", NULL);
+            return;
+        }
+    }
+
+    store_info_t store;
+    if (!fetch_store(req, store_id, true, true, &store)) {
+        dtm_metric_inc(M->rej_store);
+        return;
+    }
+    if (!(acc > 0 && acc <= ATT_MAX_ACCURACY_M)) {
+        reject(req, M->rej_accuracy, 422, "inaccurate_location",
+               "The location is not accurate enough to verify the visit",
+               json_pack("{s:f, s:f}", "accuracyM", acc, "maxAccuracyM", ATT_MAX_ACCURACY_M));
+        return;
+    }
+    long distance;
+    if (!dtm_geo_within(lat, lon, store.lat, store.lon, store.radius_m, &distance)) {
+        reject(req, M->rej_geofence, 422, "outside_geofence",
+               dtm_arena_sprintf(req->arena, "You are %ld m from the store; the limit is %ld m",
+                                 distance, store.radius_m),
+               json_pack("{s:I, s:I}", "distanceM", (json_int_t)distance, "radiusM",
+                         (json_int_t)store.radius_m));
+        return;
+    }
+
+    /* The file goes in place before the row that names it, so a committed record never points
+     * at a missing photo. A visit rejected below (409) leaves an unreferenced file: harmless,
+     * since files are content-addressed and deleting it could race with another visit that
+     * uploads the same bytes. */
+    char sha[65];
+    if (photo) {
+        bool created;
+        if (dtm_photo_store(dtm_cfg.data_dir, photo->data, photo->len, sha, &created) != DTM_OK) {
+            dtm_log_error("cannot store photo under %s: %s", dtm_cfg.data_dir, strerror(errno));
+            dtm_resp_err(req, DTM_EINTERNAL, "The photo could not be stored");
+            return;
+        }
+    }
+
+    dtm_db_t *db = open_db(req, req->arena);
+    if (!db)
+        return;
+    attendance_punch_in_t in = {
+        .user_id = req->auth.sub,
+        .store_id = store_id,
+        .latitude = fmt_num(req->arena, lat),
+        .longitude = fmt_num(req->arena, lon),
+        /* Stored as whole metres, rounded up: 0.4 m stays a plausible (non-zero) accuracy. */
+        .accuracy_m = dtm_arena_sprintf(req->arena, "%ld", (long)ceil(acc)),
+        .distance_m = dtm_arena_sprintf(req->arena, "%ld", distance),
+        .note = note && *note ? note : NULL,
+        .photo_sha256 = photo ? sha : NULL,
+        .photo_type = photo ? dtm_image_mime(img) : NULL,
+        .photo_bytes = photo ? dtm_arena_sprintf(req->arena, "%zu", photo->len) : NULL,
+    };
+    char id[DTM_UUID_LEN + 1];
+    dtm_err_t err = attendance_db_insert(db, &in, id);
+    if (err == DTM_ECONFLICT) {
+        reject(req, M->rej_conflict, 409, "already_punched_in",
+               "You are already punched in; punch out first", NULL);
+        return;
+    }
+    if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_metric_inc(M->punch_ins);
+    if (photo) {
+        dtm_metric_inc(M->photos);
+        dtm_metric_add(M->photo_bytes, (double)photo->len);
+    }
+    respond_record(req, db, id, 201, "punch_in");
+}
+
+/* ---- punch-out and breaks ---- */
+
+/* The body of punch-out is optional: a client may punch out without a position. */
+static json_t *optional_body(dtm_req_t *req, bool *ok)
+{
+    *ok = true;
+    if (req->body_len == 0) {
+        json_t *o = json_object();
+        dtm_arena_defer(req->arena, decref, o);
+        return o;
+    }
+    json_t *b = dtm_req_json(req);
+    *ok = b != NULL;
+    return b;
+}
+
+void attendance_punch_out(dtm_req_t *req)
+{
+    bool ok;
+    json_t *body = optional_body(req, &ok);
+    if (!ok)
+        return;
+    dtm_valid_t *v = new_validator(req);
+    double lat = 0, lon = 0, acc = 0;
+    bool has_lat = dtm_jnum(v, body, "latitude", false, -90, 90, &lat);
+    bool has_lon = dtm_jnum(v, body, "longitude", false, -180, 180, &lon);
+    bool has_acc = dtm_jnum(v, body, "accuracyM", false, 0, 1e6, &acc);
+    if (dtm_valid_ok(v) && has_lat != has_lon)
+        dtm_valid_fail(v, has_lat ? "longitude" : "latitude", "is required together with %s",
+                       has_lat ? "latitude" : "longitude");
+    if (!dtm_valid_ok(v)) {
+        resp_invalid(req, v);
+        return;
+    }
+
+    /* With a position, the distance to the store is recorded too. The store is looked up before
+     * this request holds a connection of its own (see call_scoped). */
+    const char *store_id = NULL, *distance = NULL;
+    store_info_t store;
+    if (has_lat) {
+        dtm_arena_t *tmp = dtm_arena_new(0);
+        dtm_db_t *pre = open_db(req, tmp);
+        PGresult *r = NULL;
+        dtm_err_t err = pre ? attendance_db_open_record(pre, req->auth.sub, false, &r) : DTM_EDB;
+        if (err == DTM_OK && PQntuples(r) == 1)
+            store_id = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "store_id"));
+        dtm_arena_free(tmp);
+        if (!pre)
+            return;
+        if (err != DTM_OK) {
+            dtm_resp_err(req, err, NULL);
+            return;
+        }
+        /* The punch-out itself does not depend on the stores service: without an answer the
+         * distance stays unknown. */
+        if (store_id && fetch_store(req, store_id, false, false, &store)) {
+            long d;
+            dtm_geo_within(lat, lon, store.lat, store.lon, store.radius_m, &d);
+            distance = dtm_arena_sprintf(req->arena, "%ld", d);
+        }
+    }
+
+    dtm_db_t *db = open_db(req, req->arena);
+    if (!db)
+        return;
+    dtm_err_t err = dtm_db_begin(db);
+    PGresult *r;
+    if (err == DTM_OK)
+        err = attendance_db_open_record(db, req->auth.sub, true, &r);
+    if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    if (PQntuples(r) == 0) {
+        dtm_db_rollback(db);
+        dtm_resp_error(req, 409, "not_punched_in", "You are not punched in", NULL);
+        return;
+    }
+    const char *id = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "id"));
+    if (store_id && strcmp(store_id, dtm_pg_get(r, 0, "store_id")) != 0)
+        distance = NULL; /* a different visit started meanwhile */
+    err = attendance_db_punch_out(
+        db, id, has_lat ? fmt_num(req->arena, lat) : NULL,
+        has_lon ? fmt_num(req->arena, lon) : NULL,
+        has_acc ? dtm_arena_sprintf(req->arena, "%ld", (long)ceil(acc)) : NULL, distance);
+    if (err == DTM_OK)
+        err = dtm_db_commit(db);
+    if (err != DTM_OK) {
+        dtm_db_rollback(db);
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    respond_record(req, db, id, 200, "punch_out");
+}
+
+/* Locks the caller's open record inside a new transaction. false with the response set (409
+ * not_punched_in or a database error); *id and *status on success. */
+static bool lock_open_record(dtm_req_t *req, dtm_db_t *db, const char **id, const char **status)
+{
+    dtm_err_t err = dtm_db_begin(db);
+    PGresult *r;
+    if (err == DTM_OK)
+        err = attendance_db_open_record(db, req->auth.sub, true, &r);
+    if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return false;
+    }
+    if (PQntuples(r) == 0) {
+        dtm_db_rollback(db);
+        dtm_resp_error(req, 409, "not_punched_in", "You are not punched in", NULL);
+        return false;
+    }
+    *id = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "id"));
+    *status = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "status"));
+    return true;
+}
+
+static void finish_write(dtm_req_t *req, dtm_db_t *db, dtm_err_t err, const char *id, int status,
+                         const char *event)
+{
+    if (err == DTM_OK)
+        err = dtm_db_commit(db);
+    if (err != DTM_OK) {
+        dtm_db_rollback(db);
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    respond_record(req, db, id, status, event);
+}
+
+void attendance_break_start(dtm_req_t *req)
+{
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return;
+    static const char *const types[] = {"lunch", "coffee", "rest", "other", NULL};
+    const char *type = NULL;
+    dtm_valid_t *v = new_validator(req);
+    dtm_jenum(v, body, "type", true, types, &type);
+    if (!dtm_valid_ok(v)) {
+        resp_invalid(req, v);
+        return;
+    }
+    dtm_db_t *db = open_db(req, req->arena);
+    const char *id, *status;
+    if (!db || !lock_open_record(req, db, &id, &status))
+        return;
+    if (strcmp(status, "on_break") == 0) {
+        dtm_db_rollback(db);
+        dtm_resp_error(req, 409, "already_on_break", "A break is already running", NULL);
+        return;
+    }
+    finish_write(req, db, attendance_db_break_start(db, id, type), id, 201, "break_start");
+}
+
+void attendance_break_end(dtm_req_t *req)
+{
+    dtm_db_t *db = open_db(req, req->arena);
+    const char *id, *status;
+    if (!db || !lock_open_record(req, db, &id, &status))
+        return;
+    if (strcmp(status, "on_break") != 0) {
+        dtm_db_rollback(db);
+        dtm_resp_error(req, 409, "not_on_break", "No break is running", NULL);
+        return;
+    }
+    finish_write(req, db, attendance_db_break_end(db, id), id, 200, "break_end");
+}
+
+/* ---- reads ---- */
+
+void attendance_current(dtm_req_t *req)
+{
+    dtm_db_t *db = open_db(req, req->arena);
+    if (!db)
+        return;
+    PGresult *r;
+    dtm_err_t err = attendance_db_open_record(db, req->auth.sub, false, &r);
+    if (err == DTM_OK && PQntuples(r) == 1)
+        err = attendance_db_get(db, dtm_pg_get(r, 0, "id"), &r);
+    else if (err == DTM_OK)
+        r = NULL;
+    if (err == DTM_ENOTFOUND) /* closed between the two reads */
+        r = NULL;
+    else if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_resp_json(req, 200,
+                  json_pack("{s:b, s:o}", "punchedIn", r != NULL, "attendance",
+                            r ? attendance_row_json(r, 0) : json_null()));
+}
+
+/* ?from / ?to: an ISO-8601 time, or a date. A bare date as `to` includes that whole day. */
+static const char *time_param(dtm_req_t *req, dtm_valid_t *v, const char *name, bool upper,
+                              int64_t *ms)
+{
+    const char *s = dtm_req_query(req, name);
+    if (!s)
+        return NULL;
+    if (dtm_parse_iso8601(s, ms) != 0) {
+        dtm_valid_fail(v, name, "must be an ISO-8601 date or date-time");
+        return NULL;
+    }
+    if (upper && strlen(s) == 10)
+        *ms += 86400000;
+    char *out = dtm_arena_alloc(req->arena, 32);
+    dtm_iso8601(*ms, out);
+    return out;
+}
+
+static const char *uuid_param(dtm_req_t *req, dtm_valid_t *v, const char *name)
+{
+    const char *s = dtm_req_query(req, name);
+    if (s && !dtm_uuid_valid(s)) {
+        dtm_valid_fail(v, name, "must be a UUID");
+        return NULL;
+    }
+    return s;
+}
+
+void attendance_list(dtm_req_t *req)
+{
+    attendance_filter_t f = {0};
+    if (!dtm_req_page(req, &f.page, &f.limit))
+        return;
+    dtm_valid_t *v = new_validator(req);
+    int64_t from_ms = 0, to_ms = 0;
+    f.user_id = uuid_param(req, v, "userId");
+    f.store_id = uuid_param(req, v, "storeId");
+    f.from = time_param(req, v, "from", false, &from_ms);
+    f.to = time_param(req, v, "to", true, &to_ms);
+    if (f.from && f.to && from_ms > to_ms)
+        dtm_valid_fail(v, "to", "must not be before from");
+    if (!dtm_valid_ok(v)) {
+        dtm_resp_error(req, 400, "validation_failed", "Invalid filter", dtm_valid_take(v));
+        return;
+    }
+    if (!is_staff(req)) {
+        if (f.user_id && strcasecmp(f.user_id, req->auth.sub) != 0) {
+            dtm_resp_error(req, 403, "forbidden", "Merchandisers see only their own attendance",
+                           NULL);
+            return;
+        }
+        f.user_id = req->auth.sub;
+    }
+    dtm_db_t *db = open_db(req, req->arena);
+    if (!db)
+        return;
+    PGresult *r;
+    long long total;
+    dtm_err_t err = attendance_db_list(db, &f, &r, &total);
+    if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(items, attendance_row_json(r, i));
+    dtm_resp_json(req, 200,
+                  json_pack("{s:o, s:o}", "items", items, "pagination",
+                            dtm_pagination(f.page, f.limit, total)));
+}
+
+static void buf_free(void *b)
+{
+    dtm_buf_free(b);
+}
+
+/* Every active merchandiser, from the users service (paged through, 100 at a time). */
+static json_t *active_merchandisers(dtm_req_t *req)
+{
+    json_t *all = json_array();
+    dtm_arena_defer(req->arena, decref, all);
+    for (int page = 1;; page++) {
+        int status;
+        json_t *out;
+        dtm_err_t err = call_scoped(
+            req,
+            dtm_arena_sprintf(req->arena,
+                              "/api/users?role=merchandiser&active=true&page=%d&limit=100", page),
+            &status, &out);
+        json_t *items = json_object_get(out, "items");
+        if (err != DTM_OK || status != 200 || !json_is_array(items)) {
+            resp_upstream(req, err, status, "users service");
+            return NULL;
+        }
+        json_array_extend(all, items);
+        json_int_t pages =
+            json_integer_value(json_object_get(json_object_get(out, "pagination"), "pages"));
+        if (json_array_size(items) == 0 || page >= pages || page >= 1000)
+            break;
+    }
+    return all;
+}
+
+void attendance_team(dtm_req_t *req)
+{
+    dtm_valid_t *v = new_validator(req);
+    const char *date = dtm_req_query(req, "date");
+    int64_t ms;
+    if (date && (strlen(date) != 10 || dtm_parse_iso8601(date, &ms) != 0))
+        dtm_valid_fail(v, "date", "must be a date (YYYY-MM-DD)");
+    const char *store_id = uuid_param(req, v, "storeId");
+    if (!dtm_valid_ok(v)) {
+        dtm_resp_error(req, 400, "validation_failed", "Invalid filter", dtm_valid_take(v));
+        return;
+    }
+    /* "Today" and the day's bounds are the store's local day when a store is given. */
+    const char *tz = "UTC";
+    if (store_id) {
+        store_info_t store;
+        if (!fetch_store(req, store_id, false, true, &store))
+            return;
+        tz = store.timezone;
+    }
+    json_t *users = active_merchandisers(req);
+    if (!users)
+        return;
+
+    dtm_buf_t *ids = dtm_arena_calloc(req->arena, sizeof *ids);
+    dtm_buf_init(ids);
+    dtm_arena_defer(req->arena, buf_free, ids);
+    dtm_buf_puts(ids, "{");
+    size_t i;
+    json_t *u;
+    json_array_foreach(users, i, u)
+    {
+        const char *id = json_string_value(json_object_get(u, "id"));
+        if (id && dtm_uuid_valid(id))
+            dtm_buf_printf(ids, "%s%s", ids->len > 1 ? "," : "", id);
+    }
+    dtm_buf_puts(ids, "}");
+
+    dtm_db_t *db = open_db(req, req->arena);
+    if (!db)
+        return;
+    const char *day, *start, *end;
+    PGresult *r;
+    dtm_err_t err = attendance_db_day(db, date, tz, &day, &start, &end);
+    if (err == DTM_OK)
+        err = attendance_db_team(db, ids->data, start, end, store_id, &r);
+    if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+
+    long present = 0, on_break = 0;
+    json_t *members = json_array();
+    json_array_foreach(users, i, u)
+    {
+        const char *id = json_string_value(json_object_get(u, "id"));
+        int row = -1;
+        for (int k = 0; id && k < PQntuples(r); k++)
+            if (strcasecmp(dtm_pg_get(r, k, "user_id"), id) == 0)
+                row = k;
+        const char *status = "absent";
+        if (row >= 0) {
+            const char *s = dtm_pg_get(r, row, "status");
+            present++;
+            if (strcmp(s, "on_break") == 0) {
+                on_break++;
+                status = "on_break";
+            } else {
+                status = strcmp(s, "open") == 0 ? "present" : "punched_out";
+            }
+        }
+        json_array_append_new(
+            members, json_pack("{s:O, s:s, s:o}", "user", u, "status", status, "attendance",
+                               row >= 0 ? attendance_row_json(r, row) : json_null()));
+    }
+    long total = (long)json_array_size(users);
+    dtm_resp_json(req, 200,
+                  json_pack("{s:s, s:s, s:o, s:{s:i, s:i, s:i, s:i}, s:o}", "date", day, "timezone",
+                            tz, "storeId", dtm_json_str_or_null(store_id), "summary", "total",
+                            (int)total, "present", (int)present, "onBreak", (int)on_break, "absent",
+                            (int)(total - present), "members", members));
+}
+
+/* ---- photos and events ---- */
+
+void attendance_photo(dtm_req_t *req)
+{
+    const char *sha = dtm_req_param(req, "sha256");
+    if (!dtm_sha256_hex_valid(sha)) {
+        dtm_resp_error(req, 404, "not_found", "Photo not found", NULL);
+        return;
+    }
+    dtm_db_t *db = open_db(req, req->arena);
+    if (!db)
+        return;
+    const char *type;
+    dtm_err_t err = attendance_db_photo(db, sha, NULL, &type);
+    if (err == DTM_OK && type && !is_staff(req)) {
+        err = attendance_db_photo(db, sha, req->auth.sub, &type);
+        if (err == DTM_OK && !type) {
+            dtm_resp_error(req, 403, "forbidden", "This photo belongs to someone else", NULL);
+            return;
+        }
+    }
+    if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    if (!type) {
+        dtm_resp_error(req, 404, "not_found", "Photo not found", NULL);
+        return;
+    }
+    dtm_resp_header(req, "X-Content-Type-Options", "nosniff");
+    dtm_resp_file(req, dtm_photo_path(req->arena, dtm_cfg.data_dir, sha), type,
+                  "private, max-age=86400, immutable");
+}
+
+void attendance_events(dtm_req_t *req)
+{
+    dtm_resp_sse(req, ATT_SSE_TOPIC);
+}

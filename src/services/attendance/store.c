@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: MIT */
+/* Every SQL statement of the attendance service. Only parameters ($n) carry caller input; the
+ * variable parts of the list query are chosen from fixed fragments. */
+#include "core/ids.h"
+#include "core/json.h"
+#include "core/str.h"
+#include "services/attendance/attendance.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ISO(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* The API object's columns, from attendance.records_live aliased r. Breaks come along as one
+ * JSON array so a page of records is one round trip. */
+#define FULL_COLS                                                                                                        \
+    "r.id, r.user_id, r.store_id, r.status, " ISO("r.punch_in_at") " AS punch_in_at, " ISO(                              \
+        "r.punch_out_at") " AS punch_out_at, r.punch_in_latitude, r.punch_in_longitude,"                                 \
+                          " r.punch_in_accuracy_m, r.punch_in_distance_m, r.punch_out_latitude,"                         \
+                          " r.punch_out_longitude, r.punch_out_accuracy_m, "                                             \
+                          "r.punch_out_distance_m,"                                                                      \
+                          " r.note, r.photo_sha256, r.live_worked_minutes AS worked_minutes,"                            \
+                          " r.live_break_minutes AS break_minutes, r.live_net_minutes AS "                               \
+                          "net_minutes, r.live_overtime_minutes AS overtime_minutes, " ISO("r."                          \
+                                                                                           "creat"                       \
+                                                                                           "ed_"                         \
+                                                                                           "at") " AS created_at, " ISO( \
+                              "r.updated_at") " AS "                                                                     \
+                                              "updated_at,"                                                              \
+                                              " (SELECT "                                                                \
+                                              "coalesce("                                                                \
+                                              "json_agg("                                                                \
+                                              "json_build_"                                                              \
+                                              "object('id'"                                                              \
+                                              ", b.id, "                                                                 \
+                                              "'type', "                                                                 \
+                                              "b.type,"                                                                  \
+                                              " '"                                                                       \
+                                              "startedAt',"                                                              \
+                                              " " ISO("b."                                                               \
+                                                      "sta"                                                              \
+                                                      "rte"                                                              \
+                                                      "d_"                                                               \
+                                                      "at") ", 'endedAt', " ISO("b."                                     \
+                                                                                "ended_"                                 \
+                                                                                "at") ")"                                \
+                                                                                      " "                                \
+                                                                                      "O"                                \
+                                                                                      "R"                                \
+                                                                                      "D"                                \
+                                                                                      "E"                                \
+                                                                                      "R"                                \
+                                                                                      " "                                \
+                                                                                      "B"                                \
+                                                                                      "Y"                                \
+                                                                                      " "                                \
+                                                                                      "b"                                \
+                                                                                      "."                                \
+                                                                                      "s"                                \
+                                                                                      "t"                                \
+                                                                                      "a"                                \
+                                                                                      "r"                                \
+                                                                                      "t"                                \
+                                                                                      "e"                                \
+                                                                                      "d"                                \
+                                                                                      "_"                                \
+                                                                                      "a"                                \
+                                                                                      "t"                                \
+                                                                                      ")"                                \
+                                                                                      ","                                \
+                                                                                      " "                                \
+                                                                                      "'"                                \
+                                                                                      "["                                \
+                                                                                      "]"                                \
+                                                                                      "'"                                \
+                                                                                      ")"                                \
+                                                                                      " "                                \
+                                                                                      "F"                                \
+                                                                                      "R"                                \
+                                                                                      "O"                                \
+                                                                                      "M"                                \
+                                                                                      " "                                \
+                                                                                      "a"                                \
+                                                                                      "t"                                \
+                                                                                      "t"                                \
+                                                                                      "e"                                \
+                                                                                      "n"                                \
+                                                                                      "d"                                \
+                                                                                      "a"                                \
+                                                                                      "n"                                \
+                                                                                      "c"                                \
+                                                                                      "e"                                \
+                                                                                      "."                                \
+                                                                                      "b"                                \
+                                                                                      "r"                                \
+                                                                                      "e"                                \
+                                                                                      "a"                                \
+                                                                                      "k"                                \
+                                                                                      "s"                                \
+                                                                                      " "                                \
+                                                                                      "b"                                \
+                                                                                      " "                                \
+                                                                                      "W"                                \
+                                                                                      "H"                                \
+                                                                                      "E"                                \
+                                                                                      "R"                                \
+                                                                                      "E"                                \
+                                                                                      " "                                \
+                                                                                      "b"                                \
+                                                                                      "."                                \
+                                                                                      "a"                                \
+                                                                                      "t"                                \
+                                                                                      "t"                                \
+                                                                                      "e"                                \
+                                                                                      "n"                                \
+                                                                                      "d"                                \
+                                                                                      "a"                                \
+                                                                                      "n"                                \
+                                                                                      "c"                                \
+                                                                                      "e"                                \
+                                                                                      "_"                                \
+                                                                                      "i"                                \
+                                                                                      "d"                                \
+                                                                                      " "                                \
+                                                                                      "="                                \
+                                                                                      " "                                \
+                                                                                      "r"                                \
+                                                                                      "."                                \
+                                                                                      "i"                                \
+                                                                                      "d"                                \
+                                                                                      ")"                                \
+                                                                                      " "                                \
+                                                                                      "A"                                \
+                                                                                      "S"                                \
+                                                                                      " "                                \
+                                                                                      "b"                                \
+                                                                                      "r"                                \
+                                                                                      "e"                                \
+                                                                                      "a"                                \
+                                                                                      "k"                                \
+                                                                                      "s"
+
+dtm_err_t attendance_db_insert(dtm_db_t *db, const attendance_punch_in_t *in, char id[37])
+{
+    dtm_uuid_v4(id);
+    const char *p[] = {id,
+                       in->user_id,
+                       in->store_id,
+                       in->latitude,
+                       in->longitude,
+                       in->accuracy_m,
+                       in->distance_m,
+                       in->note,
+                       in->photo_sha256,
+                       in->photo_type,
+                       in->photo_bytes};
+    return dtm_db_query(db, NULL,
+                        "INSERT INTO attendance.records (id, user_id, store_id, punch_in_latitude,"
+                        " punch_in_longitude, punch_in_accuracy_m, punch_in_distance_m, note,"
+                        " photo_sha256, photo_type, photo_bytes)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        11, p);
+}
+
+dtm_err_t attendance_db_open_record(dtm_db_t *db, const char *user_id, bool lock, PGresult **row)
+{
+    const char *p[] = {user_id};
+    /* Matches the partial unique index's predicate, so the lookup uses it. */
+    return dtm_db_query(db, row,
+                        lock ? "SELECT id, store_id, status FROM attendance.records"
+                               " WHERE user_id = $1 AND status <> 'closed' FOR UPDATE"
+                             : "SELECT id, store_id, status FROM attendance.records"
+                               " WHERE user_id = $1 AND status <> 'closed'",
+                        1, p);
+}
+
+dtm_err_t attendance_db_break_start(dtm_db_t *db, const char *id, const char *type)
+{
+    char bid[DTM_UUID_LEN + 1];
+    dtm_uuid_v4(bid);
+    const char *p[] = {bid, id, type};
+    dtm_err_t err = dtm_db_query(db, NULL,
+                                 "INSERT INTO attendance.breaks (id, attendance_id, type)"
+                                 " VALUES ($1, $2, $3)",
+                                 3, p);
+    if (err != DTM_OK)
+        return err;
+    return dtm_db_query(db, NULL,
+                        "UPDATE attendance.records SET status = 'on_break', updated_at = now()"
+                        " WHERE id = $1",
+                        1, p + 1);
+}
+
+dtm_err_t attendance_db_break_end(dtm_db_t *db, const char *id)
+{
+    const char *p[] = {id};
+    dtm_err_t err = dtm_db_query(db, NULL,
+                                 "UPDATE attendance.breaks SET ended_at = now()"
+                                 " WHERE attendance_id = $1 AND ended_at IS NULL",
+                                 1, p);
+    if (err != DTM_OK)
+        return err;
+    return dtm_db_query(db, NULL,
+                        "UPDATE attendance.records SET status = 'open', updated_at = now()"
+                        " WHERE id = $1",
+                        1, p);
+}
+
+dtm_err_t attendance_db_punch_out(dtm_db_t *db, const char *id, const char *latitude,
+                                  const char *longitude, const char *accuracy_m,
+                                  const char *distance_m)
+{
+    const char *p[] = {id, latitude, longitude, accuracy_m, distance_m};
+    dtm_err_t err = dtm_db_query(db, NULL,
+                                 "UPDATE attendance.breaks SET ended_at = now()"
+                                 " WHERE attendance_id = $1 AND ended_at IS NULL",
+                                 1, p);
+    if (err != DTM_OK)
+        return err;
+    /* Whole minutes, each total floored on its own; the same rule as attendance.records_live
+     * uses for open visits, so the numbers do not jump at punch-out. */
+    return dtm_db_query(
+        db, NULL,
+        "WITH t AS ("
+        "  SELECT greatest(floor(extract(epoch FROM now() - r.punch_in_at) / 60), 0)::integer"
+        "         AS worked,"
+        "         (SELECT floor(coalesce(sum(extract(epoch FROM b.ended_at - b.started_at)), 0)"
+        "                 / 60)::integer FROM attendance.breaks b WHERE b.attendance_id = r.id)"
+        "         AS brk"
+        "  FROM attendance.records r WHERE r.id = $1)"
+        " UPDATE attendance.records SET status = 'closed', punch_out_at = now(),"
+        " punch_out_latitude = $2::float8, punch_out_longitude = $3::float8,"
+        " punch_out_accuracy_m = $4::integer, punch_out_distance_m = $5::integer,"
+        " worked_minutes = t.worked, break_minutes = t.brk,"
+        " net_minutes = greatest(t.worked - t.brk, 0),"
+        " overtime_minutes = greatest(t.worked - t.brk - 480, 0), updated_at = now()"
+        " FROM t WHERE id = $1",
+        5, p);
+}
+
+dtm_err_t attendance_db_get(dtm_db_t *db, const char *id, PGresult **row)
+{
+    const char *p[] = {id};
+    dtm_err_t err = dtm_db_query(
+        db, row, "SELECT " FULL_COLS " FROM attendance.records_live r WHERE r.id = $1", 1, p);
+    if (err == DTM_OK && PQntuples(*row) == 0)
+        return DTM_ENOTFOUND;
+    return err;
+}
+
+dtm_err_t attendance_db_list(dtm_db_t *db, const attendance_filter_t *f, PGresult **rows,
+                             long long *total)
+{
+    /* WHERE built from fixed fragments with numbered parameters: each of the 16 shapes is its
+     * own prepared statement and gets a plan using the matching index (user, store or time). */
+    char where[256] = "";
+    const char *p[6];
+    int n = 0;
+    struct {
+        const char *value, *lhs, *cast;
+    } conds[] = {
+        {f->user_id, "r.user_id = ", ""},
+        {f->store_id, "r.store_id = ", ""},
+        {f->from, "r.punch_in_at >= ", "::timestamptz"},
+        {f->to, "r.punch_in_at < ", "::timestamptz"},
+    };
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++) {
+        if (!conds[i].value)
+            continue;
+        size_t len = strlen(where);
+        snprintf(where + len, sizeof where - len, "%s%s$%d%s", n ? " AND " : " WHERE ",
+                 conds[i].lhs, n + 1, conds[i].cast);
+        p[n++] = conds[i].value;
+    }
+
+    char sql[4096];
+    PGresult *c;
+    snprintf(sql, sizeof sql, "SELECT count(*) AS n FROM attendance.records r%s", where);
+    dtm_err_t err = dtm_db_query(db, &c, sql, n, p);
+    if (err != DTM_OK)
+        return err;
+    *total = dtm_pg_int(c, 0, "n", 0);
+
+    char lim[24], off[24];
+    snprintf(lim, sizeof lim, "%d", f->limit);
+    snprintf(off, sizeof off, "%lld", (long long)(f->page - 1) * f->limit);
+    p[n] = lim;
+    p[n + 1] = off;
+    snprintf(sql, sizeof sql,
+             "SELECT " FULL_COLS " FROM attendance.records_live r%s"
+             " ORDER BY r.punch_in_at DESC, r.id DESC LIMIT $%d OFFSET $%d",
+             where, n + 1, n + 2);
+    return dtm_db_query(db, rows, sql, n + 2, p);
+}
+
+dtm_err_t attendance_db_day(dtm_db_t *db, const char *date, const char *tz, const char **day,
+                            const char **start, const char **end)
+{
+    const char *p[] = {date, tz};
+    PGresult *r;
+    /* Local midnight to local midnight: 23 or 25 hours on DST change days. */
+    dtm_err_t err = dtm_db_query(
+        db, &r,
+        "WITH d AS (SELECT coalesce($1::date, (now() AT TIME ZONE $2)::date) AS day)"
+        " SELECT to_char(day, 'YYYY-MM-DD') AS day,"
+        " " ISO("(day::timestamp AT TIME ZONE $2)") " AS start,"
+                                                    " " ISO("((day + 1)::timestamp AT TIME ZONE "
+                                                            "$2)") " AS end FROM d",
+        2, p);
+    if (err != DTM_OK)
+        return err;
+    *day = dtm_pg_get(r, 0, "day");
+    *start = dtm_pg_get(r, 0, "start");
+    *end = dtm_pg_get(r, 0, "end");
+    return *day && *start && *end ? DTM_OK : DTM_EINTERNAL;
+}
+
+dtm_err_t attendance_db_team(dtm_db_t *db, const char *user_ids, const char *start, const char *end,
+                             const char *store_id, PGresult **rows)
+{
+    const char *p[] = {user_ids, start, end, store_id};
+    /* A visit counts for the day when it began that day, or is still open now and began before
+     * the day ended (someone who punched in before midnight and is still working). The open
+     * one wins, then the latest. Both arms are index scans (time index, partial open index). */
+    return dtm_db_query(
+        db, rows,
+        "SELECT DISTINCT ON (r.user_id) " FULL_COLS " FROM attendance.records_live r"
+        " WHERE r.user_id = ANY($1::uuid[])"
+        " AND ($4::uuid IS NULL OR r.store_id = $4::uuid)"
+        " AND ((r.punch_in_at >= $2::timestamptz AND r.punch_in_at < $3::timestamptz)"
+        "   OR (r.status <> 'closed' AND r.punch_in_at < $3::timestamptz"
+        "       AND $2::timestamptz <= now()))"
+        " ORDER BY r.user_id, (r.status <> 'closed') DESC, r.punch_in_at DESC",
+        4, p);
+}
+
+dtm_err_t attendance_db_photo(dtm_db_t *db, const char *sha256, const char *owner,
+                              const char **type)
+{
+    const char *p[] = {sha256, owner};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 owner ? "SELECT photo_type FROM attendance.records"
+                                         " WHERE photo_sha256 = $1 AND user_id = $2 LIMIT 1"
+                                       : "SELECT photo_type FROM attendance.records"
+                                         " WHERE photo_sha256 = $1 LIMIT 1",
+                                 owner ? 2 : 1, p);
+    if (err != DTM_OK)
+        return err;
+    *type = PQntuples(r) ? dtm_pg_get(r, 0, "photo_type") : NULL;
+    return DTM_OK;
+}
+
+/* Numbers straight from their text form: jansson keeps integers exact. */
+static json_t *num_or_null(const PGresult *r, int i, const char *col)
+{
+    const char *v = dtm_pg_get(r, i, col);
+    return v ? json_real(strtod(v, NULL)) : json_null();
+}
+
+static json_t *int_or_null(const PGresult *r, int i, const char *col)
+{
+    const char *v = dtm_pg_get(r, i, col);
+    return v ? json_integer(strtoll(v, NULL, 10)) : json_null();
+}
+
+static json_t *position(const PGresult *r, int i, const char *prefix)
+{
+    char lat[48], lon[48], acc[48], dist[48];
+    snprintf(lat, sizeof lat, "%s_latitude", prefix);
+    snprintf(lon, sizeof lon, "%s_longitude", prefix);
+    snprintf(acc, sizeof acc, "%s_accuracy_m", prefix);
+    snprintf(dist, sizeof dist, "%s_distance_m", prefix);
+    return json_pack("{s:o, s:o, s:o, s:o}", "latitude", num_or_null(r, i, lat), "longitude",
+                     num_or_null(r, i, lon), "accuracyM", int_or_null(r, i, acc), "distanceM",
+                     int_or_null(r, i, dist));
+}
+
+json_t *attendance_row_json(const PGresult *r, int i)
+{
+    const char *sha = dtm_pg_get(r, i, "photo_sha256");
+    const char *out_at = dtm_pg_get(r, i, "punch_out_at");
+    const char *breaks_text = dtm_pg_get(r, i, "breaks");
+    json_t *breaks = breaks_text ? json_loads(breaks_text, 0, NULL) : NULL;
+    if (!breaks)
+        breaks = json_array();
+    char url[128];
+    if (sha)
+        snprintf(url, sizeof url, "/api/attendance/photos/%s", sha);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}",
+        "id", dtm_pg_get(r, i, "id"), "userId", dtm_pg_get(r, i, "user_id"), "storeId",
+        dtm_pg_get(r, i, "store_id"), "status", dtm_pg_get(r, i, "status"), "punchInAt",
+        dtm_pg_get(r, i, "punch_in_at"), "punchOutAt", dtm_json_str_or_null(out_at), "punchIn",
+        position(r, i, "punch_in"), "punchOut", out_at ? position(r, i, "punch_out") : json_null(),
+        "photoUrl", dtm_json_str_or_null(sha ? url : NULL), "note",
+        dtm_json_str_or_null(dtm_pg_get(r, i, "note")), "breaks", breaks, "workedMinutes",
+        int_or_null(r, i, "worked_minutes"), "breakMinutes", int_or_null(r, i, "break_minutes"),
+        "netMinutes", int_or_null(r, i, "net_minutes"), "overtimeMinutes",
+        int_or_null(r, i, "overtime_minutes"), "createdAt", dtm_pg_get(r, i, "created_at"),
+        "updatedAt", dtm_pg_get(r, i, "updated_at"));
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// The objects of shared/API.md, as the client sees them.
+
+export type Role = "admin" | "manager" | "merchandiser";
+
+export interface User {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  role: Role;
+  active: boolean;
+  createdAt?: string;
+  updatedAt?: string;
+  lastLoginAt?: string | null;
+}
+
+export interface Store {
+  id: string;
+  code: string;
+  name: string;
+  address: string;
+  latitude: number;
+  longitude: number;
+  geofenceRadiusM: number;
+  timezone: string;
+  active: boolean;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export type TodoStatus = "pending" | "in_progress" | "completed" | "cancelled";
+export type Priority = "low" | "medium" | "high" | "urgent";
+
+export interface ChecklistItem {
+  id: string;
+  text: string;
+  done: boolean;
+}
+
+export interface Todo {
+  id: string;
+  title: string;
+  description?: string | null;
+  status: TodoStatus;
+  priority: Priority;
+  dueAt?: string | null;
+  assigneeId?: string | null;
+  createdBy?: string | null;
+  storeId?: string | null;
+  checklist: ChecklistItem[];
+  completedAt?: string | null;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface GeoPoint {
+  latitude: number;
+  longitude: number;
+  accuracyM?: number;
+  distanceM?: number;
+}
+
+export type BreakType = "lunch" | "coffee" | "rest" | "other";
+
+export interface AttendanceBreak {
+  id: string;
+  type: BreakType;
+  startedAt: string;
+  endedAt?: string | null;
+}
+
+export interface Attendance {
+  id: string;
+  userId: string;
+  storeId: string;
+  status: "open" | "on_break" | "closed";
+  punchInAt: string;
+  punchOutAt?: string | null;
+  punchIn?: GeoPoint | null;
+  punchOut?: GeoPoint | null;
+  photoUrl?: string | null;
+  breaks: AttendanceBreak[];
+  workedMinutes?: number | null;
+  breakMinutes?: number | null;
+  netMinutes?: number | null;
+  overtimeMinutes?: number | null;
+}
+
+export interface Pagination {
+  page: number;
+  limit: number;
+  total: number;
+  pages: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  pagination: Pagination;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: "Bearer";
+  expiresIn: number;
+  user: User;
+}
+
+export interface TodoStats {
+  total: number;
+  byStatus: Record<string, number>;
+  byPriority: Record<string, number>;
+  overdue: number;
+  completedLast7Days: number;
+}
+
+export interface TeamMember {
+  user: User;
+  status: string;
+  attendance: Attendance | null;
+}
+
+export interface TeamView {
+  summary: { total: number; present: number; onBreak: number; absent: number };
+  members: TeamMember[];
+}
+
+export const ROLES: Role[] = ["admin", "manager", "merchandiser"];
+export const PRIORITIES: Priority[] = ["low", "medium", "high", "urgent"];
+export const STATUSES: TodoStatus[] = ["pending", "in_progress", "completed", "cancelled"];
+export const BREAK_TYPES: BreakType[] = ["lunch", "coffee", "rest", "other"];

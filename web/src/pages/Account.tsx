@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// The signed-in person: profile, password change, own attendance history.
+import { useState, type FormEvent } from "react";
+import { api } from "../api/client";
+import { describeError } from "../api/errors";
+import type { Attendance, Page } from "../api/types";
+import { Badge, Empty, ErrorBox, Loading, Notice, PageHeader, Pager } from "../components/ui";
+import { dateTime, fullName, label, minutes } from "../lib/format";
+import { useAsync } from "../lib/useAsync";
+import type { PageProps } from "../Shell";
+
+export function passwordProblem(pw: string, confirm: string, email: string): string | null {
+  if (pw.length < 10) return "The new password needs at least 10 characters.";
+  if (pw.length > 128) return "The new password can have at most 128 characters.";
+  if (pw.toLowerCase() === email.toLowerCase()) return "The new password cannot be your email address.";
+  if (pw !== confirm) return "The two new passwords differ.";
+  return null;
+}
+
+export default function Account({ user }: PageProps) {
+  return (
+    <div>
+      <PageHeader title="Account" />
+      <div className="grid-2">
+        <section className="card" aria-labelledby="profile-title">
+          <h2 id="profile-title">Profile</h2>
+          <dl className="kv kv-rows">
+            <div>
+              <dt>Name</dt>
+              <dd>{fullName(user)}</dd>
+            </div>
+            <div>
+              <dt>Email</dt>
+              <dd>{user.email}</dd>
+            </div>
+            <div>
+              <dt>Role</dt>
+              <dd>{label(user.role)}</dd>
+            </div>
+          </dl>
+        </section>
+        <ChangePassword email={user.email} />
+      </div>
+      <History userId={user.id} />
+    </div>
+  );
+}
+
+function ChangePassword({ email }: { email: string }) {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [ok, setOk] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setOk(false);
+    const p = passwordProblem(next, confirm, email);
+    if (p) {
+      setError(p);
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await api.changePassword(current, next);
+      setOk(true);
+      setCurrent("");
+      setNext("");
+      setConfirm("");
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="card" onSubmit={submit} aria-labelledby="pw-title">
+      <h2 id="pw-title">Change password</h2>
+      <label className="field">
+        <span>Current password</span>
+        <input type="password" required autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} />
+      </label>
+      <label className="field">
+        <span>New password (10–128 characters)</span>
+        <input type="password" required autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} />
+      </label>
+      <label className="field">
+        <span>Repeat the new password</span>
+        <input type="password" required autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />
+      </label>
+      {error && <Notice kind="error">{error}</Notice>}
+      {ok && <Notice>Password changed. Your other sessions have been signed out.</Notice>}
+      <button type="submit" className="btn btn-primary" disabled={busy}>
+        Change password
+      </button>
+    </form>
+  );
+}
+
+function History({ userId }: { userId: string }) {
+  const [page, setPage] = useState(1);
+  const h = useAsync((s) => api.get<Page<Attendance>>("/api/attendance", { userId, page, limit: 10 }, s), `${userId}|${page}`);
+  const items = h.data?.items ?? [];
+  return (
+    <section className="section" aria-labelledby="hist-title">
+      <h2 id="hist-title">My attendance</h2>
+      {h.loading && !h.data ? (
+        <Loading />
+      ) : h.error ? (
+        <ErrorBox error={h.error} onRetry={h.reload} />
+      ) : items.length === 0 ? (
+        <Empty>No attendance records yet.</Empty>
+      ) : (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">In</th>
+                <th scope="col">Out</th>
+                <th scope="col">Status</th>
+                <th scope="col">Net</th>
+                <th scope="col">Breaks</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((a) => (
+                <tr key={a.id}>
+                  <td>{dateTime(a.punchInAt)}</td>
+                  <td>{dateTime(a.punchOutAt)}</td>
+                  <td>
+                    <Badge value={a.status} />
+                  </td>
+                  <td>{minutes(a.netMinutes)}</td>
+                  <td>{minutes(a.breakMinutes)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager p={h.data?.pagination} onPage={setPage} />
+    </section>
+  );
+}

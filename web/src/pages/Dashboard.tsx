@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// Manager dashboard: today's KPIs from /api/reports/summary, with charts of the team and the tasks.
+import { api } from "../api/client";
+import type { TeamView, TodoStats } from "../api/types";
+import { BarChart, Donut } from "../components/charts";
+import { Empty, ErrorBox, Loading, PageHeader } from "../components/ui";
+import { label } from "../lib/format";
+import { columnLabel, summaryKpis, summaryTables } from "../lib/summary";
+import { useAsync } from "../lib/useAsync";
+import { Link } from "../router";
+import type { PageProps } from "../Shell";
+
+export default function Dashboard(_props: PageProps) {
+  const summary = useAsync((s) => api.get<Record<string, unknown>>("/api/reports/summary", undefined, s), "summary");
+  const stats = useAsync((s) => api.get<TodoStats>("/api/todos/stats", undefined, s), "stats");
+  const team = useAsync((s) => api.get<TeamView>("/api/attendance/team", undefined, s), "team");
+  const reload = () => {
+    summary.reload();
+    stats.reload();
+    team.reload();
+  };
+  const kpis = summaryKpis(summary.data);
+  const tables = summaryTables(summary.data);
+
+  return (
+    <div>
+      <PageHeader title="Today">
+        <button type="button" className="btn" onClick={reload}>
+          Refresh
+        </button>
+        <Link className="btn" href="/team">
+          Live team view
+        </Link>
+      </PageHeader>
+
+      <section aria-labelledby="kpi-title" className="section">
+        <h2 id="kpi-title">Key figures</h2>
+        {summary.loading && !summary.data ? (
+          <Loading />
+        ) : summary.error ? (
+          <ErrorBox error={summary.error} onRetry={summary.reload} />
+        ) : kpis.length === 0 ? (
+          <Empty>No figures for today yet.</Empty>
+        ) : (
+          <ul className="kpis">
+            {kpis.map((k) => (
+              <li key={k.key} className="kpi">
+                <span className="kpi-value">{k.value}</span>
+                <span className="kpi-label">{k.label}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+
+      <section aria-labelledby="charts-title" className="section">
+        <h2 id="charts-title">Charts</h2>
+        <div className="grid-charts">
+          <div className="card">
+            {team.loading && !team.data ? (
+              <Loading />
+            ) : team.error ? (
+              <ErrorBox error={team.error} onRetry={team.reload} />
+            ) : team.data ? (
+              <Donut
+                title="Team right now"
+                data={[
+                  { label: "Present", value: team.data.summary.present, tone: "#2e9d6a" },
+                  { label: "On break", value: team.data.summary.onBreak, tone: "#e0a100" },
+                  { label: "Absent", value: team.data.summary.absent, tone: "#aab4be" },
+                ]}
+              />
+            ) : null}
+          </div>
+          <div className="card">
+            {stats.loading && !stats.data ? (
+              <Loading />
+            ) : stats.error ? (
+              <ErrorBox error={stats.error} onRetry={stats.reload} />
+            ) : stats.data ? (
+              <BarChart
+                title={`Tasks by status (${stats.data.total} total, ${stats.data.overdue} overdue)`}
+                data={Object.entries(stats.data.byStatus ?? {}).map(([k, v]) => ({ label: label(k), value: v }))}
+              />
+            ) : null}
+          </div>
+          <div className="card">
+            {stats.data && (
+              <BarChart
+                title={`Open tasks by priority · ${stats.data.completedLast7Days} completed in 7 days`}
+                data={Object.entries(stats.data.byPriority ?? {}).map(([k, v]) => ({ label: label(k), value: v }))}
+              />
+            )}
+          </div>
+        </div>
+      </section>
+
+      {tables.map((t) => (
+        <section key={t.key} className="section" aria-label={t.title}>
+          <h2>{t.title}</h2>
+          {t.columns.length > 0 && t.nameKey && (
+            <div className="card">
+              <BarChart
+                title={`${t.title}: ${columnLabel(t.columns[0]).toLowerCase()}`}
+                data={t.rows.slice(0, 12).map((r) => ({ label: String(r[t.nameKey] ?? "").slice(0, 16), value: Number(r[t.columns[0]] ?? 0) }))}
+              />
+            </div>
+          )}
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  {t.nameKey && <th scope="col">{columnLabel(t.nameKey)}</th>}
+                  {t.columns.map((c) => (
+                    <th key={c} scope="col" className="num">
+                      {columnLabel(c)}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {t.rows.map((r, i) => (
+                  <tr key={i}>
+                    {t.nameKey && <th scope="row">{String(r[t.nameKey] ?? "")}</th>}
+                    {t.columns.map((c) => (
+                      <td key={c} className="num">
+                        {String(r[c] ?? "")}
+                      </td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      ))}
+    </div>
+  );
+}

@@ -29,6 +29,10 @@ bool dtm_redis_up(void);
 int dtm_redis_subscribe(const char *channel, void (*cb)(const char *msg, size_t len, void *ud),
                         void *ud);
 
+/** Split redis://[[user]:password@]host[:port][/db] (defaults port 6379, db 0). 0 or -1. */
+int dtm_redis_parse_url(const char *url, char *host, size_t host_cap, int *port, char *password,
+                        size_t pw_cap, int *db);
+
 /** Gauges for /metrics: up, commands, errors, pool size. */
 typedef struct {
     bool up;

@@ -31,12 +31,28 @@ static int g_nentries;
 
 static void static_serve(dtm_req_t *req);
 
+/* docs/openapi.yaml, embedded at build time (cmake/embed_file.cmake). */
+extern const char dtm_openapi_yaml[];
+extern const unsigned long dtm_openapi_yaml_len;
+
+static void openapi_serve(dtm_req_t *req)
+{
+    dtm_resp_header(req, "Cache-Control", "public, max-age=300");
+    dtm_resp_body(req, 200, "application/yaml; charset=utf-8", dtm_openapi_yaml,
+                  dtm_openapi_yaml_len);
+}
+
 static const dtm_route_t builtin_routes[] = {
     {.method = "GET", .path = "/health", .handler = dtm_health_handler, .flags = DTM_ROUTE_ON_LOOP},
     {.method = "GET",
      .path = "/metrics",
      .handler = dtm_metrics_handler,
      .flags = DTM_ROUTE_ON_LOOP | DTM_ROUTE_NO_LOG},
+    {.method = "GET", .path = "/api/docs", .handler = openapi_serve, .flags = DTM_ROUTE_ON_LOOP},
+    {.method = "GET",
+     .path = "/api/docs/openapi.yaml",
+     .handler = openapi_serve,
+     .flags = DTM_ROUTE_ON_LOOP},
     {0},
 };
 static const dtm_route_t static_route = {.method = "GET", .path = "/*", .handler = static_serve};

@@ -25,4 +25,8 @@ int dtm_migrate_run(const char *service, FILE *log);
 /** Applied versions as text "service:version,..." for config snapshots (malloc'd). */
 char *dtm_migrate_status(void);
 
+/** Print a table of applied / latest / pending versions per service (or just `service`).
+ *  Returns the number of pending migrations, or -1 when a database cannot be reached. */
+int dtm_migrate_print_status(const char *service, FILE *out);
+
 #endif

@@ -11,7 +11,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startDtm, randomId, sleep } = require('./lib/harness.js');
+const { startDtm, startRedis, randomId, sleep } = require('./lib/harness.js');
 
 // Same sphere as src/services/attendance/geo.h (DTM_EARTH_RADIUS_M).
 const R = 6371008.8;
@@ -554,12 +554,11 @@ test('team view: roles, summary, members, and the store-local day', async () => 
     for (const m of [working, onBreak]) await punchOut(m.token);
 });
 
-test('live events: SSE stream gets punch-in, break and punch-out events', async () => {
-    assertError(await dtm.api('GET', '/api/attendance/events', { token: merch[0].token }), 403);
-    const m = await newMerch();
+// Opens GET /api/attendance/events; returns {events, close()} with events parsed as they come.
+async function openEvents(base, token) {
     const ac = new AbortController();
-    const res = await fetch(`${dtm.url}/api/attendance/events`, {
-        headers: { authorization: `Bearer ${managerTok}`, accept: 'text/event-stream' },
+    const res = await fetch(`${base}/api/attendance/events`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
         signal: ac.signal,
     });
     assert.equal(res.status, 200);
@@ -582,6 +581,19 @@ test('live events: SSE stream gets punch-in, break and punch-out events', async 
             }
         } catch {}
     })();
+    return {
+        events,
+        close: async () => {
+            ac.abort();
+            await reader;
+        },
+    };
+}
+
+test('live events: SSE stream gets punch-in, break and punch-out events', async () => {
+    assertError(await dtm.api('GET', '/api/attendance/events', { token: merch[0].token }), 403);
+    const m = await newMerch();
+    const { events, close } = await openEvents(dtm.url, managerTok);
     await sleep(300); // let the subscription settle
     const metrics = await dtm.api('GET', '/metrics');
     assert.match(metrics.text, /^dtm_sse_clients [1-9]/m);
@@ -592,8 +604,7 @@ test('live events: SSE stream gets punch-in, break and punch-out events', async 
     assert.equal((await punchOut(m.token)).status, 200);
     const mine = () => events.filter((e) => e.data.attendance && e.data.attendance.userId === m.user.id);
     for (let i = 0; i < 100 && mine().length < 4; i++) await sleep(50);
-    ac.abort();
-    await reader;
+    await close();
     assert.deepEqual(mine().map((e) => e.event), ['punch_in', 'break_start', 'break_end', 'punch_out']);
     const first = mine()[0].data;
     assert.equal(first.type, 'punch_in');
@@ -638,4 +649,42 @@ test('reporting.attendance view and the indexes behind the list filters', async 
     assert.match(await plan(`user_id = '${merch[0].user.id}'`), /records_user_time_idx/);
     assert.match(await plan(`store_id = '${store.id}'`), /records_store_time_idx/);
     assert.match(await plan(`punch_in_at >= now() - interval '1 day'`), /records_time_idx/);
+});
+
+test('live events go through Redis pub/sub, and stay local when Redis is down', async () => {
+    const r = await startRedis();
+    let d;
+    try {
+        d = await startDtm({ redis: r });
+        const adminT = (await d.loginAdmin()).accessToken;
+        const s = await d.api('POST', '/api/stores', {
+            token: adminT,
+            body: { code: `R-${randomId(3)}`, name: 'Redis store', latitude: 1, longitude: 1 },
+        });
+        const u = await d.createUser(adminT, { role: 'merchandiser' });
+        const m = (await d.login(u.email, u.password)).accessToken;
+        const { events, close } = await openEvents(d.url, adminT);
+        // The subscriber relays whatever is published on the channel, from any process.
+        for (let i = 0; i < 100; i++) {
+            await d.redis('PUBLISH', 'dtm:attendance', JSON.stringify({ event: 'ping', data: { n: i } }));
+            if (events.some((e) => e.event === 'ping')) break;
+            await sleep(50);
+        }
+        assert.ok(events.some((e) => e.event === 'ping'), 'message published on Redis reached SSE');
+
+        await r.stop();
+        const p = await d.api('POST', '/api/attendance/punch-in', {
+            token: m,
+            body: { storeId: s.json.store.id, latitude: 1, longitude: 1, accuracyM: 5 },
+        });
+        assert.equal(p.status, 201, p.text);
+        for (let i = 0; i < 100 && !events.some((e) => e.event === 'punch_in'); i++) await sleep(50);
+        await close();
+        const ev = events.filter((e) => e.event === 'punch_in');
+        assert.equal(ev.length, 1, JSON.stringify(events));
+        assert.equal(ev[0].data.attendance.id, p.json.attendance.id);
+    } finally {
+        if (d) await d.stop();
+        await r.destroy();
+    }
 });

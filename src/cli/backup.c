@@ -683,6 +683,7 @@ static int backup_restore(const char *id, const char *db_url, const char *files_
 {
     json_t *m = NULL;
     int64_t target_ms = 0;
+    char work[4200] = "";
     if (to_time) {
         if (dtm_parse_iso8601(to_time, &target_ms) != 0) {
             fprintf(stderr, "dtm backup restore: --to-time must be ISO-8601\n");
@@ -734,8 +735,10 @@ static int backup_restore(const char *id, const char *db_url, const char *files_
     }
     char dump[4300];
     snprintf(dump, sizeof dump, "%s/%s/db-main.dump", dtm_cfg.backup_dir, id);
-    char work[4200];
-    snprintf(work, sizeof work, "%s/.pitr-%d", dtm_cfg.backup_dir, (int)getpid());
+    /* The recovery server runs as the postgres user when we are root, so its work directory
+     * must be reachable by that user: a fresh directory under DTM_PITR_WORK_DIR or /tmp. */
+    const char *wbase = getenv("DTM_PITR_WORK_DIR");
+    snprintf(work, sizeof work, "%s/dtm-pitr-XXXXXX", wbase && *wbase ? wbase : "/tmp");
     if (to_time) {
         const char *wal = getenv("DTM_WAL_ARCHIVE_DIR");
         if (!wal || !*wal) {
@@ -747,8 +750,12 @@ static int backup_restore(const char *id, const char *db_url, const char *files_
         char iso[32];
         dtm_iso8601(target_ms, iso);
         snprintf(pgtime, sizeof pgtime, "%.10s %.12s+00", iso, iso + 11);
-        dtm_rmtree(work);
-        dtm_mkdirs(work, 0700);
+        if (!mkdtemp(work)) {
+            fprintf(stderr, "dtm backup restore: cannot create a work directory: %s\n",
+                    strerror(errno));
+            work[0] = '\0';
+            goto out;
+        }
         snprintf(dump, sizeof dump, "%s/recovered.dump", work);
         char *dbname = dtm_db_name_of(dtm_cfg.database_url);
         dtm_log_info("recovering to %s from base backup %s and the WAL archive", pgtime, id);
@@ -800,7 +807,7 @@ static int backup_restore(const char *id, const char *db_url, const char *files_
     printf("restored backup %s%s%s\n", id, to_time ? " to " : "", to_time ? to_time : "");
     rc = 0;
 out:
-    if (to_time)
+    if (work[0] && !strstr(work, "XXXXXX"))
         dtm_rmtree(work);
     json_decref(m);
     return rc;

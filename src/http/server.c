@@ -187,6 +187,7 @@ static void conn_close(conn_t *c);
 static void conn_unref(conn_t *c);
 static void stream_flush(conn_t *c, sreq_t *r);
 static void loop_check_drained(lctx_t *lc);
+static void settings_init(void);
 
 /* ---------------------------------------------------------------- helpers ---- */
 
@@ -1596,19 +1597,9 @@ static void conn_close(conn_t *c)
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* c->tcp is connected: register the connection with its loop and start reading. */
+static void conn_setup(lctx_t *lc, conn_t *c)
 {
-    lctx_t *lc = server->data;
-    if (status < 0 || lc->draining)
-        return;
-    conn_t *c = dtm_calloc(1, sizeof *c);
-    c->lc = lc;
-    c->ffd = -1;
-    uv_tcp_init(&lc->loop, &c->tcp);
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
-        return;
-    }
     c->refs = 1;
     uv_tcp_nodelay(&c->tcp, 1);
     struct sockaddr_storage ss;
@@ -1630,6 +1621,22 @@ static void on_connection(uv_stream_t *server, int status)
     atomic_fetch_add(&g_conns, 1);
     set_deadline(c, DL_IDLE, lc->srv->idle_to);
     read_start(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    lctx_t *lc = server->data;
+    if (status < 0 || lc->draining)
+        return;
+    conn_t *c = dtm_calloc(1, sizeof *c);
+    c->lc = lc;
+    c->ffd = -1;
+    uv_tcp_init(&lc->loop, &c->tcp);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    conn_setup(lc, c);
 }
 
 /* ------------------------------------------------------------ loops ---- */
@@ -1855,6 +1862,66 @@ void dtm_server_stop(void)
         uv_async_send(&s->stop_async);
     else
         atomic_store(&g_stop_pending, 1);
+}
+
+/* ------------------------------------------------------------ fuzzing ---- */
+
+static void fuzz_drain(int fd)
+{
+    char b[65536];
+    while (read(fd, b, sizeof b) > 0)
+        ;
+}
+
+int dtm_server_fuzz_input(const uint8_t *data, size_t len)
+{
+    static server_t srv;
+    static lctx_t *lc;
+    if (!lc) {
+        settings_init();
+        srv.max_header = 1024;
+        srv.read_to = srv.idle_to = srv.drain_to = 1000;
+        srv.nloops = 1;
+        lc = dtm_calloc(1, sizeof *lc);
+        uv_loop_init(&lc->loop);
+        lc->srv = &srv;
+        uv_mutex_init(&lc->smu);
+        uv_async_init(&lc->loop, &lc->wake, wake_cb);
+        lc->wake.data = lc;
+        uv_unref((uv_handle_t *)&lc->wake);
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    conn_t *c = dtm_calloc(1, sizeof *c);
+    c->lc = lc;
+    c->ffd = -1;
+    uv_tcp_init(&lc->loop, &c->tcp);
+    if (uv_tcp_open(&c->tcp, sv[0]) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        uv_run(&lc->loop, UV_RUN_DEFAULT);
+        return -1;
+    }
+    conn_setup(lc, c);
+    /* The first byte picks the split size, so reads cut requests anywhere. */
+    size_t step = len ? (size_t)data[0] % 64 + 1 : 1;
+    for (size_t off = len ? 1 : 0; off < len;) {
+        size_t n = len - off < step ? len - off : step;
+        if (c->closing || c->shut || c->paused)
+            break;
+        if (!c->parse_dead && !c->sse)
+            feed(c, (const char *)data + off, n);
+        off += n;
+        uv_run(&lc->loop, UV_RUN_NOWAIT);
+        fuzz_drain(sv[1]);
+    }
+    conn_close(c);
+    while (uv_run(&lc->loop, UV_RUN_NOWAIT))
+        fuzz_drain(sv[1]);
+    close(sv[1]);
+    return 0;
 }
 
 static int pick(int v, int cfg, int def)

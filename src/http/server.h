@@ -8,6 +8,8 @@
 
 #include "http/http.h"
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     const char *host;     /* listen address; NULL = dtm_cfg.host, else 127.0.0.1 */
@@ -59,5 +61,10 @@ bool dtm_server_req_gone(const dtm_req_t *req);
 
 /** The libuv loop that owns req (for asynchronous handlers on the loop). */
 struct uv_loop_s *dtm_server_req_loop(const dtm_req_t *req);
+
+/** Testing only (tests/fuzz/http_parse_fuzz.c): runs `data` through a connection on a private
+ *  loop over a socketpair, cut into reads of a size picked by the first byte. The router seam
+ *  (internal.h) must be provided by the caller's build. */
+int dtm_server_fuzz_input(const uint8_t *data, size_t len);
 
 #endif

@@ -366,6 +366,19 @@ describe('POST /api/auth/logout', () => {
         assert.equal((await dtm.api('POST', '/api/auth/refresh', { body: { refreshToken: theirs.refreshToken } })).status, 200);
     });
 
+    test('the denylist survives a Redis that lost it: restored from PostgreSQL at start', async () => {
+        const a = await dtm.login(users.merch.email, users.merch.password);
+        assert.equal((await dtm.api('POST', '/api/auth/logout', { token: a.accessToken })).status, 204);
+        const key = `jwt:deny:${decodeJwt(a.accessToken).payload.jti}`;
+        assert.equal(await dtm.redis('DEL', key), 1);
+        assert.equal((await dtm.api('GET', '/api/auth/me', { token: a.accessToken })).status, 200, 'Redis forgot it');
+        await dtm.main.stop();
+        dtm.main.start();
+        await dtm.main.waitHealthy();
+        assert.equal(await dtm.redis('EXISTS', key), 1);
+        assertError(await dtm.api('GET', '/api/auth/me', { token: a.accessToken }), 401, 'invalid_token');
+    });
+
     test('401 without a token; 400 for a wrong type', async () => {
         assertError(await dtm.api('POST', '/api/auth/logout', { body: {} }), 401);
         const a = await dtm.login(users.merch.email, users.merch.password);

@@ -73,6 +73,15 @@ dtm_err_t auth_store_revoke_user_except(dtm_db_t *db, const char *user_id, const
 /** Durable denylist row for an access token (kept until its expiry). */
 dtm_err_t auth_store_deny_access(dtm_db_t *db, const char *jti, const char *user_id, int64_t exp_s);
 
+/** Delete expired history (old refresh tokens, stale failure counts, expired denylist rows). */
+dtm_err_t auth_store_housekeeping(dtm_db_t *db);
+typedef struct {
+    const char *jti;
+    int ttl_s;
+} auth_denied_t;
+/** Denylisted access tokens that have not expired yet (to restore the Redis copy). */
+dtm_err_t auth_store_denied_live(dtm_db_t *db, dtm_arena_t *a, auth_denied_t **rows, int *n);
+
 /** Redis `jwt:deny:<jti>` with TTL ttl_s. false when Redis is down. */
 bool auth_cache_deny_jti(dtm_arena_t *a, const char *jti, int ttl_s);
 /** Count a login attempt for ip and ip+email in Redis (one round trip). Returns false when

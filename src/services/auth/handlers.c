@@ -16,6 +16,7 @@
 #include "db/redis.h"
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,9 +43,41 @@ static void init_once_fn(void)
     g_rl = auth_rl_new(8192);
 }
 
+/* Housekeeping, and the Redis denylist restored from its durable copy (a Redis that restarted
+ * empty would otherwise accept logged-out tokens again). Failures are only logged: the service
+ * must start even while PostgreSQL or Redis is down. */
+static void maintain(void)
+{
+    dtm_pg_pool_t *pool = dtm_pg_pool_for("auth");
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = pool ? dtm_db_open(pool, a) : NULL;
+    auth_denied_t *rows;
+    int n = 0;
+    if (!db || auth_store_housekeeping(db) != DTM_OK ||
+        auth_store_denied_live(db, a, &rows, &n) != DTM_OK) {
+        dtm_log_warn("auth housekeeping skipped: database unavailable");
+        dtm_arena_free(a);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        if (!auth_cache_deny_jti(a, rows[i].jti, rows[i].ttl_s))
+            break;
+    dtm_arena_free(a);
+}
+
+static atomic_uint g_logins;
+
+/* Every 1000 logins per process, so long-running processes do not accumulate history. */
+static void maybe_maintain(void)
+{
+    if (atomic_fetch_add(&g_logins, 1) % 1000 == 999)
+        maintain();
+}
+
 dtm_err_t auth_init(void)
 {
     pthread_once(&init_once, init_once_fn);
+    maintain();
     return DTM_OK;
 }
 
@@ -305,6 +338,7 @@ void auth_login(dtm_req_t *req)
     }
     count_login(R_SUCCESS);
     dtm_resp_json(req, 200, resp);
+    maybe_maintain();
 }
 
 /* ---- POST /api/auth/refresh ---- */

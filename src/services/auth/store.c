@@ -155,6 +155,43 @@ dtm_err_t auth_store_deny_access(dtm_db_t *db, const char *jti, const char *user
                         3, params);
 }
 
+/* Old rows are only history: expired refresh tokens (a day of grace so that a late reuse is
+ * still recognised as such), stale failure counts, denylist rows past their token's expiry. */
+dtm_err_t auth_store_housekeeping(dtm_db_t *db)
+{
+    dtm_err_t err = dtm_db_query(
+        db, NULL, "DELETE FROM auth.refresh_tokens WHERE expires_at < now() - interval '1 day'", 0,
+        NULL);
+    if (!err)
+        err = dtm_db_query(db, NULL,
+                           "DELETE FROM auth.login_failures WHERE updated_at < now() - "
+                           "interval '1 day' AND (locked_until IS NULL OR locked_until < now())",
+                           0, NULL);
+    if (!err)
+        err = dtm_db_query(
+            db, NULL, "DELETE FROM auth.revoked_access_tokens WHERE expires_at < now()", 0, NULL);
+    return err;
+}
+
+dtm_err_t auth_store_denied_live(dtm_db_t *db, dtm_arena_t *a, auth_denied_t **rows, int *n)
+{
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "SELECT jti::text AS jti, "
+                                 "ceil(extract(epoch FROM expires_at - now()))::int AS ttl "
+                                 "FROM auth.revoked_access_tokens WHERE expires_at > now()",
+                                 0, NULL);
+    if (err)
+        return err;
+    *n = PQntuples(r);
+    *rows = dtm_arena_calloc(a, sizeof(auth_denied_t) * (size_t)(*n ? *n : 1));
+    for (int i = 0; i < *n; i++) {
+        (*rows)[i].jti = dtm_pg_get(r, i, "jti");
+        (*rows)[i].ttl_s = (int)dtm_pg_int(r, i, "ttl", 1);
+    }
+    return DTM_OK;
+}
+
 /* ---- Redis ---- */
 
 bool auth_cache_deny_jti(dtm_arena_t *a, const char *jti, int ttl_s)

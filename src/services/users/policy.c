@@ -3,7 +3,9 @@
 #include "services/users/users.h"
 #include "core/ids.h"
 #include <pthread.h>
+#include <semaphore.h>
 #include <sodium.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -94,12 +96,18 @@ const char *users_password_problem(const char *password, const char *email)
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
 static char dummy_hash[USERS_HASH_LEN];
 
+/* argon2id is CPU- and memory-bound (19 MiB each): more hashes at once than cores only adds
+ * memory (16 workers would be ~300 MiB) and no throughput, so their number is capped. */
+static sem_t hash_slots;
+
 /* The dummy hash has the current parameters, so verifying an unknown e-mail costs as much as
  * verifying a real account (no user enumeration by timing). */
 static void sodium_setup(void)
 {
     if (sodium_init() < 0)
         dtm_panic("libsodium failed to initialise");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    sem_init(&hash_slots, 0, (unsigned)(cpus < 2 ? 2 : cpus > 64 ? 64 : cpus));
     char pw[64];
     dtm_random_token(pw, 24);
     if (crypto_pwhash_str_alg(dummy_hash, pw, strlen(pw), PWHASH_OPS, (size_t)PWHASH_MEM,
@@ -116,17 +124,22 @@ dtm_err_t users_password_hash(const char *password, char out[USERS_HASH_LEN])
 {
     ensure_sodium();
     _Static_assert(USERS_HASH_LEN >= crypto_pwhash_STRBYTES, "hash buffer too small");
-    if (crypto_pwhash_str_alg(out, password, strlen(password), PWHASH_OPS, (size_t)PWHASH_MEM,
-                              crypto_pwhash_ALG_ARGON2ID13) != 0)
-        return DTM_EINTERNAL;
-    return DTM_OK;
+    while (sem_wait(&hash_slots) != 0)
+        ;
+    int rc = crypto_pwhash_str_alg(out, password, strlen(password), PWHASH_OPS, (size_t)PWHASH_MEM,
+                                   crypto_pwhash_ALG_ARGON2ID13);
+    sem_post(&hash_slots);
+    return rc == 0 ? DTM_OK : DTM_EINTERNAL;
 }
 
 bool users_password_verify(const char *hash, const char *password)
 {
     ensure_sodium();
     bool real = hash && *hash;
+    while (sem_wait(&hash_slots) != 0)
+        ;
     int rc = crypto_pwhash_str_verify(real ? hash : dummy_hash, password, strlen(password));
+    sem_post(&hash_slots);
     return real && rc == 0;
 }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import "@testing-library/jest-dom/vitest";
 import { afterEach } from "vitest";
 import { cleanup } from "@testing-library/react";
 

@@ -139,7 +139,9 @@ function PunchIn({
     try {
       const p = await locate();
       if (!p) return;
-      const fields = { storeId: selected, latitude: p.latitude, longitude: p.longitude, accuracyM: p.accuracyM, note: note || undefined };
+      // Without an explicit choice, the store is the nearest one from the position just taken.
+      const target = storeId || (sortByDistance(stores.data ?? [], p)[0]?.id ?? selected);
+      const fields = { storeId: target, latitude: p.latitude, longitude: p.longitude, accuracyM: p.accuracyM, note: note || undefined };
       let r: { attendance: Attendance };
       if (photo) {
         const form = new FormData();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A scripted fetch for unit tests: each route answers with a handler; every call is recorded.
 import { vi } from "vitest";
+import type { User } from "../api/types";
 
 export interface Call {
   method: string;
@@ -46,15 +47,15 @@ export function mockFetch(routes: Record<string, Handler>) {
   return { fn: fn as unknown as typeof fetch, calls };
 }
 
-export const sampleUser = {
+export const sampleUser: User = {
   id: "u1",
   email: "ann@example.com",
   firstName: "Ann",
   lastName: "Field",
-  role: "merchandiser" as const,
+  role: "merchandiser",
   active: true,
 };
 
-export function tokenPair(n: number, user = sampleUser, expiresIn = 900) {
+export function tokenPair(n: number, user: User = sampleUser, expiresIn = 900) {
   return { accessToken: `access-${n}`, refreshToken: `refresh-${n}`, tokenType: "Bearer", expiresIn, user };
 }

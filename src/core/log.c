@@ -103,7 +103,8 @@ static void emit(dtm_log_level_t level, const char *message, json_t *extra)
         {
             if (json_object_get(line, key))
                 continue;
-            json_object_set(line, key, secret_key(key) ? json_string("[REDACTED]") : val);
+            json_object_set_new(line, key,
+                                secret_key(key) ? json_string("[REDACTED]") : json_incref(val));
         }
     }
     json_decref(extra);

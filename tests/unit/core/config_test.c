@@ -32,7 +32,7 @@ Test(config, defaults, .init = clean_env)
     int n;
     char *errs = run_load(0, &n);
     cr_assert_eq(n, 0, "%s", errs);
-    cr_assert_eq(dtm_cfg.pg_pool_size, 16);
+    cr_assert_eq(dtm_cfg.pg_pool_size, 32);
     cr_assert_eq(dtm_cfg.access_ttl_s, 900);
     cr_assert_eq(dtm_cfg.max_body_bytes, 1048576);
     cr_assert_str_eq(dtm_cfg.redis_url, "redis://127.0.0.1:6379/0");
@@ -65,7 +65,7 @@ Test(config, reports_all_problems_at_once, .init = clean_env)
     cr_assert_null(strstr(errs, "short"), "a secret leaked: %s", errs);
     /* invalid values fall back to defaults rather than garbage */
     cr_assert_eq(dtm_cfg.port, 0);
-    cr_assert_eq(dtm_cfg.pg_pool_size, 16);
+    cr_assert_eq(dtm_cfg.pg_pool_size, 32);
     free(errs);
 }
 
@@ -147,7 +147,7 @@ Test(config, print_redacts_secrets, .init = clean_env)
     cr_assert(strstr(text, "DATABASE_URL_AUTH=postgresql://a:***@db/auth?sslmode=disable\n"));
     cr_assert(strstr(text, "REDIS_URL=redis://:***@cache:6379/2\n"), "%s", text);
     cr_assert(strstr(text, "DTM_JWT_SECRET=***\n"));
-    cr_assert(strstr(text, "DTM_PG_POOL_SIZE=16\n"));
+    cr_assert(strstr(text, "DTM_PG_POOL_SIZE=32\n"));
     const char *leaks[] = {"topsecretpw", "authpw", "redispw", "QQQ", "adminpw123"};
     for (size_t i = 0; i < 5; i++)
         cr_assert_null(strstr(text, leaks[i]), "leaked %s:\n%s", leaks[i], text);

@@ -315,7 +315,7 @@ Test(pg, shared_pools_and_metrics, .init = setup)
     cr_assert_eq(p, dtm_pg_pool_for("auth"), "one pool per distinct URL");
     cr_assert(dtm_pg_ping(p));
     char *text = dtm_metrics_render(NULL);
-    cr_assert(strstr(text, "dtm_db_pool_connections{pool=\"default\",state=\"max\"} 16\n"), "%s",
+    cr_assert(strstr(text, "dtm_db_pool_connections{pool=\"default\",state=\"max\"} 32\n"), "%s",
               text);
     cr_assert(strstr(text, "dtm_db_pool_connections{pool=\"default\",state=\"idle\"} 1\n"));
     cr_assert(strstr(text, "# TYPE dtm_db_pool_acquires_total counter\n"));

@@ -118,7 +118,8 @@ function run(cmd, args, opts = {}) {
     return new Promise((resolve, reject) => {
         execFile(cmd, args, { maxBuffer: 64 << 20, ...opts }, (err, stdout, stderr) => {
             if (err) {
-                err.message = `${cmd} ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`;
+                const how = err.killed ? `killed (${err.signal})` : `exit ${err.code}${err.signal ? ` signal ${err.signal}` : ''}`;
+                err.message = `${cmd} ${args.join(' ')}: ${how}\n${stdout}${stderr}`;
                 err.stdout = stdout;
                 err.stderr = stderr;
                 reject(err);
@@ -766,6 +767,23 @@ function pgOwner() {
     return { uid, gid };
 }
 
+// One freshly initialised cluster per machine and user, copied by every startPostgres().
+async function pgTemplate(owner) {
+    const t = path.join(os.tmpdir(), `dtm-pg-template-15-${process.getuid()}`);
+    if (fs.existsSync(path.join(t, 'PG_VERSION'))) return t;
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dtm-pg-template-'));
+    if (owner.uid !== undefined) fs.chownSync(work, owner.uid, owner.gid);
+    const data = path.join(work, 'data');
+    await run(path.join(PG_BINDIR, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-N', '-E', 'UTF8', '--locale=C.UTF-8'], { ...owner, cwd: work });
+    try {
+        fs.renameSync(data, t); // atomic: a concurrent test process may have won the race
+    } catch {
+        /* the other one's template is as good */
+    }
+    fs.rmSync(work, { recursive: true, force: true });
+    return t;
+}
+
 /**
  * A private PostgreSQL 15 cluster on a free port (trust auth, loopback only, fsync off).
  * opts.settings: extra server settings, e.g. {archive_mode: 'on', archive_command: '...'}.
@@ -779,7 +797,9 @@ async function startPostgres(opts = {}) {
     const dataDir = path.join(dir, 'data');
     const port = await freePort();
     const asOwner = { ...owner, cwd: dir };
-    await run(path.join(PG_BINDIR, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-N', '-E', 'UTF8', '--locale=C.UTF-8'], asOwner);
+    // initdb takes seconds on a busy machine; copying a cluster made once takes milliseconds.
+    const template = await pgTemplate(owner);
+    await run('cp', ['-a', template, dataDir], asOwner);
     const settings = {
         listen_addresses: '127.0.0.1',
         port: String(port),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *url;
@@ -324,4 +325,96 @@ Test(pg, shared_pools_and_metrics, .init = setup)
     text = dtm_metrics_render(NULL);
     cr_assert_null(strstr(text, "dtm_db_pool_connections"), "gauges must go with the pool");
     free(text);
+}
+
+/* ---- a real restart, on a private cluster (never the shared dev server) ---- */
+
+#define PG_BINDIR "/usr/lib/postgresql/15/bin"
+
+static char pgdir[64];
+static int pgport;
+
+/* Runs a shell command as the postgres user when we are root (initdb refuses root). */
+static int as_pg(const char *cmd)
+{
+    char buf[1024];
+    if (geteuid() == 0)
+        snprintf(buf, sizeof buf, "cd / && runuser -u postgres -- sh -c '%s' >>%s/log 2>&1", cmd,
+                 pgdir);
+    else
+        snprintf(buf, sizeof buf, "sh -c '%s' >>%s/log 2>&1", cmd, pgdir);
+    return system(buf);
+}
+
+static int pg_ctl(const char *action)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             PG_BINDIR "/pg_ctl %s -D %s/data -m fast -w -t 60 -l %s/server.log "
+                       "-o \"-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off\"",
+             action, pgdir, pgdir, pgport, pgdir);
+    return as_pg(cmd);
+}
+
+static void private_cluster(void)
+{
+    if (access(PG_BINDIR "/initdb", X_OK) != 0)
+        cr_skip_test("PostgreSQL 15 server binaries not installed: restart test skipped");
+    snprintf(pgdir, sizeof pgdir, "/tmp/dtm_pg_restart_XXXXXX");
+    cr_assert_not_null(mkdtemp(pgdir));
+    chmod(pgdir, 0777);
+    pgport = 49000 + (int)(getpid() % 90);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, PG_BINDIR "/initdb -D %s/data -U postgres --auth=trust -N", pgdir);
+    cr_assert_eq(as_pg(cmd), 0, "initdb failed (see %s/log)", pgdir);
+    cr_assert_eq(pg_ctl("start"), 0, "pg_ctl start failed (see %s/log)", pgdir);
+}
+
+static void private_cluster_stop(void)
+{
+    if (!pgdir[0])
+        return;
+    pg_ctl("stop");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", pgdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static dtm_err_t one_query(dtm_pg_pool_t *p)
+{
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = dtm_db_open(p, a);
+    dtm_err_t err = db ? dtm_db_query(db, NULL, "SELECT 1", 0, NULL) : DTM_EDB;
+    dtm_arena_free(a);
+    return err;
+}
+
+Test(pg, recovers_after_postgresql_restart, .init = private_cluster, .fini = private_cluster_stop,
+     .timeout = 180)
+{
+    char u[128];
+    snprintf(u, sizeof u, "postgresql://postgres@127.0.0.1:%d/postgres", pgport);
+    dtm_pg_pool_t *p = dtm_pg_pool_new(u, 4, 2000);
+    /* fill the pool with several idle connections */
+    dtm_arena_t *a = dtm_arena_new(0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_not_null(dtm_db_open(p, a));
+    dtm_arena_free(a);
+    cr_assert_eq(one_query(p), DTM_OK);
+
+    cr_assert_eq(pg_ctl("stop"), 0);
+    double t0 = dtm_mono_s();
+    cr_assert_eq(one_query(p), DTM_EDB, "while PostgreSQL is down requests get DTM_EDB (503)");
+    cr_assert_not(dtm_pg_ping(p));
+    cr_assert_lt(dtm_mono_s() - t0, 2.0, "failing must be fast, not a hang");
+    dtm_pg_stats_t s;
+    dtm_pg_pool_stats(p, &s);
+    cr_assert_eq(s.in_use, 0);
+
+    cr_assert_eq(pg_ctl("start"), 0);
+    /* The same pool, without any restart of ours, serves again at once. */
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(one_query(p), DTM_OK, "query %d after the restart", i);
+    cr_assert(dtm_pg_ping(p));
+    dtm_pg_pool_free(p);
 }

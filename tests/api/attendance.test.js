@@ -476,6 +476,10 @@ test('history: own for merchandisers (403 for others), any for staff, filters an
     r = await dtm.api('GET', `/api/attendance?userId=${m.user.id}&from=${encodeURIComponent(new Date(Date.now() + 3600e3).toISOString())}`, { token: managerTok });
     assert.equal(r.json.pagination.total, 0);
 
+    // An offset whose '+' was not percent-encoded (arrives as a space) still parses.
+    r = await dtm.api('GET', `/api/attendance?userId=${m.user.id}&from=2000-01-01T00:00:00+14:00`, { token: managerTok });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.pagination.total, 3);
     assertFieldNamed(await dtm.api('GET', '/api/attendance?userId=nope', { token: managerTok }), 'userId');
     assertFieldNamed(await dtm.api('GET', '/api/attendance?storeId=nope', { token: managerTok }), 'storeId');
     assertFieldNamed(await dtm.api('GET', '/api/attendance?from=yesterday', { token: managerTok }), 'from');
@@ -521,7 +525,7 @@ test('team view: roles, summary, members, and the store-local day', async () => 
     const byId = Object.fromEntries(r.json.members.map((x) => [x.user.id, x]));
     assert.equal(byId[working.user.id].status, 'present');
     assert.equal(byId[onBreak.user.id].status, 'on_break');
-    assert.equal(byId[done.user.id].status, 'punched_out');
+    assert.equal(byId[done.user.id].status, 'done');
     assert.equal(byId[absent.user.id].status, 'absent');
     assert.equal(byId[absent.user.id].attendance, null);
     assert.equal(byId[working.user.id].attendance.storeId, islands.id);

@@ -565,6 +565,14 @@ static const char *time_param(dtm_req_t *req, dtm_valid_t *v, const char *name, 
     const char *s = dtm_req_query(req, name);
     if (!s)
         return NULL;
+    /* A '+' offset sent unencoded arrives as a space (form decoding): take it back. */
+    if (strchr(s, ' ')) {
+        char *fixed = dtm_arena_strdup(req->arena, s);
+        for (char *c = fixed; *c; c++)
+            if (*c == ' ')
+                *c = '+';
+        s = fixed;
+    }
     if (dtm_parse_iso8601(s, ms) != 0) {
         dtm_valid_fail(v, name, "must be an ISO-8601 date or date-time");
         return NULL;
@@ -661,6 +669,24 @@ static json_t *active_merchandisers(dtm_req_t *req)
     return all;
 }
 
+/* Rows come ordered by user_id (DISTINCT ON), and uuid order is the order of their lower-case
+ * text: binary search keeps a 2,000-member team linear rather than quadratic. */
+static int find_user_row(const PGresult *r, const char *user_id)
+{
+    int lo = 0, hi = PQntuples(r) - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = strcasecmp(dtm_pg_get(r, mid, "user_id"), user_id);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
 void attendance_team(dtm_req_t *req)
 {
     dtm_valid_t *v = new_validator(req);
@@ -717,10 +743,7 @@ void attendance_team(dtm_req_t *req)
     json_array_foreach(users, i, u)
     {
         const char *id = json_string_value(json_object_get(u, "id"));
-        int row = -1;
-        for (int k = 0; id && k < PQntuples(r); k++)
-            if (strcasecmp(dtm_pg_get(r, k, "user_id"), id) == 0)
-                row = k;
+        int row = id ? find_user_row(r, id) : -1;
         const char *status = "absent";
         if (row >= 0) {
             const char *s = dtm_pg_get(r, row, "status");
@@ -729,7 +752,7 @@ void attendance_team(dtm_req_t *req)
                 on_break++;
                 status = "on_break";
             } else {
-                status = strcmp(s, "open") == 0 ? "present" : "punched_out";
+                status = strcmp(s, "open") == 0 ? "present" : "done";
             }
         }
         json_array_append_new(

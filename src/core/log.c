@@ -108,7 +108,7 @@ static void emit(dtm_log_level_t level, const char *message, json_t *extra)
         }
     }
     json_decref(extra);
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(line);
     if (!text)
         return;

@@ -74,17 +74,16 @@ describe('POST /api/users', () => {
         assert.equal((await dtm.login(email, 'a-long-password')).user.id, r.json.user.id);
     });
 
-    test('role defaults to merchandiser', async () => {
+    test('role is required', async () => {
         const r = await dtm.api('POST', '/api/users', {
             token: tok.admin,
             body: { email: newEmail(), password: 'a-long-password', firstName: 'A', lastName: 'B' },
         });
-        assert.equal(r.status, 201, r.text);
-        assert.equal(r.json.user.role, 'merchandiser');
+        assertFieldNamed(r, 'role');
     });
 
     test('manager and merchandiser get 403, anonymous 401', async () => {
-        const body = { email: newEmail(), password: 'a-long-password', firstName: 'A', lastName: 'B' };
+        const body = { email: newEmail(), password: 'a-long-password', firstName: 'A', lastName: 'B', role: 'merchandiser' };
         assertError(await dtm.api('POST', '/api/users', { token: tok.manager, body }), 403, 'forbidden');
         assertError(await dtm.api('POST', '/api/users', { token: tok.merch, body }), 403, 'forbidden');
         assertError(await dtm.api('POST', '/api/users', { body }), 401);
@@ -92,7 +91,7 @@ describe('POST /api/users', () => {
 
     test('409 email_taken, also when only the case differs', async () => {
         const email = newEmail();
-        const body = { email, password: 'a-long-password', firstName: 'A', lastName: 'B' };
+        const body = { email, password: 'a-long-password', firstName: 'A', lastName: 'B', role: 'manager' };
         assert.equal((await dtm.api('POST', '/api/users', { token: tok.admin, body })).status, 201);
         assertError(await dtm.api('POST', '/api/users', { token: tok.admin, body }), 409, 'email_taken');
         assertError(
@@ -132,7 +131,7 @@ describe('POST /api/users', () => {
         const r = await dtm.api('POST', '/api/users', { token: tok.admin, body: { email: 1, password: 2 } });
         assertError(r, 400);
         const fields = r.json.error.details.map((d) => d.field).sort();
-        assert.deepEqual(fields, ['email', 'firstName', 'lastName', 'password']);
+        assert.deepEqual(fields, ['email', 'firstName', 'lastName', 'password', 'role']);
         // nothing was written by any of them
         const n = await dtm.sql(`SELECT count(*) FROM users.users WHERE email = '${good.email}'`);
         assert.deepEqual(n, [['0']]);
@@ -143,7 +142,7 @@ describe('POST /api/users', () => {
         const lastName = 'O\'Brien "the \\ one" ünïcödé 🙂';
         const r = await dtm.api('POST', '/api/users', {
             token: tok.admin,
-            body: { email: `o'brien-${randomId()}@example.com`, password: 'a-long-password', firstName, lastName },
+            body: { email: `o'brien-${randomId()}@example.com`, password: 'a-long-password', firstName, lastName, role: 'merchandiser' },
         });
         assert.equal(r.status, 201, r.text);
         assert.equal(r.json.user.firstName, firstName);

@@ -157,7 +157,7 @@ void users_create(dtm_req_t *req)
     dtm_valid_t v;
     dtm_valid_init(&v);
     const char *email = NULL, *password = NULL, *first = NULL, *last = NULL;
-    const char *role = "merchandiser";
+    const char *role = NULL;
     bool active = true;
     char *norm = NULL;
     if (dtm_jstr(&v, body, "email", true, 1, USERS_EMAIL_MAX, &email)) {
@@ -172,7 +172,7 @@ void users_create(dtm_req_t *req)
     }
     dtm_jstr(&v, body, "firstName", true, 1, USERS_NAME_MAX, &first);
     dtm_jstr(&v, body, "lastName", true, 1, USERS_NAME_MAX, &last);
-    dtm_jenum(&v, body, "role", false, roles, &role);
+    dtm_jenum(&v, body, "role", true, roles, &role);
     dtm_jbool(&v, body, "active", false, &active);
     if (!dtm_valid_ok(&v)) {
         resp_invalid(req, &v);

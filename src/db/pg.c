@@ -420,9 +420,11 @@ const char *dtm_db_constraint(const dtm_db_t *db)
 
 static bool connection_lost(const dtm_db_t *db, const char *state)
 {
-    return PQstatus(db->c->pg) != CONNECTION_OK || strncmp(state, "08", 2) == 0 ||
-           strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
-           strcmp(state, "57P03") == 0;
+    /* 08P01 (protocol violation, e.g. a wrong parameter count) is a bug of ours, not an
+     * outage: the connection stays usable and the error is logged as internal. */
+    bool conn_class = strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0;
+    return PQstatus(db->c->pg) != CONNECTION_OK || conn_class || strcmp(state, "57P01") == 0 ||
+           strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
 }
 
 /* Record SQLSTATE/constraint of a failed result and map it (see pg.h). */

@@ -150,6 +150,10 @@ static redisContext *connect_ctx(const redis_url_t *t, int tmo_ms, bool command_
 
 static void trip_breaker_locked(void)
 {
+    /* The other idle connections almost surely died with this one (a Redis restart): drop
+     * them, or each would cost the probe after the next breaker period one more failure. */
+    while (nidle > 0)
+        redisFree(idle[--nidle]);
     if (atomic_exchange(&up, false))
         dtm_log_warn("redis is down; serving without cache for now");
     open_until = dtm_mono_s() + BREAKER_S;

@@ -109,6 +109,8 @@ Test(pg, error_mapping, .init = setup)
     cr_assert_str_eq(dtm_db_sqlstate(db), "23514");
     cr_assert_eq(dtm_db_query(db, NULL, "SELEC nonsense", 0, NULL), DTM_EINTERNAL);
     cr_assert_str_eq(dtm_db_sqlstate(db), "42601");
+    /* a wrong parameter count is our bug (08P01), not an outage: the handle stays usable */
+    cr_assert_eq(dtm_db_query(db, NULL, "SELECT 1", 1, ok), DTM_EINTERNAL);
     /* the handle is still usable after errors */
     PGresult *r;
     cr_assert_eq(dtm_db_query(db, &r, sqlf(a, "SELECT count(*) AS c FROM %s"), 0, NULL), DTM_OK);

@@ -167,6 +167,15 @@ static void setup_private(void)
     start_server(port);
 }
 
+static void *slow_command(void *arg)
+{
+    (void)arg;
+    redisReply *r = dtm_redis_cmd(NULL, "DEBUG SLEEP 0.05");
+    if (r)
+        freeReplyObject(r);
+    return NULL;
+}
+
 Test(redis, breaker_fails_fast_and_recovers_after_restart, .init = setup_private,
      .fini = stop_server, .timeout = 30)
 {
@@ -175,6 +184,12 @@ Test(redis, breaker_fails_fast_and_recovers_after_restart, .init = setup_private
     redisReply *r = dtm_redis_cmd(NULL, "SET k v");
     cr_assert_not_null(r);
     freeReplyObject(r);
+    /* Several pooled connections, all idle when the server goes away. */
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, slow_command, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
 
     stop_server();
     /* The first call notices, the following ones must not wait for a timeout each. */

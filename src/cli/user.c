@@ -100,13 +100,15 @@ int dtm_users_cli_ensure(dtm_users_cli_t *c, const char *email, const char *pass
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: dtm user create-admin --email E [--password P] [--first-name F] "
-                 "[--last-name L]\n"
-                 "       dtm user list [--role admin|manager|merchandiser]\n\n"
-                 "create-admin creates an admin, or makes an existing account an active admin.\n"
-                 "Without --password a new account gets a generated password, printed once; an\n"
-                 "existing account keeps its password unless --password is given.\n"
-                 "Passwords: 10..128 characters, not the e-mail address.\n");
+    fprintf(out,
+            "Usage: dtm user create-admin [--email E] [--password P] [--first-name F] "
+            "[--last-name L]\n"
+            "       dtm user list [--role admin|manager|merchandiser]\n\n"
+            "create-admin creates an admin, or makes an existing account an active admin.\n"
+            "Without --email it ensures DTM_ADMIN_EMAIL (default admin@example.com), with the\n"
+            "password DTM_ADMIN_PASSWORD when that is set. Otherwise a new account gets a\n"
+            "generated password, printed once, and an existing account keeps its password\n"
+            "unless --password is given. Passwords: 10..128 characters, not the e-mail.\n");
 }
 
 static int create_admin(int argc, char **argv)
@@ -120,6 +122,7 @@ static int create_admin(int argc, char **argv)
         {0, 0, 0, 0},
     };
     const char *email = NULL, *password = NULL, *first = "Admin", *last = "User";
+    const char *source = "--password";
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "e:p:f:l:h", opts, NULL)) != -1) {
@@ -144,20 +147,33 @@ static int create_admin(int argc, char **argv)
             return 2;
         }
     }
-    if (!email || optind < argc) {
+    if (optind < argc) {
         usage(stderr);
         return 2;
     }
-    dtm_arena_t *tmp = dtm_arena_new(0);
-    char *norm = users_email_normalize(tmp, email);
-    int rc = 2;
+    dtm_users_cli_t c;
+    int rc = dtm_users_cli_open(&c);
+    if (rc)
+        return rc;
+    rc = 2;
+    /* The configured admin (what `dtm seed` ensures) unless told otherwise; its configured
+     * password applies only to it, never to an account named with --email. */
+    if (!email) {
+        email =
+            dtm_cfg.admin_email && *dtm_cfg.admin_email ? dtm_cfg.admin_email : "admin@example.com";
+        if (!password && dtm_cfg.admin_password && *dtm_cfg.admin_password) {
+            password = dtm_cfg.admin_password;
+            source = "DTM_ADMIN_PASSWORD";
+        }
+    }
+    char *norm = users_email_normalize(c.arena, email);
     if (!norm) {
         fprintf(stderr, "dtm user create-admin: '%s' is not a valid e-mail address\n", email);
         goto out;
     }
     const char *problem = password ? users_password_problem(password, norm) : NULL;
     if (problem) {
-        fprintf(stderr, "dtm user create-admin: the password %s\n", problem);
+        fprintf(stderr, "dtm user create-admin: the password (%s) %s\n", source, problem);
         goto out;
     }
     if (!*first || strlen(first) > USERS_NAME_MAX || !*last || strlen(last) > USERS_NAME_MAX) {
@@ -169,10 +185,6 @@ static int create_admin(int argc, char **argv)
         dtm_users_cli_generate_password(generated);
         password = generated;
     }
-    dtm_users_cli_t c;
-    rc = dtm_users_cli_open(&c);
-    if (rc)
-        goto out;
     users_row_t u;
     bool created;
     rc = dtm_users_cli_ensure(&c, norm, password, first, last, "admin", true, password != generated,
@@ -182,13 +194,12 @@ static int create_admin(int argc, char **argv)
         if (password == generated && created)
             printf("generated password (shown once): %s\n", generated);
         else if (password != generated)
-            printf("password set from --password\n");
+            printf("password set from %s\n", source);
         else
             printf("password unchanged (use --password to reset it)\n");
     }
-    dtm_users_cli_close(&c);
 out:
-    dtm_arena_free(tmp);
+    dtm_users_cli_close(&c);
     return rc;
 }
 

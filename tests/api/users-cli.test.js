@@ -85,7 +85,15 @@ test('user create-admin: new account with a generated password, or promote and r
     assert.equal(l.user.active, true);
 
     await assert.rejects(dtm.dtm(['user', 'create-admin', '--email', 'x@example.com', '--password', 'short']), /at least 10/);
-    await assert.rejects(dtm.dtm(['user', 'create-admin']), /Usage/);
+    await assert.rejects(dtm.dtm(['user', 'create-admin', 'extra']), /Usage/);
+
+    // without --email: the configured admin, with DTM_ADMIN_PASSWORD (resets it: recovery)
+    await dtm.sql("UPDATE users.users SET role = 'manager', active = false WHERE email = 'admin@example.com'");
+    const d = await dtm.dtm(['user', 'create-admin'], { DTM_ADMIN_PASSWORD: 'reset-by-env-1' });
+    assert.match(d.stdout, /admin admin@example\.com .* is an active admin\npassword set from DTM_ADMIN_PASSWORD/);
+    assert.equal((await dtm.login('admin@example.com', 'reset-by-env-1')).user.role, 'admin');
+    await dtm.dtm(['user', 'create-admin']); // back to the harness's password for later tests
+    await dtm.loginAdmin();
     await assert.rejects(dtm.dtm(['user', 'frobnicate']), /unknown subcommand/);
 });
 

@@ -4,6 +4,7 @@
 #include "services/attendance/attendance.h"
 #include "services/attendance/photo.h"
 #include "services/service.h"
+#include <stdio.h>
 
 attendance_metrics_t attendance_metrics;
 

@@ -184,27 +184,38 @@ static const char *read_checklist(dtm_req_t *req, json_t *body, dtm_valid_t *v)
     {
         char field[32];
         snprintf(field, sizeof field, "checklist[%zu]", i);
-        json_t *wrap = json_is_string(it) ? json_pack("{s:O}", "text", it) : json_incref(it);
-        const char *text = NULL, *id = NULL;
-        bool done = false;
-        if (!json_is_object(wrap)) {
+        if (!json_is_string(it) && !json_is_object(it)) {
             dtm_valid_fail(v, field, "must be a string or an object with text");
             ok = false;
-        } else if (dtm_jstr(v, wrap, "text", true, 1, 500, &text)) {
-            dtm_jbool(v, wrap, "done", false, &done);
+            continue;
+        }
+        json_t *wrap = json_is_string(it) ? json_pack("{s:O}", "text", it) : json_incref(it);
+        const char *text = NULL;
+        bool done = false;
+        dtm_valid_t iv; /* problems of the item, reported under "checklist[i]" */
+        dtm_valid_init(&iv);
+        dtm_jstr(&iv, wrap, "text", true, 1, 500, &text);
+        dtm_jbool(&iv, wrap, "done", false, &done);
+        if (!dtm_valid_ok(&iv)) {
+            json_t *d = json_array_get(iv.details, 0);
+            dtm_valid_fail(v, field, "%s %s", json_string_value(json_object_get(d, "field")),
+                           json_string_value(json_object_get(d, "message")));
+            ok = false;
+        } else {
             json_t *jid = json_object_get(wrap, "id");
-            if (json_is_string(jid) && dtm_uuid_valid(json_string_value(jid)))
-                id = json_string_value(jid);
+            const char *id = json_string_value(jid);
             char fresh[DTM_UUID_LEN + 1];
-            if (!id) {
+            if (id && dtm_uuid_valid(id)) {
+                for (int k = 0; k <= DTM_UUID_LEN; k++) /* stored lower case, like new ids */
+                    fresh[k] = (char)((id[k] >= 'A' && id[k] <= 'F') ? id[k] + 32 : id[k]);
+            } else {
                 dtm_uuid_v4(fresh);
-                id = fresh;
             }
+            id = fresh;
             json_array_append_new(
                 items, json_pack("{s:s, s:s, s:b}", "id", id, "text", text, "done", done));
-        } else {
-            ok = false;
         }
+        dtm_valid_cleanup(&iv);
         json_decref(wrap);
     }
     char *text = ok ? dtm_json_dumps(items) : NULL;

@@ -9,6 +9,7 @@
 #include "core/target.h"
 #include "db/pg.h"
 #include "db/redis.h"
+#include "gateway/edge.h"
 #include "gateway/gateway.h"
 #include "http/health.h"
 #include "http/internal.h"
@@ -100,6 +101,10 @@ int dtm_cli_serve(int argc, char **argv)
     }
     if (t.gateway)
         dtm_backup_metrics_register(); /* backups run from cron; the edge reports their age */
+    if (t.gateway && dtm_edge_init() != 0) {
+        dtm_log_error("edge configuration is invalid");
+        goto out;
+    }
     if (t.gateway && dtm_gateway_init() != DTM_OK) {
         dtm_log_error("gateway failed to initialise");
         goto out;
@@ -118,6 +123,7 @@ int dtm_cli_serve(int argc, char **argv)
     if (t.gateway)
         dtm_gateway_shutdown();
 out:
+    dtm_edge_shutdown();
     while (inited-- > 0)
         if (t.services[inited]->shutdown)
             t.services[inited]->shutdown();

@@ -77,6 +77,7 @@ static const conf_row_t conf_table[] = {
     STR("DTM_WEB_DIR", web_dir, "./web/dist", 0, check_not_empty),
     INT("DTM_RATE_LIMIT_PER_IP", rate_limit_per_ip, 1200, 0, 1000000000),
     INT("DTM_RATE_LIMIT_PER_USER", rate_limit_per_user, 600, 0, 1000000000),
+    INT("DTM_RATE_LIMIT_BURST_PCT", rate_limit_burst_pct, 25, 1, 100),
     STR("DTM_TRUSTED_PROXIES", trusted_proxies, NULL, 0, NULL),
     STR("DTM_CORS_ORIGINS", cors_origins, NULL, 0, NULL),
     STR("DTM_BALANCE", balance, "round_robin", 0, check_balance),

@@ -36,6 +36,8 @@ typedef struct {
     /* gateway */
     int rate_limit_per_ip;      /* DTM_RATE_LIMIT_PER_IP, default 1200 / minute */
     int rate_limit_per_user;    /* DTM_RATE_LIMIT_PER_USER, default 600 / minute */
+    int rate_limit_burst_pct;   /* DTM_RATE_LIMIT_BURST_PCT: bucket size, % of the per-minute
+                                   limit (default 25: 300 requests for 1200/min) */
     const char *trusted_proxies; /* DTM_TRUSTED_PROXIES, comma-separated IPs/CIDRs */
     const char *cors_origins;   /* DTM_CORS_ORIGINS, comma-separated */
     const char *balance;        /* DTM_BALANCE: round_robin | least_outstanding */

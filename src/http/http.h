@@ -81,6 +81,7 @@ struct dtm_req {
     dtm_auth_t auth;
     bool internal;       /* in-process dtm_call */
     void *core;          /* private to the HTTP core */
+    bool via_tls;        /* a trusted proxy said the client used HTTPS (edge) */
 };
 
 /* ---- request accessors ---- */

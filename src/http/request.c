@@ -5,6 +5,7 @@
 #include "core/json.h"
 #include "core/str.h"
 #include "core/timeutil.h"
+#include "gateway/edge.h"
 #include "http/internal.h"
 
 #include <limits.h>
@@ -350,6 +351,8 @@ void dtm_resp_head(dtm_req_t *req, int status, bool keep_alive, long long conten
     dtm_buf_puts(out, "X-Content-Type-Options: nosniff\r\n");
     for (int i = 0; i < r->nheaders; i++)
         dtm_buf_printf(out, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
+    if (dtm_edge_enabled() && !req->internal)
+        dtm_edge_headers(req, out);
     dtm_buf_puts(out, keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
 }
 

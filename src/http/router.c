@@ -10,6 +10,7 @@
 #include "core/str.h"
 #include "core/timeutil.h"
 #include "db/redis.h"
+#include "gateway/edge.h"
 #include "http/health.h"
 #include "http/internal.h"
 #include "services/service.h"
@@ -30,6 +31,7 @@ static entry_t *g_entries;
 static int g_nentries;
 
 static void static_serve(dtm_req_t *req);
+static bool edge_token_ok(dtm_req_t *req);
 
 /* docs/openapi.yaml, embedded at build time (cmake/embed_file.cmake). */
 extern const char dtm_openapi_yaml[];
@@ -74,6 +76,8 @@ static void add_routes(const dtm_route_t *routes, const dtm_service_t *svc)
     }
 }
 
+/* Every service's routes are known to every process (one binary): the edge answers 404, 405,
+ * 413 and 401 for remote services without a hop, and proxies only what a service would take. */
 void dtm_router_configure(const dtm_router_conf_t *conf)
 {
     g_conf = *conf;
@@ -81,8 +85,16 @@ void dtm_router_configure(const dtm_router_conf_t *conf)
     g_entries = NULL;
     g_nentries = 0;
     add_routes(builtin_routes, NULL);
-    for (int i = 0; conf->local && conf->local[i]; i++)
-        add_routes(conf->local[i]->routes, conf->local[i]);
+    for (int i = 0; dtm_services[i]; i++) {
+        const dtm_service_t *svc = dtm_services[i];
+        for (int j = 0; conf->local && conf->local[j]; j++)
+            if (strcmp(conf->local[j]->name, svc->name) == 0)
+                svc = conf->local[j]; /* the instance this process was given wins */
+        add_routes(svc->routes, svc);
+    }
+    for (int j = 0; conf->local && conf->local[j]; j++)
+        if (!dtm_service_find(conf->local[j]->name))
+            add_routes(conf->local[j]->routes, conf->local[j]);
 }
 
 const dtm_router_conf_t *dtm_router_conf(void)
@@ -177,6 +189,11 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
     }
     req->service = g_conf.process_service;
     *max_body = dtm_cfg.max_body_bytes;
+    if (g_conf.gateway && dtm_edge_enabled()) {
+        dtm_edge_client_ip(req);
+        if (dtm_edge_filter(req))
+            return DTM_DISPATCH_DONE;
+    }
 
     const entry_t *best = NULL;
     char allow[96] = "";
@@ -197,11 +214,6 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
     }
 
     if (!best) {
-        const dtm_service_t *owner = dtm_router_owner(req->path);
-        if (owner && !dtm_router_is_local(owner->name) && g_conf.gateway) {
-            req->service = owner->name;
-            return DTM_DISPATCH_PROXY;
-        }
         if (*allow) {
             dtm_resp_header(req, "Allow", allow);
             dtm_resp_error(req, 405, "method_not_allowed",
@@ -240,7 +252,36 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
                        NULL);
         return DTM_DISPATCH_DONE;
     }
+    if (best->svc && !dtm_router_is_local(best->svc->name)) {
+        if (!g_conf.gateway) {
+            dtm_resp_error(
+                req, 404, "not_found",
+                dtm_arena_sprintf(req->arena, "%s is not served by this process", best->svc->name),
+                NULL);
+            return DTM_DISPATCH_DONE;
+        }
+        /* The edge checks the token's signature before a hop (401 without proxying); the
+         * service still authenticates it fully (denylist, role). */
+        if (best->route->roles != DTM_PUBLIC && !edge_token_ok(req))
+            return DTM_DISPATCH_DONE;
+        return DTM_DISPATCH_PROXY;
+    }
     return (best->route->flags & DTM_ROUTE_ON_LOOP) ? DTM_DISPATCH_LOOP : DTM_DISPATCH_WORKER;
+}
+
+static bool edge_token_ok(dtm_req_t *req)
+{
+    const char *h = dtm_req_header(req, "authorization");
+    dtm_claims_t c;
+    if (h && strncasecmp(h, "Bearer ", 7) == 0 &&
+        dtm_jwt_verify(h + 7, dtm_jwt_keys(), dtm_now_ms() / 1000, &c) == DTM_OK &&
+        dtm_role_parse(c.role) != 0 && dtm_role_parse(c.role) != DTM_ROLE_SERVICE)
+        return true;
+    dtm_resp_header(req, "WWW-Authenticate", "Bearer");
+    dtm_resp_error(
+        req, 401, h ? "invalid_token" : "unauthorized",
+        h ? "The access token is invalid or expired" : "A bearer access token is required", NULL);
+    return false;
 }
 
 /* Bearer token -> req->auth. Writes the 401 itself and returns false on any failure. */

@@ -2,6 +2,7 @@
 /* JSON lines on stdout. A line is built completely in memory and written with one write(2)
  * under a mutex, so concurrent threads never interleave and a reader never sees half a line. */
 #include "core/log.h"
+#include "core/arena.h"
 #include "core/str.h"
 #include "core/timeutil.h"
 #include <errno.h>
@@ -147,9 +148,69 @@ void dtm_log_with(dtm_log_level_t level, json_t *fields, const char *fmt, ...)
     va_end(ap);
 }
 
-static void set_str(json_t *o, const char *key, const char *val)
+/* ---- access lines: the hot path, written directly without building a jansson tree ---- */
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p)
 {
-    json_object_set_new(o, key, val ? safe_string(val) : json_null());
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = (p[0] & 0xE0) == 0xC0   ? 2
+               : (p[0] & 0xF0) == 0xE0 ? 3
+               : (p[0] & 0xF8) == 0xF0 ? 4
+                                       : 0;
+    if (n == 0 || (n == 2 && p[0] < 0xC2) || (n == 4 && p[0] > 0xF4))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if (n == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0)))
+        return 0; /* overlong or surrogate */
+    if (n == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90)))
+        return 0;
+    return n;
+}
+
+static bool plain_ascii(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* "key":"escaped value" (or null); invalid UTF-8 bytes become '?'. Runs of plain ASCII are
+ * copied in one append: this runs for every request. */
+static void put_str(dtm_buf_t *b, const char *key, const char *val)
+{
+    dtm_buf_append(b, ",\"", 2);
+    dtm_buf_puts(b, key);
+    if (!val) {
+        dtm_buf_append(b, "\":null", 6);
+        return;
+    }
+    dtm_buf_append(b, "\":\"", 3);
+    const unsigned char *p = (const unsigned char *)val;
+    while (*p) {
+        const unsigned char *run = p;
+        while (plain_ascii(*p))
+            p++;
+        if (p > run)
+            dtm_buf_append(b, run, (size_t)(p - run));
+        if (!*p)
+            break;
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            dtm_buf_append(b, "?", 1);
+            p++;
+        } else if (*p == '"' || *p == '\\') {
+            dtm_buf_append(b, "\\", 1);
+            dtm_buf_append(b, p++, 1);
+        } else if (*p < 0x20) {
+            dtm_buf_printf(b, "\\u%04x", *p++);
+        } else {
+            dtm_buf_append(b, p, n);
+            p += n;
+        }
+    }
+    dtm_buf_append(b, "\"", 1);
 }
 
 void dtm_log_access(const dtm_access_t *a)
@@ -157,25 +218,34 @@ void dtm_log_access(const dtm_access_t *a)
     dtm_log_level_t level = a->status >= 500 ? DTM_LOG_ERROR : DTM_LOG_INFO;
     if ((int)level < atomic_load(&log_min_level))
         return;
-    char msg[1024];
+    char msg[1024], ts[32];
     const char *method = a->method ? a->method : "-", *path = a->path ? a->path : "-";
     if (a->upstream)
         snprintf(msg, sizeof msg, "%s %s -> %s", method, path, a->upstream);
     else
         snprintf(msg, sizeof msg, "%s %s", method, path);
-    json_t *f = json_object();
-    set_str(f, "method", a->method);
-    set_str(f, "path", a->path);
+    dtm_iso8601(dtm_now_ms(), ts);
+    dtm_buf_t b;
+    dtm_buf_init(&b);
+    b.data = dtm_alloc(b.cap = 512); /* one allocation for a typical line */
+    b.data[0] = '\0';
+    dtm_buf_printf(&b, "{\"timestamp\":\"%s\",\"level\":\"%s\"", ts, level_names[level]);
+    put_str(&b, "message", msg);
+    pthread_mutex_lock(&log_mu);
+    put_str(&b, "service", log_service);
+    pthread_mutex_unlock(&log_mu);
+    put_str(&b, "method", a->method);
+    put_str(&b, "path", a->path);
     if (a->upstream)
-        set_str(f, "upstream", a->upstream);
-    set_str(f, "ip", a->ip);
-    set_str(f, "userAgent", a->user_agent);
-    set_str(f, "requestId", a->request_id);
-    set_str(f, "userId", a->user_id);
-    json_object_set_new(f, "status", json_integer(a->status));
-    /* microsecond precision is plenty and keeps lines short */
-    json_object_set_new(f, "durationMs", json_real((double)llround(a->duration_ms * 1000) / 1000));
-    json_object_set_new(f, "bytesIn", json_integer(a->bytes_in));
-    json_object_set_new(f, "bytesOut", json_integer(a->bytes_out));
-    emit(level, msg, f);
+        put_str(&b, "upstream", a->upstream);
+    put_str(&b, "ip", a->ip);
+    put_str(&b, "userAgent", a->user_agent);
+    put_str(&b, "requestId", a->request_id);
+    put_str(&b, "userId", a->user_id);
+    dtm_buf_printf(&b, ",\"status\":%d,\"durationMs\":%.3f,\"bytesIn\":%lld,\"bytesOut\":%lld}\n",
+                   a->status, a->duration_ms, a->bytes_in, a->bytes_out);
+    pthread_mutex_lock(&log_mu);
+    write_all(b.data, b.len);
+    pthread_mutex_unlock(&log_mu);
+    dtm_buf_free(&b);
 }

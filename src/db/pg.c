@@ -507,7 +507,7 @@ dtm_err_t dtm_db_query(dtm_db_t *db, PGresult **out, const char *sql, int nparam
         *out = NULL;
     if (db->broken)
         return DTM_EDB;
-    const char *name;
+    const char *name = NULL;
     dtm_err_t err = prepared(db, sql, nparams, &name);
     if (err != DTM_OK)
         return err;

@@ -115,34 +115,35 @@ static family_t *family_locked(const char *name, const char *help, mtype_t type)
 static dtm_metric_t *series(const char *name, const char *help, const char *labels, mtype_t type)
 {
     labels = labels ? labels : "";
-    char *key = dtm_alloc(strlen(name) + strlen(labels) + 3);
-    sprintf(key, "%s{%s}", name, labels);
+    /* The lookup is the per-request path: build the key on the stack when it fits. */
+    char stack[512];
+    size_t need = strlen(name) + strlen(labels) + 3;
+    char *key = need <= sizeof stack ? stack : dtm_alloc(need);
+    snprintf(key, need, "%s{%s}", name, labels);
     uint64_t h = hash(key);
     pthread_rwlock_rdlock(&reg_lock);
     dtm_metric_t *m = find_locked(key, h);
     pthread_rwlock_unlock(&reg_lock);
-    if (m) {
-        free(key);
-        return m;
-    }
-    pthread_rwlock_wrlock(&reg_lock);
-    m = find_locked(key, h); /* another thread may have won the race */
     if (!m) {
-        family_t *f = family_locked(name, help, type);
-        m = dtm_calloc(1, sizeof *m);
-        m->family = f;
-        m->labels = dtm_strdup(labels);
-        m->key = key;
-        key = NULL;
-        if (type == M_HISTOGRAM)
-            m->buckets = dtm_calloc(NBUCKETS, sizeof *m->buckets);
-        *f->tail = m;
-        f->tail = &m->next_in_family;
-        m->next_in_bucket = table[h % HASH_SIZE];
-        table[h % HASH_SIZE] = m;
+        pthread_rwlock_wrlock(&reg_lock);
+        m = find_locked(key, h); /* another thread may have won the race */
+        if (!m) {
+            family_t *f = family_locked(name, help, type);
+            m = dtm_calloc(1, sizeof *m);
+            m->family = f;
+            m->labels = dtm_strdup(labels);
+            m->key = dtm_strdup(key);
+            if (type == M_HISTOGRAM)
+                m->buckets = dtm_calloc(NBUCKETS, sizeof *m->buckets);
+            *f->tail = m;
+            f->tail = &m->next_in_family;
+            m->next_in_bucket = table[h % HASH_SIZE];
+            table[h % HASH_SIZE] = m;
+        }
+        pthread_rwlock_unlock(&reg_lock);
     }
-    pthread_rwlock_unlock(&reg_lock);
-    free(key);
+    if (key != stack)
+        free(key);
     return m;
 }
 
@@ -250,12 +251,10 @@ void dtm_metrics_observe_request(const char *service, const char *method, const 
     dtm_buf_puts(&l, "\",route=\"");
     escape_label(&l, route ? route : "");
     dtm_buf_puts(&l, "\"");
-    size_t base = l.len;
     dtm_histogram_observe(
         dtm_histogram("http_request_duration_seconds", "HTTP request latency in seconds", l.data),
         seconds);
-    l.len = base;
-    dtm_buf_printf(&l, ",status=\"%d\"", status);
+    dtm_buf_printf(&l, ",status=\"%d\"", status); /* same labels plus status */
     dtm_metric_inc(dtm_counter("http_requests_total", "HTTP requests handled", l.data));
     dtm_buf_free(&l);
 }

@@ -264,6 +264,8 @@ static int load_row(size_t i, FILE *errs)
 {
     const conf_row_t *r = &conf_table[i];
     const char *env = getenv(r->env);
+    if (env && !*env)
+        env = NULL; /* FOO= (compose's ${FOO:-}) means "not set": take the default */
     const char *v = env ? env : r->dflt;
     if (r->type != CONF_STR) {
         if (env && parse_int_row(r, env, errs) == 0)

@@ -43,6 +43,23 @@ Test(config, defaults, .init = clean_env)
     free(errs);
 }
 
+Test(config, empty_values_mean_unset, .init = clean_env)
+{
+    setenv("DTM_PORT", "", 1);
+    setenv("DTM_LOG_LEVEL", "", 1);
+    setenv("DATABASE_URL", "", 1);
+    int n;
+    char *errs = run_load(0, &n);
+    cr_assert_eq(n, 0, "%s", errs);
+    cr_assert_eq(dtm_cfg.port, 0);
+    cr_assert_str_eq(dtm_cfg.log_level, "info");
+    cr_assert_null(dtm_cfg.database_url);
+    free(errs);
+    errs = run_load(DTM_NEED_DB, &n);
+    cr_assert_eq(n, 1, "an empty DATABASE_URL is still missing");
+    free(errs);
+}
+
 Test(config, reports_all_problems_at_once, .init = clean_env)
 {
     setenv("DTM_PORT", "80x", 1);

@@ -1,20 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* Edge protection, in nginx's phase order: client address (X-Forwarded-For only from trusted
- * proxies), CORS preflight, rate limits (token buckets per client IP and per user), then for
- * proxied routes the JWT pre-check (401 without a hop) and the route's body limit; on the way
- * out, security and CORS headers on every response.
- *
- * Buckets are local to the process (one table shared by the loops under a mutex; a lookup is
- * a hash and a few arithmetic operations). Sharing them across gateway replicas through Redis
- * would need an asynchronous Redis client on the loops; until then each replica enforces its
- * own share. */
+/* Edge protection (see edge.h). Everything on the request path is memory only: a bucket
+ * lookup is a hash, a mutex and a few arithmetic operations. Sharing across gateway replicas
+ * happens off the loops: a thread pushes each bucket's local consumption to a per-minute
+ * Redis counter every 250 ms and charges the bucket for what the other replicas consumed
+ * meanwhile. When Redis is down the push fails fast and each replica limits on its own. */
+#include "gateway/edge.h"
+
 #include "core/config.h"
 #include "core/jwt.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
-#include "gateway/gw.h"
+#include "db/redis.h"
 #include "http/internal.h"
-#include "http/server.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -22,8 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* ---- trusted proxies ---- */
+/* ---- trusted proxies and origins ---- */
 
 typedef struct {
     int family;
@@ -36,6 +35,7 @@ static int g_ntrusted;
 static char *g_origins[32];
 static int g_norigins;
 static bool g_any_origin;
+static bool g_enabled;
 
 static bool parse_ip(const char *s, int *family, unsigned char out[16])
 {
@@ -61,9 +61,10 @@ static bool ip_trusted(const char *ip)
         if (c->family != fam)
             continue;
         int bits = c->bits, k = 0;
-        for (; bits >= 8; bits -= 8, k++)
-            if (a[k] != c->addr[k])
-                break;
+        while (bits >= 8 && a[k] == c->addr[k]) {
+            bits -= 8;
+            k++;
+        }
         if (bits >= 8)
             continue;
         if (bits == 0 || ((a[k] ^ c->addr[k]) & (0xff << (8 - bits))) == 0)
@@ -72,24 +73,40 @@ static bool ip_trusted(const char *ip)
     return false;
 }
 
+static bool origin_allowed(const char *origin)
+{
+    if (!origin)
+        return false;
+    if (g_any_origin)
+        return true;
+    for (int i = 0; i < g_norigins; i++)
+        if (strcmp(g_origins[i], origin) == 0)
+            return true;
+    return false;
+}
+
 /* ---- token buckets ---- */
 
-#define BUCKETS 4096 /* open addressing; full tables evict the stalest entry of a probe run */
+#define BUCKETS 4096 /* open addressing; a full probe run evicts its stalest entry */
 #define PROBE   8
 
 typedef struct {
     char key[72];
     double tokens, last;
+    long pending;     /* consumed here, not yet pushed to Redis */
+    long seen;        /* global count of the current window at the last push */
+    long long window; /* minute of `seen` */
 } bucket_t;
 
 typedef struct {
+    const char *scope;
     pthread_mutex_t mu;
-    bucket_t b[BUCKETS];
+    bucket_t *b;
     double rate, burst; /* tokens per second, capacity */
     dtm_metric_t *m_rejected;
 } limiter_t;
 
-static limiter_t g_ip, g_user;
+static limiter_t g_ip = {.scope = "ip"}, g_user = {.scope = "user"};
 
 static unsigned long hash(const char *s)
 {
@@ -102,7 +119,7 @@ static unsigned long hash(const char *s)
 /* 0 when allowed, else seconds to wait. */
 static int take(limiter_t *l, const char *key)
 {
-    if (l->rate <= 0)
+    if (l->rate <= 0 || !l->b)
         return 0;
     double now = dtm_mono_s();
     unsigned long h = hash(key);
@@ -119,6 +136,7 @@ static int take(limiter_t *l, const char *key)
     }
     if (!slot) {
         slot = stalest;
+        memset(slot, 0, sizeof *slot);
         snprintf(slot->key, sizeof slot->key, "%s", key);
         slot->tokens = l->burst;
         slot->last = now;
@@ -128,31 +146,107 @@ static int take(limiter_t *l, const char *key)
         slot->tokens = l->burst;
     slot->last = now;
     int wait = 0;
-    if (slot->tokens >= 1.0)
+    if (slot->tokens >= 1.0) {
         slot->tokens -= 1.0;
-    else
+        slot->pending++;
+    } else {
         wait = (int)ceil((1.0 - slot->tokens) / l->rate);
+    }
     pthread_mutex_unlock(&l->mu);
     if (wait)
         dtm_metric_inc(l->m_rejected);
     return wait;
 }
 
-static void limiter_init(limiter_t *l, int per_minute, const char *scope)
+static void limiter_init(limiter_t *l, int per_minute)
 {
     pthread_mutex_init(&l->mu, NULL);
-    memset(l->b, 0, sizeof l->b);
+    free(l->b);
+    l->b = dtm_calloc(BUCKETS, sizeof *l->b);
+    int pct = dtm_cfg.rate_limit_burst_pct > 0 ? dtm_cfg.rate_limit_burst_pct : 25;
     l->rate = per_minute / 60.0;
-    l->burst = per_minute / 4.0 > 10 ? per_minute / 4.0 : 10; /* a quarter minute's worth */
+    l->burst = per_minute * pct / 100.0;
+    if (l->burst < 1)
+        l->burst = 1;
     char labels[64];
-    snprintf(labels, sizeof labels, "scope=\"%s\"", scope);
+    snprintf(labels, sizeof labels, "scope=\"%s\"", l->scope);
     l->m_rejected = dtm_counter("gateway_rate_limited_total", "Requests answered 429", labels);
 }
 
-/* ---- init ---- */
-
-void gw_edge_init(void)
+/* One push of a limiter's local consumption; charges buckets for the other replicas'. */
+static void sync_limiter(limiter_t *l, dtm_arena_t *a)
 {
+    long long minute = dtm_now_ms() / 60000;
+    for (int i = 0; i < BUCKETS; i++) {
+        char key[72];
+        long pending;
+        long long window;
+        pthread_mutex_lock(&l->mu);
+        bucket_t *b = &l->b[i];
+        pending = b->pending;
+        window = b->window;
+        memcpy(key, b->key, sizeof key);
+        b->pending = 0;
+        pthread_mutex_unlock(&l->mu);
+        if (!pending || !key[0])
+            continue;
+        redisReply *r =
+            dtm_redis_cmd(a, "INCRBY rl:%s:%s:%lld %ld", l->scope, key, minute, pending);
+        if (!r || r->type != REDIS_REPLY_INTEGER)
+            continue; /* Redis down: local limits only */
+        if (r->integer == pending)
+            dtm_redis_cmd(a, "EXPIRE rl:%s:%s:%lld 120", l->scope, key, minute);
+        long seen = window == minute ? 0 : 0;
+        pthread_mutex_lock(&l->mu);
+        if (strcmp(b->key, key) == 0) {
+            seen = b->window == minute ? b->seen : 0;
+            long others = (long)r->integer - seen - pending;
+            if (others > 0)
+                b->tokens -= (double)others;
+            b->seen = (long)r->integer;
+            b->window = minute;
+        }
+        pthread_mutex_unlock(&l->mu);
+    }
+}
+
+static pthread_t g_sync;
+static bool g_sync_running, g_stop;
+static pthread_mutex_t g_sync_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_sync_cv = PTHREAD_COND_INITIALIZER;
+
+static void *sync_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g_sync_mu);
+    while (!g_stop) {
+        pthread_mutex_unlock(&g_sync_mu);
+        if (dtm_redis_up()) {
+            dtm_arena_t *a = dtm_arena_new(0);
+            sync_limiter(&g_ip, a);
+            sync_limiter(&g_user, a);
+            dtm_arena_free(a);
+        }
+        pthread_mutex_lock(&g_sync_mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (!g_stop)
+            pthread_cond_timedwait(&g_sync_cv, &g_sync_mu, &ts);
+    }
+    pthread_mutex_unlock(&g_sync_mu);
+    return NULL;
+}
+
+/* ---- life cycle ---- */
+
+int dtm_edge_init(void)
+{
+    int problems = 0;
     g_ntrusted = 0;
     if (dtm_cfg.trusted_proxies) {
         char *copy = dtm_strdup(dtm_cfg.trusted_proxies), *save = NULL;
@@ -162,18 +256,21 @@ void gw_edge_init(void)
             char *slash = strchr(t, '/');
             if (slash)
                 *slash = '\0';
-            if (!parse_ip(t, &c->family, c->addr)) {
-                dtm_log_warn("DTM_TRUSTED_PROXIES: ignoring \"%s\"", t);
+            int max = 0;
+            if (parse_ip(t, &c->family, c->addr))
+                max = c->family == AF_INET ? 32 : 128;
+            c->bits = slash ? atoi(slash + 1) : max;
+            if (!max || c->bits < 0 || c->bits > max) {
+                dtm_log_error("DTM_TRUSTED_PROXIES: \"%s\" is not an IP address or CIDR", t);
+                problems++;
                 continue;
             }
-            int max = c->family == AF_INET ? 32 : 128;
-            c->bits = slash ? atoi(slash + 1) : max;
-            if (c->bits < 0 || c->bits > max)
-                c->bits = max;
             g_ntrusted++;
         }
         free(copy);
     }
+    for (int i = 0; i < g_norigins; i++)
+        free(g_origins[i]);
     g_norigins = 0;
     g_any_origin = false;
     if (dtm_cfg.cors_origins) {
@@ -187,214 +284,122 @@ void gw_edge_init(void)
         }
         free(copy);
     }
-    limiter_init(&g_ip, dtm_cfg.rate_limit_per_ip, "ip");
-    limiter_init(&g_user, dtm_cfg.rate_limit_per_user, "user");
+    if (problems)
+        return -1;
+    limiter_init(&g_ip, dtm_cfg.rate_limit_per_ip);
+    limiter_init(&g_user, dtm_cfg.rate_limit_per_user);
+    g_stop = false;
+    g_sync_running = pthread_create(&g_sync, NULL, sync_main, NULL) == 0;
+    g_enabled = true;
+    return 0;
 }
 
-/* ---- helpers ---- */
-
-static bool origin_allowed(const char *origin)
+void dtm_edge_shutdown(void)
 {
-    if (!origin)
-        return false;
-    if (g_any_origin)
-        return true;
-    for (int i = 0; i < g_norigins; i++)
-        if (strcmp(g_origins[i], origin) == 0)
-            return true;
-    return false;
+    if (g_sync_running) {
+        pthread_mutex_lock(&g_sync_mu);
+        g_stop = true;
+        pthread_cond_signal(&g_sync_cv);
+        pthread_mutex_unlock(&g_sync_mu);
+        pthread_join(g_sync, NULL);
+        g_sync_running = false;
+    }
+    g_enabled = false;
 }
 
-static void add_header(dtm_req_t *req, const char *name, const char *value)
+bool dtm_edge_enabled(void)
 {
-    dtm_resp_t *r = dtm_req_resp(req);
-    for (int i = 0; i < r->nheaders; i++)
-        if (dtm_streq_ci(r->headers[i].name, name))
-            return; /* the handler or upstream decided */
-    if (r->nheaders < (int)(sizeof r->headers / sizeof r->headers[0]))
-        dtm_resp_header(req, name, value);
+    return g_enabled;
 }
 
-/* The client's address: the peer, or when the peer is a trusted proxy the right-most
- * X-Forwarded-For entry that is not itself a trusted proxy. */
-static void client_address(dtm_req_t *req)
+/* ---- request path ---- */
+
+void dtm_edge_client_ip(dtm_req_t *req)
 {
-    const char *peer = dtm_server_req_peer(req);
-    const char *xff = dtm_req_header(req, "x-forwarded-for");
-    if (!xff || !ip_trusted(peer))
+    const char *peer = req->client_ip;
+    if (!ip_trusted(peer))
         return;
+    const char *proto = dtm_req_header(req, "x-forwarded-proto");
+    req->via_tls = proto && strcmp(proto, "https") == 0;
+    const char *xff = dtm_req_header(req, "x-forwarded-for");
+    if (!xff)
+        return;
+    /* the right-most address that is not one of our proxies */
     char *copy = dtm_arena_strdup(req->arena, xff);
     for (;;) {
         char *comma = strrchr(copy, ',');
         char *ip = comma ? comma + 1 : copy;
-        while (*ip == ' ')
+        while (*ip == ' ' || *ip == '\t')
             ip++;
         char *end = ip + strlen(ip);
-        while (end > ip && end[-1] == ' ')
+        while (end > ip && (end[-1] == ' ' || end[-1] == '\t'))
             *--end = '\0';
-        if (!*ip)
+        int fam;
+        unsigned char a[16];
+        if (!*ip || !parse_ip(ip, &fam, a))
             return;
         if (!ip_trusted(ip) || !comma) {
-            int fam;
-            unsigned char a[16];
-            if (parse_ip(ip, &fam, a))
-                req->client_ip = ip;
+            req->client_ip = ip;
             return;
         }
         *comma = '\0';
     }
 }
 
-static bool bearer_claims(const dtm_req_t *req, dtm_claims_t *c)
+static bool is_preflight(const dtm_req_t *req)
 {
-    const char *h = dtm_req_header(req, "authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7])
-        return false;
-    return dtm_jwt_verify(h + 7, dtm_jwt_keys(), dtm_now_ms() / 1000, c) == DTM_OK;
+    return strcmp(req->method, "OPTIONS") == 0 && dtm_req_header(req, "origin") &&
+           dtm_req_header(req, "access-control-request-method");
 }
 
-static void reset_resp(dtm_req_t *req)
+bool dtm_edge_filter(dtm_req_t *req)
 {
-    memset(dtm_req_resp(req), 0, sizeof(dtm_resp_t));
-}
-
-/* ---- hooks ---- */
-
-bool gw_edge(dtm_req_t *req)
-{
-    client_address(req);
     const char *path = req->path;
     if (strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0)
         return false;
-
-    const char *origin = dtm_req_header(req, "origin");
-    if (strcmp(req->method, "OPTIONS") == 0 && origin &&
-        dtm_req_header(req, "access-control-request-method")) {
-        reset_resp(req);
-        if (origin_allowed(origin)) {
-            const char *rh = dtm_req_header(req, "access-control-request-headers");
-            dtm_resp_header(req, "Access-Control-Allow-Origin", origin);
-            dtm_resp_header(req, "Access-Control-Allow-Methods",
-                            "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-            dtm_resp_header(req, "Access-Control-Allow-Headers",
-                            rh ? rh : "Authorization, Content-Type, X-Request-Id");
-            dtm_resp_header(req, "Access-Control-Allow-Credentials", "true");
-            dtm_resp_header(req, "Access-Control-Max-Age", "600");
-        }
-        dtm_resp_header(req, "Vary", "Origin");
-        dtm_resp_json(req, 204, NULL);
+    if (is_preflight(req)) {
+        if (origin_allowed(dtm_req_header(req, "origin")))
+            dtm_resp_json(req, 204, NULL);
+        else
+            dtm_resp_error(req, 403, "forbidden", "Origin not allowed", NULL);
         return true;
     }
-
     int wait = take(&g_ip, req->client_ip ? req->client_ip : "-");
-    if (!wait && strncmp(path, "/api/", 5) == 0) {
+    const char *h = dtm_req_header(req, "authorization");
+    if (!wait && h && strncasecmp(h, "Bearer ", 7) == 0 && strncmp(path, "/api/", 5) == 0) {
         dtm_claims_t c;
-        if (bearer_claims(req, &c)) {
-            char key[80];
-            snprintf(key, sizeof key, "u:%s", c.sub);
-            wait = take(&g_user, key);
-        }
+        if (dtm_jwt_verify(h + 7, dtm_jwt_keys(), dtm_now_ms() / 1000, &c) == DTM_OK)
+            wait = take(&g_user, c.sub);
     }
-    if (wait) {
-        reset_resp(req);
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", wait);
-        dtm_resp_header(req, "Retry-After", ra);
-        dtm_resp_error(req, 429, "rate_limited", "Too many requests; retry later", NULL);
-        return true;
-    }
-    return false;
-}
-
-/* "/api/users/:id" against "/api/users/42" */
-static bool path_matches(const char *pat, const char *path)
-{
-    while (*pat && *path) {
-        if (*pat == ':') {
-            if (*path == '/')
-                return false;
-            while (*pat && *pat != '/')
-                pat++;
-            while (*path && *path != '/')
-                path++;
-            continue;
-        }
-        if (*pat != *path)
-            return false;
-        pat++;
-        path++;
-    }
-    if (*path == '/' && path[1] == '\0')
-        path++; /* a trailing slash */
-    return !*pat && !*path;
-}
-
-static const dtm_route_t *remote_route(const dtm_req_t *req)
-{
-    gw_service_t *gs = gw_service_find(req->service);
-    if (!gs || !gs->svc->routes)
-        return NULL;
-    const dtm_route_t *best = NULL;
-    for (const dtm_route_t *r = gs->svc->routes; r->method; r++) {
-        if (strcmp(r->method, req->method) != 0 &&
-            !(strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
-            continue;
-        if (!path_matches(r->path, req->path))
-            continue;
-        /* the most literal pattern wins, like the router */
-        if (!best || strchr(best->path, ':') > strchr(r->path, ':') ||
-            (strchr(r->path, ':') == NULL && strchr(best->path, ':') != NULL))
-            best = r;
-    }
-    return best;
-}
-
-bool gw_proxy_check(dtm_req_t *req, long *max_body)
-{
-    const dtm_route_t *route = remote_route(req);
-    if (route) {
-        if (route->max_body > 0)
-            *max_body = route->max_body;
-        if (route->roles != DTM_PUBLIC) {
-            dtm_claims_t c;
-            bool ok = bearer_claims(req, &c);
-            unsigned role = ok ? dtm_role_parse(c.role) : 0;
-            /* service identities exist only between our own processes, never at the edge */
-            if (!ok || !role || role == DTM_ROLE_SERVICE) {
-                reset_resp(req);
-                dtm_resp_header(req, "WWW-Authenticate", "Bearer");
-                dtm_resp_error(req, 401, ok ? "invalid_token" : "unauthorized",
-                               ok ? "The access token is invalid or expired"
-                                  : "A valid bearer access token is required",
-                               NULL);
-                return false;
-            }
-        }
-    }
-    const char *cl = dtm_req_header(req, "content-length");
-    if (cl && strtoll(cl, NULL, 10) > *max_body) {
-        reset_resp(req);
-        dtm_resp_error(req, 413, "payload_too_large",
-                       dtm_arena_sprintf(req->arena, "Request body exceeds %ld bytes", *max_body),
-                       NULL);
+    if (!wait)
         return false;
-    }
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", wait);
+    dtm_resp_header(req, "Retry-After", ra);
+    dtm_resp_error(req, 429, "rate_limited", "Too many requests; retry later", NULL);
     return true;
 }
 
-void gw_finalize(dtm_req_t *req)
+void dtm_edge_headers(const dtm_req_t *req, dtm_buf_t *out)
 {
     const char *origin = dtm_req_header(req, "origin");
     if (origin && origin_allowed(origin)) {
-        add_header(req, "Access-Control-Allow-Origin", origin);
-        add_header(req, "Access-Control-Allow-Credentials", "true");
-        add_header(req, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
-        add_header(req, "Vary", "Origin");
+        dtm_buf_printf(out, "Access-Control-Allow-Origin: %s\r\n", origin);
+        dtm_buf_puts(out, "Access-Control-Allow-Credentials: true\r\n"
+                          "Access-Control-Expose-Headers: X-Request-Id, Retry-After\r\n"
+                          "Vary: Origin\r\n");
+        if (is_preflight(req)) {
+            const char *rh = dtm_req_header(req, "access-control-request-headers");
+            dtm_buf_printf(out,
+                           "Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE, "
+                           "OPTIONS\r\nAccess-Control-Allow-Headers: %s\r\n"
+                           "Access-Control-Max-Age: 600\r\n",
+                           rh ? rh : "Authorization, Content-Type, X-Request-Id");
+        }
     }
-    add_header(req, "Referrer-Policy", "strict-origin-when-cross-origin");
-    add_header(req, "X-Frame-Options", "DENY");
-    add_header(req, "Content-Security-Policy", "frame-ancestors 'none'");
-    const char *proto = dtm_req_header(req, "x-forwarded-proto");
-    if (proto && strcmp(proto, "https") == 0 && ip_trusted(dtm_server_req_peer(req)))
-        add_header(req, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+    dtm_buf_puts(out, "Referrer-Policy: strict-origin-when-cross-origin\r\n"
+                      "X-Frame-Options: DENY\r\n"
+                      "Content-Security-Policy: frame-ancestors 'none'\r\n");
+    if (req->via_tls)
+        dtm_buf_puts(out, "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n");
 }

@@ -112,7 +112,7 @@ const char *dtm_multipart_boundary(dtm_arena_t *a, const char *content_type)
         p++;
     static const char type[] = "multipart/form-data";
     size_t tn = sizeof type - 1;
-    if ((size_t)(end - p) < tn || !ci_prefix(p, type, tn))
+    if (!ci_prefix(p, type, tn)) /* strncasecmp stops at the NUL of a shorter value */
         return NULL;
     p += tn;
     if (p < end && *p != ';' && !is_ws(*p))
@@ -220,7 +220,8 @@ dtm_err_t dtm_multipart_parse(dtm_arena_t *a, const char *body, size_t len, cons
             break;
         while (p < end && is_ws(*p))
             p++;
-        if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+        /* cppcheck-suppress knownConditionTrueFalse ; false positive: p may be < end */
+        if (end - p < 2 || memcmp(p, "\r\n", 2) != 0)
             return DTM_EINVAL;
         p += 2;
         if (n == DTM_MULTIPART_MAX_PARTS)

@@ -151,6 +151,17 @@ describe('POST /api/auth/login', () => {
         assertError(arr, 400);
     });
 
+    test('huge bodies are 413, huge fields 400', async () => {
+        const big = await dtm.api('POST', '/api/auth/login', {
+            body: { email: 'a@example.com', password: 'x'.repeat(20000) },
+        });
+        assertError(big, 413);
+        assertFieldNamed(
+            await dtm.api('POST', '/api/auth/login', { body: { email: `${'a'.repeat(2000)}@example.com`, password: 'x' } }),
+            'email'
+        );
+    });
+
     test('SQL-looking and quoted input is just a wrong credential', async () => {
         for (const email of ["' OR 1=1 --", "admin@example.com' --", 'admin@example.com"; DROP TABLE users.users; --']) {
             const r = await dtm.api('POST', '/api/auth/login', { body: { email, password: "' OR '1'='1" } });
@@ -255,6 +266,31 @@ describe('bearer tokens', () => {
         }
         // the untampered one still works
         assert.equal((await dtm.api('GET', '/api/auth/me', { token: merch.accessToken })).status, 200);
+    });
+});
+
+describe('key rotation', () => {
+    test('tokens signed with a previous secret still verify; new ones carry the new kid', async () => {
+        const oldSecret = crypto.randomBytes(40).toString('hex');
+        const newSecret = crypto.randomBytes(40).toString('hex');
+        const rot = await startDtm({
+            env: { DTM_JWT_SECRET: newSecret, DTM_JWT_PREVIOUS_SECRETS: oldSecret },
+        });
+        try {
+            const a = await rot.loginAdmin();
+            assert.equal(decodeJwt(a.accessToken).header.kid, kidOf(newSecret));
+            const now = Math.floor(Date.now() / 1000);
+            const claims = { sub: a.user.id, role: 'admin', jti: crypto.randomUUID(), iat: now, exp: now + 60, iss: 'dtm' };
+            const old = signJwt(claims, oldSecret);
+            assert.equal((await rot.api('GET', '/api/auth/me', { token: old })).status, 200);
+            // a kid that names no key: every key is tried
+            const noKid = signJwt({ ...claims, jti: crypto.randomUUID() }, oldSecret, { alg: 'HS256', typ: 'JWT' });
+            assert.equal((await rot.api('GET', '/api/auth/me', { token: noKid })).status, 200);
+            const stranger = signJwt({ ...claims, jti: crypto.randomUUID() }, crypto.randomBytes(40).toString('hex'));
+            assertError(await rot.api('GET', '/api/auth/me', { token: stranger }), 401);
+        } finally {
+            await rot.stop();
+        }
     });
 });
 

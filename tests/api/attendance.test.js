@@ -83,6 +83,12 @@ async function createStore(fields) {
     return r.json.store;
 }
 
+// The attendance service's own /metrics: the one process in `all`, its replica in `micro`.
+function attendanceMetrics() {
+    const replica = dtm.topology === 'micro' ? dtm.replicas('attendance')[0] : null;
+    return replica ? dtm.api('GET', '/metrics', { base: replica.url }) : dtm.api('GET', '/metrics');
+}
+
 const punchIn = (token, body) => dtm.api('POST', '/api/attendance/punch-in', { token, body });
 const punchOut = (token, body) => dtm.api('POST', '/api/attendance/punch-out', { token, body });
 const at = (s, extra = {}) => ({
@@ -599,7 +605,7 @@ test('live events: SSE stream gets punch-in, break and punch-out events', async 
     const m = await newMerch();
     const { events, close } = await openEvents(dtm.url, managerTok);
     await sleep(300); // let the subscription settle
-    const metrics = await dtm.api('GET', '/metrics');
+    const metrics = await attendanceMetrics();
     assert.match(metrics.text, /^dtm_sse_clients [1-9]/m);
 
     assert.equal((await punchIn(m.token, at(store))).status, 201);
@@ -617,7 +623,7 @@ test('live events: SSE stream gets punch-in, break and punch-out events', async 
 });
 
 test('metrics: punch-ins, rejections by reason, photos', async () => {
-    const r = await dtm.api('GET', '/metrics');
+    const r = await attendanceMetrics();
     assert.equal(r.status, 200);
     const val = (re) => {
         const m = re.exec(r.text);

@@ -72,8 +72,9 @@ struct sreq {
     bool busy;     /* a worker job or fs operation holds it */
     bool orphan;   /* the connection closed while busy */
     bool expect_continue;
-    bool close_after; /* respond, then close (error, unread body) */
-    bool counted;     /* in g_inflight */
+    bool close_after;   /* respond, then close (error, unread body) */
+    bool counted;       /* in g_inflight */
+    const char *target; /* raw origin-form request-target (proxying) */
     /* headers under construction (arena) */
     dtm_header_t *hdrs;
     int hcap;
@@ -180,6 +181,7 @@ static uv_once_t g_once = UV_ONCE_INIT;
 static atomic_int g_stop_pending;
 static atomic_long g_inflight, g_conns, g_sse_clients;
 static dtm_proxy_fn g_proxy;
+static dtm_loop_stop_fn g_loop_stop;
 static http_parser_settings g_settings;
 
 static void pump(conn_t *c);
@@ -190,6 +192,11 @@ static void loop_check_drained(lctx_t *lc);
 static void settings_init(void);
 
 /* ---------------------------------------------------------------- helpers ---- */
+
+static sreq_t *req_of(const dtm_req_t *req)
+{
+    return (sreq_t *)req->core;
+}
 
 static double gauge_inflight(void *ud)
 {
@@ -244,9 +251,20 @@ void dtm_server_set_proxy(dtm_proxy_fn fn)
     g_proxy = fn;
 }
 
-static sreq_t *req_of(const dtm_req_t *req)
+void dtm_server_set_loop_stop(dtm_loop_stop_fn fn)
 {
-    return (sreq_t *)req->core;
+    g_loop_stop = fn;
+}
+
+const char *dtm_server_req_peer(const dtm_req_t *req)
+{
+    return req_of(req)->conn->ip;
+}
+
+const char *dtm_server_req_target(const dtm_req_t *req)
+{
+    const char *t = req_of(req)->target;
+    return t ? t : req->path;
 }
 
 static bool is_head(const dtm_req_t *req)
@@ -593,6 +611,7 @@ static int on_headers_complete(http_parser *p)
         return -1;
     }
     req->path = path;
+    r->target = dtm_arena_strdup(req->arena, u);
     if (q) {
         const char *qe = strchr(q + 1, '#');
         req->raw_query =
@@ -1659,6 +1678,8 @@ static void loop_handles_close(lctx_t *lc)
     uv_close((uv_handle_t *)&lc->sweep, NULL);
     uv_close((uv_handle_t *)&lc->ping, NULL);
     uv_close((uv_handle_t *)&lc->wake, NULL);
+    if (g_loop_stop)
+        g_loop_stop(&lc->loop);
 }
 
 static void loop_check_drained(lctx_t *lc)

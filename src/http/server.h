@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct uv_loop_s;
+
 typedef struct {
     const char *host;     /* listen address; NULL = dtm_cfg.host, else 127.0.0.1 */
     int port;             /* 0 = an ephemeral port (see on_ready / dtm_server_port) */
@@ -45,6 +47,17 @@ int dtm_server_port(void);
 long dtm_server_inflight(void);
 long dtm_server_connections(void);
 
+/** The socket peer's address (req->client_ip may be rewritten from X-Forwarded-For). */
+const char *dtm_server_req_peer(const dtm_req_t *req);
+
+/** The original request-target in origin form ("/api/x%20y?q=1"), undecoded, for proxying. */
+const char *dtm_server_req_target(const dtm_req_t *req);
+
+/** Called on each loop's thread when it stops (drain done): close the handles you keep on it
+ *  (the gateway's idle upstream connections), or the loop cannot end. */
+typedef void (*dtm_loop_stop_fn)(struct uv_loop_s *loop);
+void dtm_server_set_loop_stop(dtm_loop_stop_fn fn);
+
 /** The gateway's proxy entry (issue 3). Called on the loop thread at message completion for
  *  DTM_DISPATCH_PROXY. It must eventually call dtm_server_resp_ready(req) on the same loop
  *  after setting the response; when NULL the core answers 503. */
@@ -59,7 +72,8 @@ void dtm_server_resp_ready(dtm_req_t *req);
  *  still calls dtm_server_resp_ready, which then only frees the request. */
 bool dtm_server_req_gone(const dtm_req_t *req);
 
-/** The libuv loop that owns req (for asynchronous handlers on the loop). */
+/** The libuv loop that owns req (for asynchronous handlers on the loop). The loop's `data`
+ *  field belongs to the gateway (its per-loop upstream pools). */
 struct uv_loop_s *dtm_server_req_loop(const dtm_req_t *req);
 
 /** Testing only (tests/fuzz/http_parse_fuzz.c): runs `data` through a connection on a private

@@ -1,0 +1,650 @@
+/* SPDX-License-Identifier: MIT */
+/* The client side of the gateway, on the server's loops: keep-alive connection pools per
+ * upstream and loop (no locks: a loop only touches its own pool), http-parser for responses,
+ * retries, timeouts and the mapping of failures to 502/503/504 JSON.
+ *
+ * A proxied request is sent as one buffer (request line, forwarded headers, body), the
+ * response is collected and handed back to the connection layer, which writes it in order
+ * with the other responses of the client connection.
+ *
+ * Retries: a request that never reached an upstream (connect refused/timed out) may go to
+ * another replica whatever its method; one that may have reached it is retried only when
+ * idempotent (GET, HEAD), and only before any response byte arrived. A keep-alive connection
+ * that the upstream closed while idle fails the same way and is retried like the others. */
+#include "core/config.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "gateway/gw.h"
+#include "http/internal.h"
+#include "http/server.h"
+
+#include <http_parser.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define MAX_IDLE_PER_UPSTREAM 256
+#define POOL_IDLE_MS          30000
+#define MAX_ATTEMPTS          3
+#define MAX_PASS_HEADERS      16
+#define MAX_RESP_HEADER_BYTES (64 * 1024)
+
+typedef struct upconn upconn_t;
+typedef struct px px_t;
+
+typedef struct {
+    uv_loop_t *loop;
+    upconn_t **idle; /* per upstream index */
+    int *nidle;
+    bool stopped;
+    upconn_t *all; /* every connection, for the stop */
+} gw_loop_t;
+
+struct upconn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_connect_t creq;
+    uv_write_t wreq;
+    gw_loop_t *gl;
+    gw_upstream_t *up;
+    upconn_t *next_idle, *prev_all, *next_all;
+    http_parser parser;
+    px_t *px;
+    int handles; /* open handles; freed at 0 */
+    bool closing, reused, no_reuse;
+    char rbuf[16384];
+};
+
+typedef enum { PX_NONE = 0, PX_CONNECT, PX_SENT } px_phase_t;
+
+struct px {
+    dtm_req_t *req;
+    gw_service_t *gs;
+    gw_upstream_t *up;
+    gw_upstream_t *tried[MAX_ATTEMPTS];
+    int ntried;
+    upconn_t *uc;
+    dtm_buf_t out;
+    px_phase_t phase;
+    bool head, idempotent, got_bytes, hdr_value, complete;
+    double t0;
+    /* response */
+    int status;
+    dtm_header_t hdrs[MAX_PASS_HEADERS];
+    int nh;
+    size_t hdr_bytes;
+    const char *content_type;
+    dtm_buf_t f, v;
+    dtm_buf_t body;
+    char connection_tokens[256]; /* header names listed in Connection: dropped too */
+};
+
+static http_parser_settings g_settings;
+static uv_once_t g_once = UV_ONCE_INIT;
+
+static void attempt(px_t *px);
+static void uc_close(upconn_t *uc);
+static void build_request(px_t *px);
+
+/* ---- hop-by-hop (RFC 9110 7.6.1) ---- */
+
+static bool hop_by_hop(const char *name)
+{
+    static const char *const hop[] = {"connection",
+                                      "keep-alive",
+                                      "proxy-connection",
+                                      "te",
+                                      "trailer",
+                                      "transfer-encoding",
+                                      "upgrade",
+                                      "proxy-authenticate",
+                                      "proxy-authorization",
+                                      NULL};
+    for (int i = 0; hop[i]; i++)
+        if (dtm_streq_ci(name, hop[i]))
+            return true;
+    return false;
+}
+
+/* Is `name` one of the comma-separated tokens of a Connection header value? */
+static bool in_connection(const char *tokens, const char *name)
+{
+    if (!tokens || !*tokens)
+        return false;
+    size_t nl = strlen(name);
+    const char *p = tokens;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, ", \t");
+        if (n == nl && strncasecmp(p, name, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* ---- per-loop pools ---- */
+
+static gw_loop_t *loop_state(uv_loop_t *loop)
+{
+    gw_loop_t *gl = loop->data;
+    if (!gl) {
+        gl = dtm_calloc(1, sizeof *gl);
+        gl->loop = loop;
+        gl->idle = dtm_calloc(GW_MAX_UPSTREAMS, sizeof *gl->idle);
+        gl->nidle = dtm_calloc(GW_MAX_UPSTREAMS, sizeof *gl->nidle);
+        loop->data = gl;
+    }
+    return gl;
+}
+
+static void idle_remove(upconn_t *uc)
+{
+    gw_loop_t *gl = uc->gl;
+    for (upconn_t **pp = &gl->idle[uc->up->index]; *pp; pp = &(*pp)->next_idle) {
+        if (*pp == uc) {
+            *pp = uc->next_idle;
+            gl->nidle[uc->up->index]--;
+            break;
+        }
+    }
+    uc->next_idle = NULL;
+}
+
+static void uc_handle_closed(uv_handle_t *h)
+{
+    upconn_t *uc = h->data;
+    if (--uc->handles > 0)
+        return;
+    gw_loop_t *gl = uc->gl;
+    if (uc->prev_all)
+        uc->prev_all->next_all = uc->next_all;
+    else
+        gl->all = uc->next_all;
+    if (uc->next_all)
+        uc->next_all->prev_all = uc->prev_all;
+    free(uc);
+    if (gl->stopped && !gl->all) {
+        gl->loop->data = NULL;
+        free(gl->idle);
+        free(gl->nidle);
+        free(gl);
+    }
+}
+
+static void uc_close(upconn_t *uc)
+{
+    if (uc->closing)
+        return;
+    uc->closing = true;
+    if (!uc->px)
+        idle_remove(uc);
+    uv_close((uv_handle_t *)&uc->tcp, uc_handle_closed);
+    uv_close((uv_handle_t *)&uc->timer, uc_handle_closed);
+}
+
+void gw_loop_stop(uv_loop_t *loop)
+{
+    gw_loop_t *gl = loop->data;
+    if (!gl)
+        return;
+    gl->stopped = true;
+    for (int i = 0; i < GW_MAX_UPSTREAMS; i++)
+        while (gl->idle[i])
+            uc_close(gl->idle[i]);
+    if (!gl->all) {
+        loop->data = NULL;
+        free(gl->idle);
+        free(gl->nidle);
+        free(gl);
+    }
+}
+
+static void idle_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void uc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    upconn_t *uc = h->data;
+    (void)hint;
+    *buf = uv_buf_init(uc->rbuf, sizeof uc->rbuf);
+}
+
+static void idle_timeout(uv_timer_t *t)
+{
+    uc_close(t->data);
+}
+
+/* Back to the pool after a complete keep-alive exchange. */
+static void uc_release(upconn_t *uc)
+{
+    gw_loop_t *gl = uc->gl;
+    uc->px = NULL;
+    uv_timer_stop(&uc->timer);
+    if (gl->stopped || uc->no_reuse || gl->nidle[uc->up->index] >= MAX_IDLE_PER_UPSTREAM ||
+        !http_should_keep_alive(&uc->parser)) {
+        uc_close(uc);
+        return;
+    }
+    uc->reused = true;
+    uc->next_idle = gl->idle[uc->up->index];
+    gl->idle[uc->up->index] = uc;
+    gl->nidle[uc->up->index]++;
+    /* an idle upstream connection that speaks or closes is done */
+    uv_read_start((uv_stream_t *)&uc->tcp, uc_alloc, idle_read);
+    uv_timer_start(&uc->timer, idle_timeout, POOL_IDLE_MS, 0);
+}
+
+static void idle_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (n != 0)
+        uc_close(s->data);
+}
+
+/* ---- finishing ---- */
+
+static void px_free_bufs(void *arg)
+{
+    px_t *px = arg;
+    dtm_buf_free(&px->out);
+    dtm_buf_free(&px->f);
+    dtm_buf_free(&px->v);
+    dtm_buf_free(&px->body);
+}
+
+/* The end of a proxied request: its response is set (or err mapped to one). */
+static void px_done(px_t *px, dtm_err_t err, const char *msg)
+{
+    dtm_req_t *req = px->req;
+    dtm_resp_t *resp = dtm_req_resp(req);
+    if (px->up) {
+        atomic_fetch_sub(&px->up->outstanding, 1);
+        dtm_histogram_observe(px->up->m_lat, dtm_mono_s() - px->t0);
+        ((dtm_req_core_t *)req->core)->upstream = dtm_arena_strdup(req->arena, px->up->url);
+    }
+    if (err != DTM_OK) {
+        memset(resp, 0, sizeof *resp);
+        dtm_resp_err(req, err, msg);
+    } else {
+        memset(resp, 0, sizeof *resp);
+        resp->kind = DTM_RESP_BODY;
+        resp->status = px->status;
+        resp->content_type = px->content_type;
+        for (int i = 0; i < px->nh; i++)
+            resp->headers[resp->nheaders++] = px->hdrs[i];
+        resp->body = px->body.data;
+        resp->body_len = px->body.len;
+    }
+    dtm_server_resp_ready(req);
+}
+
+/* A failed exchange: retry where allowed, else answer with the mapped error. */
+static void px_fail(px_t *px, dtm_err_t err, const char *msg, bool reached)
+{
+    upconn_t *uc = px->uc;
+    px->uc = NULL;
+    if (uc) {
+        uc->px = NULL;
+        uc_close(uc);
+    }
+    if (px->up) {
+        atomic_fetch_sub(&px->up->outstanding, 1);
+        dtm_metric_inc(px->up->m_fail);
+        if (!reached)
+            gw_eject(px->up, msg);
+        else
+            gw_note(px->up, true);
+    }
+    bool retry = !px->got_bytes && (!reached || px->idempotent) && px->ntried < MAX_ATTEMPTS &&
+                 px->ntried < px->gs->nups && !dtm_server_req_gone(px->req) && err != DTM_ETIMEOUT;
+    gw_upstream_t *last = px->up;
+    px->up = NULL;
+    if (retry) {
+        dtm_metric_inc(px->gs->m_retry);
+        dtm_log_debug("retrying %s %s after %s on %s", px->req->method, px->req->path, msg,
+                      last ? last->url : "-");
+        attempt(px);
+        return;
+    }
+    if (last)
+        ((dtm_req_core_t *)px->req->core)->upstream = dtm_arena_strdup(px->req->arena, last->url);
+    /* nothing reached any replica: the service is unavailable */
+    if (!reached && err == DTM_EUPSTREAM)
+        err = DTM_EUNAVAIL;
+    dtm_req_t *req = px->req;
+    memset(dtm_req_resp(req), 0, sizeof(dtm_resp_t));
+    dtm_resp_err(req, err, msg);
+    dtm_server_resp_ready(req);
+}
+
+/* ---- response parsing ---- */
+
+static void commit_resp_header(px_t *px)
+{
+    if (!px->f.len)
+        return;
+    dtm_buf_append(&px->f, "", 1);
+    dtm_buf_append(&px->v, "", 1);
+    const char *name = px->f.data, *value = px->v.data;
+    dtm_arena_t *a = px->req->arena;
+    if (dtm_streq_ci(name, "content-type")) {
+        px->content_type = dtm_arena_strdup(a, value);
+    } else if (dtm_streq_ci(name, "connection")) {
+        snprintf(px->connection_tokens, sizeof px->connection_tokens, "%s", value);
+    } else if (!hop_by_hop(name) && !dtm_streq_ci(name, "content-length") &&
+               !dtm_streq_ci(name, "date") && !dtm_streq_ci(name, "x-request-id") &&
+               !dtm_streq_ci(name, "x-content-type-options") && px->nh < MAX_PASS_HEADERS) {
+        px->hdrs[px->nh].name = dtm_arena_strdup(a, name);
+        px->hdrs[px->nh].value = dtm_arena_strdup(a, value);
+        px->nh++;
+    }
+    dtm_buf_reset(&px->f);
+    dtm_buf_reset(&px->v);
+}
+
+static int r_header_field(http_parser *p, const char *at, size_t len)
+{
+    px_t *px = ((upconn_t *)p->data)->px;
+    px->hdr_bytes += len;
+    if (px->hdr_bytes > MAX_RESP_HEADER_BYTES)
+        return -1;
+    if (px->hdr_value) {
+        commit_resp_header(px);
+        px->hdr_value = false;
+    }
+    dtm_buf_append(&px->f, at, len);
+    return 0;
+}
+
+static int r_header_value(http_parser *p, const char *at, size_t len)
+{
+    px_t *px = ((upconn_t *)p->data)->px;
+    px->hdr_bytes += len;
+    if (px->hdr_bytes > MAX_RESP_HEADER_BYTES)
+        return -1;
+    px->hdr_value = true;
+    dtm_buf_append(&px->v, at, len);
+    return 0;
+}
+
+static int r_headers_complete(http_parser *p)
+{
+    px_t *px = ((upconn_t *)p->data)->px;
+    commit_resp_header(px);
+    px->status = p->status_code;
+    /* headers named by Connection are hop-by-hop too */
+    if (px->connection_tokens[0]) {
+        int k = 0;
+        for (int i = 0; i < px->nh; i++)
+            if (!in_connection(px->connection_tokens, px->hdrs[i].name))
+                px->hdrs[k++] = px->hdrs[i];
+        px->nh = k;
+    }
+    return px->head ? 1 : 0; /* a response to HEAD has no body whatever it declares */
+}
+
+static int r_body(http_parser *p, const char *at, size_t len)
+{
+    px_t *px = ((upconn_t *)p->data)->px;
+    dtm_buf_append(&px->body, at, len);
+    return 0;
+}
+
+static int r_message_complete(http_parser *p)
+{
+    px_t *px = ((upconn_t *)p->data)->px;
+    px->complete = true;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static void settings_init(void)
+{
+    http_parser_settings_init(&g_settings);
+    g_settings.on_header_field = r_header_field;
+    g_settings.on_header_value = r_header_value;
+    g_settings.on_headers_complete = r_headers_complete;
+    g_settings.on_body = r_body;
+    g_settings.on_message_complete = r_message_complete;
+}
+
+static void response_done(upconn_t *uc)
+{
+    px_t *px = uc->px;
+    uv_read_stop((uv_stream_t *)&uc->tcp);
+    px->uc = NULL;
+    dtm_metric_inc(px->up->m_req);
+    gw_note(px->up, px->status >= 500);
+    if (px->status >= 500)
+        dtm_metric_inc(px->up->m_fail);
+    http_parser_pause(&uc->parser, 0);
+    uc_release(uc);
+    px_done(px, DTM_OK, NULL);
+}
+
+static void on_resp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    upconn_t *uc = s->data;
+    px_t *px = uc->px;
+    if (!px)
+        return;
+    if (n < 0) {
+        /* EOF ends a close-delimited body; anything else is a broken exchange */
+        if (n == UV_EOF && px->got_bytes) {
+            http_parser_execute(&uc->parser, &g_settings, NULL, 0);
+            if (px->complete) {
+                uc->no_reuse = true; /* it closed */
+                response_done(uc);
+                return;
+            }
+        }
+        px_fail(px, DTM_EUPSTREAM,
+                px->got_bytes ? "The upstream closed the connection mid-response"
+                              : "The upstream closed the connection without answering",
+                true);
+        return;
+    }
+    if (n == 0)
+        return;
+    px->got_bytes = true;
+    size_t got = http_parser_execute(&uc->parser, &g_settings, buf->base, (size_t)n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&uc->parser);
+    if (px->complete) {
+        if (got < (size_t)n)
+            uc->no_reuse = true; /* bytes after the response: not a connection to reuse */
+        response_done(uc);
+        return;
+    }
+    if (e != HPE_OK)
+        px_fail(px, DTM_EUPSTREAM, "The upstream sent a malformed response", true);
+}
+
+static void resp_timeout(uv_timer_t *t)
+{
+    upconn_t *uc = t->data;
+    px_t *px = uc->px;
+    if (!px)
+        return;
+    if (px->phase == PX_CONNECT)
+        px_fail(px, DTM_EUPSTREAM, "Connecting to the upstream timed out", false);
+    else
+        px_fail(px, DTM_ETIMEOUT, "The upstream did not answer in time", true);
+}
+
+/* ---- sending ---- */
+
+static void on_sent(uv_write_t *w, int status)
+{
+    upconn_t *uc = w->data;
+    px_t *px = uc->px;
+    if (!px || uc->closing)
+        return;
+    if (status < 0)
+        px_fail(px, DTM_EUPSTREAM, "Sending to the upstream failed", true);
+}
+
+static void send_req(upconn_t *uc)
+{
+    px_t *px = uc->px;
+    px->phase = PX_SENT;
+    http_parser_init(&uc->parser, HTTP_RESPONSE);
+    uc->parser.data = uc;
+    int to = dtm_cfg.upstream_timeout_ms > 0 ? dtm_cfg.upstream_timeout_ms : 30000;
+    uv_timer_start(&uc->timer, resp_timeout, (uint64_t)to, 0);
+    uv_buf_t b = uv_buf_init(px->out.data, (unsigned)px->out.len);
+    int n = uv_try_write((uv_stream_t *)&uc->tcp, &b, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+        px_fail(px, DTM_EUPSTREAM, "Sending to the upstream failed", uc->reused);
+        return;
+    }
+    if (n < (int)b.len) {
+        size_t done = n > 0 ? (size_t)n : 0;
+        b.base += done;
+        b.len -= done;
+        uc->wreq.data = uc;
+        if (uv_write(&uc->wreq, (uv_stream_t *)&uc->tcp, &b, 1, on_sent) < 0) {
+            px_fail(px, DTM_EUPSTREAM, "Sending to the upstream failed", true);
+            return;
+        }
+    }
+    uv_read_start((uv_stream_t *)&uc->tcp, uc_alloc, on_resp_read);
+}
+
+static void on_connect(uv_connect_t *cr, int status)
+{
+    upconn_t *uc = cr->data;
+    px_t *px = uc->px;
+    if (uc->closing || !px)
+        return;
+    uv_timer_stop(&uc->timer);
+    if (status < 0) {
+        px_fail(px, DTM_EUPSTREAM, "The upstream refused the connection", false);
+        return;
+    }
+    uv_tcp_nodelay(&uc->tcp, 1);
+    send_req(uc);
+}
+
+static upconn_t *uc_new(gw_loop_t *gl, gw_upstream_t *up)
+{
+    upconn_t *uc = dtm_calloc(1, sizeof *uc);
+    uc->gl = gl;
+    uc->up = up;
+    uv_tcp_init(gl->loop, &uc->tcp);
+    uv_timer_init(gl->loop, &uc->timer);
+    uc->tcp.data = uc->timer.data = uc;
+    uc->handles = 2;
+    uc->next_all = gl->all;
+    if (gl->all)
+        gl->all->prev_all = uc;
+    gl->all = uc;
+    return uc;
+}
+
+/* One try on the next replica. */
+static void attempt(px_t *px)
+{
+    gw_upstream_t *up = gw_pick(px->gs, px->tried, px->ntried);
+    if (!up) {
+        dtm_req_t *req = px->req;
+        memset(dtm_req_resp(req), 0, sizeof(dtm_resp_t));
+        dtm_resp_err(req, DTM_EUNAVAIL,
+                     dtm_arena_sprintf(req->arena, "No healthy replica of the %s service",
+                                       px->gs->svc->name));
+        dtm_server_resp_ready(req);
+        return;
+    }
+    px->tried[px->ntried++] = up;
+    px->up = up;
+    dtm_buf_reset(&px->out);
+    build_request(px); /* per try: the Host header names the replica */
+    px->got_bytes = false;
+    px->complete = false;
+    px->t0 = dtm_mono_s();
+    atomic_fetch_add(&up->outstanding, 1);
+    gw_loop_t *gl = loop_state(dtm_server_req_loop(px->req));
+    upconn_t *uc = gl->idle[up->index];
+    if (uc) {
+        idle_remove(uc);
+        uv_read_stop((uv_stream_t *)&uc->tcp);
+        uv_timer_stop(&uc->timer);
+        uc->px = px;
+        px->uc = uc;
+        send_req(uc);
+        return;
+    }
+    uc = uc_new(gl, up);
+    uc->px = px;
+    px->uc = uc;
+    px->phase = PX_CONNECT;
+    uc->creq.data = uc;
+    int to = dtm_cfg.upstream_connect_timeout_ms > 0 ? dtm_cfg.upstream_connect_timeout_ms : 2000;
+    uv_timer_start(&uc->timer, resp_timeout, (uint64_t)to, 0);
+    int rc = uv_tcp_connect(&uc->creq, &uc->tcp, (const struct sockaddr *)&up->addr, on_connect);
+    if (rc < 0)
+        px_fail(px, DTM_EUPSTREAM, "Cannot connect to the upstream", false);
+}
+
+/* The request as the upstream sees it. */
+static void build_request(px_t *px)
+{
+    dtm_req_t *req = px->req;
+    dtm_buf_t *o = &px->out;
+    const char *conn_tokens = dtm_req_header(req, "connection");
+    dtm_buf_printf(o, "%s %s HTTP/1.1\r\n", req->method, dtm_server_req_target(req));
+    const char *xff = NULL, *host = NULL;
+    for (int i = 0; i < req->nheaders; i++) {
+        const dtm_header_t *h = &req->headers[i];
+        if (strcmp(h->name, "x-forwarded-for") == 0) {
+            xff = h->value;
+            continue;
+        }
+        if (strcmp(h->name, "host") == 0) {
+            host = h->value;
+            continue;
+        }
+        if (hop_by_hop(h->name) || in_connection(conn_tokens, h->name) ||
+            strcmp(h->name, "content-length") == 0 || strcmp(h->name, "expect") == 0 ||
+            strcmp(h->name, "x-request-id") == 0 || strcmp(h->name, "x-forwarded-proto") == 0 ||
+            strcmp(h->name, "x-forwarded-host") == 0)
+            continue;
+        dtm_buf_printf(o, "%s: %s\r\n", h->name, h->value);
+    }
+    const char *peer = dtm_server_req_peer(req);
+    bool trusted = req->client_ip && strcmp(req->client_ip, peer) != 0; /* edge trusted it */
+    dtm_buf_printf(o, "Host: %s\r\n", px->up->hostport);
+    if (host)
+        dtm_buf_printf(o, "X-Forwarded-Host: %s\r\n", host);
+    if (xff && trusted)
+        dtm_buf_printf(o, "X-Forwarded-For: %s, %s\r\n", xff, peer);
+    else
+        dtm_buf_printf(o, "X-Forwarded-For: %s\r\n", peer);
+    const char *proto = trusted ? dtm_req_header(req, "x-forwarded-proto") : NULL;
+    dtm_buf_printf(o, "X-Forwarded-Proto: %s\r\n", proto ? proto : "http");
+    dtm_buf_printf(o, "X-Request-Id: %s\r\n", req->request_id);
+    bool bodyful = req->body_len || strcmp(req->method, "POST") == 0 ||
+                   strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0;
+    if (bodyful)
+        dtm_buf_printf(o, "Content-Length: %zu\r\n", req->body_len);
+    dtm_buf_puts(o, "Connection: keep-alive\r\n\r\n");
+    if (req->body_len)
+        dtm_buf_append(o, req->body, req->body_len);
+}
+
+void gw_proxy(dtm_req_t *req)
+{
+    uv_once(&g_once, settings_init);
+    gw_service_t *gs = gw_service_find(req->service);
+    if (!gs) {
+        dtm_resp_err(req, DTM_EUNAVAIL, "The service is not reachable from here");
+        dtm_server_resp_ready(req);
+        return;
+    }
+    px_t *px = dtm_arena_calloc(req->arena, sizeof *px);
+    px->req = req;
+    px->gs = gs;
+    px->head = strcmp(req->method, "HEAD") == 0;
+    px->idempotent = px->head || strcmp(req->method, "GET") == 0;
+    dtm_arena_defer(req->arena, px_free_bufs, px);
+    attempt(px);
+}

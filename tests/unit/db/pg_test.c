@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -337,6 +340,23 @@ static char pgdir[64];
 static int pgport;
 
 /* Runs a shell command as the postgres user when we are root (initdb refuses root). */
+/* A port of the corelib range (lo..hi) that nobody listens on right now, starting from a
+ * pid-dependent offset so parallel test processes rarely even try the same one. */
+static int free_port(int lo, int hi)
+{
+    for (int i = 0; i <= hi - lo; i++) {
+        int port = lo + (int)((getpid() + i) % (hi - lo + 1));
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    return -1;
+}
+
 static int as_pg(const char *cmd)
 {
     char buf[1024];
@@ -365,7 +385,8 @@ static void private_cluster(void)
     snprintf(pgdir, sizeof pgdir, "/tmp/dtm_pg_restart_XXXXXX");
     cr_assert_not_null(mkdtemp(pgdir));
     chmod(pgdir, 0777);
-    pgport = 49000 + (int)(getpid() % 90);
+    pgport = free_port(49000, 49099);
+    cr_assert_gt(pgport, 0, "no free port in 49000-49099");
     char cmd[256];
     snprintf(cmd, sizeof cmd, PG_BINDIR "/initdb -D %s/data -U postgres --auth=trust -N", pgdir);
     cr_assert_eq(as_pg(cmd), 0, "initdb failed (see %s/log)", pgdir);

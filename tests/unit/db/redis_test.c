@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,16 +153,36 @@ static void stop_server(void)
     }
 }
 
+/* A port of the corelib range (lo..hi) that nobody listens on right now, starting from a
+ * pid-dependent offset so parallel test processes rarely even try the same one. */
+static int free_port(int lo, int hi)
+{
+    for (int i = 0; i <= hi - lo; i++) {
+        int port = lo + (int)((getpid() + i) % (hi - lo + 1));
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    return -1;
+}
+
+static int port_in_use;
+
 static int private_port(void)
 {
-    return 49100 + (int)(getpid() % 800);
+    return port_in_use;
 }
 
 static void setup_private(void)
 {
     if (system("command -v redis-server >/dev/null 2>&1") != 0)
         cr_skip_test("redis-server is not installed: outage tests skipped");
-    int port = private_port();
+    int port = port_in_use = free_port(49100, 49899);
+    cr_assert_gt(port, 0, "no free port in 49100-49899");
     snprintf(private_url, sizeof private_url, "redis://127.0.0.1:%d/2", port);
     setenv("REDIS_URL", private_url, 1);
     setenv("DTM_REDIS_TIMEOUT_MS", "300", 1);

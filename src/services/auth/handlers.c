@@ -219,17 +219,15 @@ static bool login_allowed(dtm_req_t *req, const char *email)
         email_n = auth_rl_hit(g_rl, dtm_arena_sprintf(req->arena, "email:%s:%s", ip, email),
                               AUTH_RL_WINDOW_S, now, &email_ttl);
     }
-    int retry = 0;
-    if (dtm_cfg.login_limit_per_ip > 0 && ip_n > dtm_cfg.login_limit_per_ip)
-        retry = ip_ttl;
-    if (dtm_cfg.login_limit_per_email > 0 && email_n > dtm_cfg.login_limit_per_email &&
-        email_ttl > retry)
-        retry = email_ttl;
-    if (retry == 0 && !(dtm_cfg.login_limit_per_ip > 0 && ip_n > dtm_cfg.login_limit_per_ip) &&
-        !(dtm_cfg.login_limit_per_email > 0 && email_n > dtm_cfg.login_limit_per_email))
+    bool over_ip = dtm_cfg.login_limit_per_ip > 0 && ip_n > dtm_cfg.login_limit_per_ip;
+    bool over_email = dtm_cfg.login_limit_per_email > 0 && email_n > dtm_cfg.login_limit_per_email;
+    if (!over_ip && !over_email)
         return true;
-    if (retry < 1)
-        retry = 1;
+    int retry = 1;
+    if (over_ip && ip_ttl > retry)
+        retry = ip_ttl;
+    if (over_email && email_ttl > retry)
+        retry = email_ttl;
     dtm_resp_header(req, "Retry-After", dtm_arena_sprintf(req->arena, "%d", retry));
     dtm_resp_error(req, 429, "rate_limited", "Too many login attempts; try again later",
                    json_pack("{s:i}", "retryAfterSeconds", retry));

@@ -23,6 +23,7 @@
 #define IDLE_CHECK_S    5.0 /* idle longer than this: SELECT 1 before reuse */
 #define STMT_BUCKETS    64
 #define PING_TIMEOUT_MS 1000
+#define BUSY_HEALTHY_S  5.0
 
 typedef struct stmt {
     struct stmt *next;
@@ -47,6 +48,7 @@ struct dtm_pg_pool {
     conn_t *idle;
     int nidle, total;
     unsigned long long acquires, timeouts, errors;
+    double last_healthy;             /* a connection came back in good shape (mono seconds) */
     struct dtm_pg_pool *next_shared; /* dtm_pg_pool_for registry */
 };
 
@@ -243,6 +245,7 @@ static void pool_release(dtm_pg_pool_t *p, conn_t *c, bool broken)
     }
     c->last_used = dtm_mono_s();
     pthread_mutex_lock(&p->mu);
+    p->last_healthy = c->last_used;
     c->next = p->idle;
     p->idle = c;
     p->nidle++;
@@ -600,6 +603,14 @@ bool dtm_pg_ping(dtm_pg_pool_t *p)
 {
     if (!p)
         return false;
+    /* Every connection busy and one came back healthy a moment ago: PostgreSQL is answering.
+     * Queueing the probe behind the load would report "down" exactly when we are busiest. */
+    pthread_mutex_lock(&p->mu);
+    bool busy_and_fine =
+        p->nidle == 0 && p->total >= p->size && dtm_mono_s() - p->last_healthy < BUSY_HEALTHY_S;
+    pthread_mutex_unlock(&p->mu);
+    if (busy_and_fine)
+        return true;
     conn_t *c = pool_acquire(p, PING_TIMEOUT_MS);
     if (!c)
         return false;

@@ -184,6 +184,7 @@ Test(pg, statements_are_prepared_once_per_connection, .init = setup)
 Test(pg, pool_is_bounded_and_times_out, .init = setup)
 {
     dtm_pg_pool_t *p = dtm_pg_pool_new(url, 2, 300);
+    cr_assert(dtm_pg_ping(p)); /* one healthy round trip */
     dtm_arena_t *a1 = dtm_arena_new(0), *a2 = dtm_arena_new(0), *a3 = dtm_arena_new(0);
     cr_assert_not_null(dtm_db_open(p, a1));
     cr_assert_not_null(dtm_db_open(p, a2));
@@ -196,6 +197,10 @@ Test(pg, pool_is_bounded_and_times_out, .init = setup)
     cr_assert_eq(s.in_use, 2);
     cr_assert_eq(s.max, 2);
     cr_assert_eq(s.timeouts, 1);
+    /* exhausted but recently healthy: the health probe must not wait or say "down" */
+    t0 = dtm_mono_s();
+    cr_assert(dtm_pg_ping(p));
+    cr_assert_lt(dtm_mono_s() - t0, 0.1);
     dtm_arena_free(a1);
     cr_assert_not_null(dtm_db_open(p, a3));
     dtm_arena_free(a2);

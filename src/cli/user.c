@@ -176,7 +176,8 @@ static int create_admin(int argc, char **argv)
         fprintf(stderr, "dtm user create-admin: the password (%s) %s\n", source, problem);
         goto out;
     }
-    if (!*first || strlen(first) > USERS_NAME_MAX || !*last || strlen(last) > USERS_NAME_MAX) {
+    if (!first || !*first || strlen(first) > USERS_NAME_MAX || !last || !*last ||
+        strlen(last) > USERS_NAME_MAX) {
         fprintf(stderr, "dtm user create-admin: names must be 1..100 characters\n");
         goto out;
     }

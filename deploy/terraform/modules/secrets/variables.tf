@@ -1,0 +1,5 @@
+# SPDX-License-Identifier: MIT
+variable "name" {
+  description = "Name prefix"
+  type        = string
+}

@@ -196,7 +196,7 @@ describe("error mapping", () => {
       .login("a", "b")
       .catch((x: unknown) => x)) as ApiError;
     expect(describeError(e)).toBe(
-      "You are 1.2 km from the store; punching in is allowed within 100 m. Move closer to the store and try again.",
+      "You are 1.2\u00a0km from the store; punching in is allowed within 100\u00a0m. Move closer to the store and try again.",
     );
   });
 

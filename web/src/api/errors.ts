@@ -98,9 +98,10 @@ export function geofenceDetails(err: ApiError): { distanceM: number; radiusM: nu
   return pick(d);
 }
 
+/** "250 m", "1.2 km" (with a no-break space, so the unit never wraps alone). */
 export function formatDistance(m: number): string {
-  if (m < 1000) return `${Math.round(m)} m`;
-  return `${(m / 1000).toFixed(m < 10000 ? 1 : 0)} km`;
+  if (m < 1000) return `${Math.round(m)}\u00a0m`;
+  return `${(m / 1000).toFixed(m < 10000 ? 1 : 0)}\u00a0km`;
 }
 
 /** A sentence for people: what went wrong and, where we know, what to do about it. */

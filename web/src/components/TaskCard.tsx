@@ -23,12 +23,15 @@ export function TaskCard({
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // Checklist ticks show at once; the server's answer confirms them (or an error reverts them).
+  const [pending, setPending] = useState<Record<string, boolean>>({});
   const done = todo.status === "completed";
   const closed = done || todo.status === "cancelled";
   const checklist = todo.checklist ?? [];
-  const doneCount = checklist.filter((c) => c.done).length;
+  const isDone = (c: { id: string; done: boolean }) => pending[c.id] ?? c.done;
+  const doneCount = checklist.filter(isDone).length;
 
-  const run = async (fn: () => Promise<{ todo: Todo }>) => {
+  const run = async (fn: () => Promise<{ todo: Todo }>, itemId?: string) => {
     setBusy(true);
     setError(null);
     try {
@@ -38,6 +41,12 @@ export function TaskCard({
       setError(describeError(e));
     } finally {
       setBusy(false);
+      if (itemId)
+        setPending((p) => {
+          const n = { ...p };
+          delete n[itemId];
+          return n;
+        });
     }
   };
 
@@ -68,12 +77,12 @@ export function TaskCard({
             <label key={c.id} className="check">
               <input
                 type="checkbox"
-                checked={c.done}
-                onChange={(e) =>
-                  run(() =>
-                    api.patch<{ todo: Todo }>(`/api/todos/${todo.id}/checklist/${c.id}`, { done: e.target.checked }),
-                  )
-                }
+                checked={isDone(c)}
+                onChange={(e) => {
+                  const v = e.target.checked;
+                  setPending((p) => ({ ...p, [c.id]: v }));
+                  void run(() => api.patch<{ todo: Todo }>(`/api/todos/${todo.id}/checklist/${c.id}`, { done: v }), c.id);
+                }}
               />
               <span>{c.text}</span>
             </label>

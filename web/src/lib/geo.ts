@@ -89,7 +89,7 @@ export function currentPosition(timeoutMs = 15000): Promise<Position> {
         const kind = e.code === 1 ? "denied" : e.code === 3 ? "timeout" : "unavailable";
         reject(new GeoError(kind, GEO_MESSAGES[kind]));
       },
-      { enableHighAccuracy: true, timeout: timeoutMs, maximumAge: 10000 },
+      { enableHighAccuracy: true, timeout: timeoutMs, maximumAge: 0 },
     );
   });
 }

@@ -27,6 +27,9 @@ describe("summary", () => {
       { key: "users", label: "Users", value: 7 },
     ]);
     expect(summaryKpis(null)).toEqual([]);
+    expect(summaryKpis({ totals: { tasksOverdue: 2 }, sources: { users: true } })).toEqual([
+      { key: "totals.tasksOverdue", label: "Tasks overdue", value: 2 },
+    ]);
   });
   it("turns arrays of objects into tables keyed by their name column", () => {
     const [t] = summaryTables(s);

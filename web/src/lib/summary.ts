@@ -19,6 +19,9 @@ export interface Table {
   rows: Record<string, unknown>[];
 }
 
+/** Groups whose members read well alone ({totals: {present: 3}} → "Present"). */
+const GROUP_ONLY = new Set(["totals", "total", "kpis", "today", "summary"]);
+
 const NAME_KEYS = ["name", "storeName", "store", "code", "label", "date", "userName", "email"];
 
 function words(k: string): string {
@@ -34,7 +37,7 @@ export function summaryKpis(summary: unknown): Kpi[] {
     } else if (v && typeof v === "object" && !Array.isArray(v)) {
       for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
         if (typeof v2 === "number" && Number.isFinite(v2))
-          out.push({ key: `${k}.${k2}`, label: `${words(k)} ${words(k2).toLowerCase()}`, value: v2 });
+          out.push({ key: `${k}.${k2}`, label: GROUP_ONLY.has(k) ? words(k2) : `${words(k)} ${words(k2).toLowerCase()}`, value: v2 });
       }
     }
   }
@@ -49,7 +52,7 @@ export function summaryTables(summary: unknown): Table[] {
     const rows = v.filter((r): r is Record<string, unknown> => !!r && typeof r === "object");
     const first = rows[0];
     const nameKey = NAME_KEYS.find((n) => typeof first[n] === "string") ?? Object.keys(first).find((n) => typeof first[n] === "string") ?? "";
-    const columns = Object.keys(first).filter((c) => typeof first[c] === "number");
+    const columns = Object.keys(first).filter((c) => rows.some((r) => typeof r[c] === "number"));
     out.push({ key, title: words(key), nameKey, columns, rows });
   };
   for (const [k, v] of Object.entries(summary as Record<string, unknown>)) {

@@ -10,6 +10,11 @@ import { useAsync } from "../lib/useAsync";
 import { Link } from "../router";
 import type { PageProps } from "../Shell";
 
+/** The per-store chart shows who is there when the summary has it, else the first figure. */
+function chartColumn(cols: string[]): string {
+  return cols.includes("present") ? "present" : cols[0];
+}
+
 export default function Dashboard(_props: PageProps) {
   const summary = useAsync((s) => api.get<Record<string, unknown>>("/api/reports/summary", undefined, s), "summary");
   const stats = useAsync((s) => api.get<TodoStats>("/api/todos/stats", undefined, s), "stats");
@@ -101,8 +106,8 @@ export default function Dashboard(_props: PageProps) {
           {t.columns.length > 0 && t.nameKey && (
             <div className="card">
               <BarChart
-                title={`${t.title}: ${columnLabel(t.columns[0]).toLowerCase()}`}
-                data={t.rows.slice(0, 12).map((r) => ({ label: String(r[t.nameKey] ?? "").slice(0, 16), value: Number(r[t.columns[0]] ?? 0) }))}
+                title={`${t.title}: ${columnLabel(chartColumn(t.columns)).toLowerCase()}`}
+                data={t.rows.slice(0, 12).map((r) => ({ label: String(r[t.nameKey] ?? "").slice(0, 16), value: Number(r[chartColumn(t.columns)] ?? 0) }))}
               />
             </div>
           )}
@@ -124,7 +129,7 @@ export default function Dashboard(_props: PageProps) {
                     {t.nameKey && <th scope="row">{String(r[t.nameKey] ?? "")}</th>}
                     {t.columns.map((c) => (
                       <td key={c} className="num">
-                        {String(r[c] ?? "")}
+                        {r[c] === null || r[c] === undefined ? "—" : String(r[c])}
                       </td>
                     ))}
                   </tr>

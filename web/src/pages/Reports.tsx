@@ -5,7 +5,8 @@ import { useState } from "react";
 import { api } from "../api/client";
 import { describeError } from "../api/errors";
 import { activeStores, listUsers } from "../api/lookups";
-import { Empty, ErrorBox, Loading, Notice, PageHeader } from "../components/ui";
+import type { Pagination } from "../api/types";
+import { Empty, ErrorBox, Loading, Notice, PageHeader, Pager } from "../components/ui";
 import { saveBlob } from "../lib/download";
 import { fullName, isoDay } from "../lib/format";
 import { columnLabel } from "../lib/summary";
@@ -43,11 +44,13 @@ export default function Reports(_props: PageProps) {
   const [dlDone, setDlDone] = useState<string | null>(null);
   const stores = useAsync((s) => activeStores(s), "stores");
   const users = useAsync((s) => listUsers({}, s), "users");
+  const [page, setPage] = useState(1);
   const query = { from, to, storeId, userId };
   const report = useAsync(
-    (s) => api.get<unknown>(`/api/reports/${kind}`, { ...query, format: "json" }, s),
-    JSON.stringify([kind, query]),
+    (s) => api.get<unknown>(`/api/reports/${kind}`, { ...query, format: "json", page, limit: 100 }, s),
+    JSON.stringify([kind, query, page]),
   );
+  const pagination = (report.data as { pagination?: Pagination } | undefined)?.pagination;
   const rows = reportRows(report.data);
   const columns = rows.length ? Object.keys(rows[0]) : [];
 
@@ -79,22 +82,34 @@ export default function Reports(_props: PageProps) {
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Report filters">
         <label className="field">
           <span>Report</span>
-          <select value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
+          <select value={kind} onChange={(e) => {
+            setKind(e.target.value as Kind);
+            setPage(1);
+          }}>
             <option value="attendance">Attendance</option>
             <option value="todos">Tasks</option>
           </select>
         </label>
         <label className="field">
           <span>From</span>
-          <input type="date" value={from} max={to} onChange={(e) => setFrom(e.target.value)} />
+          <input type="date" value={from} max={to} onChange={(e) => {
+            setFrom(e.target.value);
+            setPage(1);
+          }} />
         </label>
         <label className="field">
           <span>To</span>
-          <input type="date" value={to} min={from} onChange={(e) => setTo(e.target.value)} />
+          <input type="date" value={to} min={from} onChange={(e) => {
+            setTo(e.target.value);
+            setPage(1);
+          }} />
         </label>
         <label className="field">
           <span>Store</span>
-          <select value={storeId} onChange={(e) => setStoreId(e.target.value)}>
+          <select value={storeId} onChange={(e) => {
+            setStoreId(e.target.value);
+            setPage(1);
+          }}>
             <option value="">All stores</option>
             {(stores.data ?? []).map((s) => (
               <option key={s.id} value={s.id}>
@@ -105,7 +120,10 @@ export default function Reports(_props: PageProps) {
         </label>
         <label className="field">
           <span>User</span>
-          <select value={userId} onChange={(e) => setUserId(e.target.value)}>
+          <select value={userId} onChange={(e) => {
+            setUserId(e.target.value);
+            setPage(1);
+          }}>
             <option value="">Everyone</option>
             {(users.data ?? []).map((u) => (
               <option key={u.id} value={u.id}>
@@ -149,6 +167,7 @@ export default function Reports(_props: PageProps) {
           {rows.length > 500 && <p className="muted small">Showing 500 of {rows.length} rows; download the CSV for all.</p>}
         </div>
       )}
+      <Pager p={pagination} onPage={setPage} />
     </div>
   );
 }

@@ -83,7 +83,7 @@ describe("Today (merchandiser)", () => {
     fireEvent.click(screen.getByRole("button", { name: "Punch in" }));
     const alert = await screen.findByRole("alert");
     expect(alert.textContent).toBe(
-      "You are 250 m from the store; punching in is allowed within 100 m. Move closer to the store and try again.",
+      "You are 250\u00a0m from the store; punching in is allowed within 100\u00a0m. Move closer to the store and try again.",
     );
     const body = f.calls.find((c) => c.path === "/api/attendance/punch-in")!.body;
     expect(body).toEqual({ storeId: "s-near", latitude: 48.8566, longitude: 2.3522, accuracyM: 8 });

@@ -33,6 +33,25 @@ static bool known_service(const char *name)
     return false;
 }
 
+/* Every service to migrate needs DATABASE_URL_<SERVICE> or DATABASE_URL; lists the gaps. */
+static int missing_urls(const char *only)
+{
+    int missing = 0;
+    const char *prev = NULL;
+    for (const dtm_migration_t *m = dtm_migrations; m->sql; m++) {
+        if ((prev && strcmp(prev, m->service) == 0) || (only && strcmp(only, m->service) != 0))
+            continue;
+        prev = m->service;
+        if (!dtm_config_db_url(m->service)) {
+            fprintf(stderr,
+                    "dtm migrate: %s: neither DATABASE_URL_<SERVICE> nor DATABASE_URL is set\n",
+                    m->service);
+            missing++;
+        }
+    }
+    return missing;
+}
+
 int dtm_cli_migrate(int argc, char **argv)
 {
     const char *service = NULL;
@@ -66,10 +85,8 @@ int dtm_cli_migrate(int argc, char **argv)
     int level = dtm_log_level_parse(dtm_cfg.log_level);
     /* Progress goes to stdout as plain lines; only warnings reach the JSON log. */
     dtm_log_init("migrate", level > DTM_LOG_WARN ? (dtm_log_level_t)level : DTM_LOG_WARN);
-    if (!dtm_config_db_url(service)) {
-        fprintf(stderr, "dtm migrate: DATABASE_URL is not set\n");
+    if (missing_urls(service) > 0)
         return 2;
-    }
     if (status) {
         int pending = dtm_migrate_print_status(service, stdout);
         return pending == 0 ? 0 : 1;

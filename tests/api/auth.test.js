@@ -512,6 +512,35 @@ describe('POST /api/auth/change-password', () => {
     });
 });
 
+// ---- concurrency -----------------------------------------------------------------------------
+
+describe('many logins at once', () => {
+    test('32 concurrent logins then refreshes all succeed with a pool no larger than the workers', async () => {
+        // Auth asks users in-process; neither may hold a connection across the other's work,
+        // or a pool of as many connections as workers runs dry (503s after the pool timeout).
+        const small = await startDtm({
+            env: {
+                DTM_LOGIN_LIMIT_PER_IP: '100000',
+                DTM_LOGIN_LIMIT_PER_EMAIL: '100000',
+                DTM_THREADS: '4',
+                DTM_PG_POOL_SIZE: '4',
+            },
+        });
+        try {
+            const body = { email: small.admin.email, password: small.admin.password };
+            const logins = await Promise.all(Array.from({ length: 32 }, () => small.api('POST', '/api/auth/login', { body })));
+            assert.deepEqual([...new Set(logins.map((r) => r.status))], [200], logins.map((r) => r.status).join(','));
+            const refreshes = await Promise.all(
+                logins.map((r) => small.api('POST', '/api/auth/refresh', { body: { refreshToken: r.json.refreshToken } }))
+            );
+            assert.deepEqual([...new Set(refreshes.map((r) => r.status))], [200]);
+            assert.equal(new Set(refreshes.map((r) => r.json.refreshToken)).size, 32);
+        } finally {
+            await small.stop();
+        }
+    });
+});
+
 // ---- rate limits -----------------------------------------------------------------------------
 
 describe('login rate limits', () => {

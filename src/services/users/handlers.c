@@ -32,13 +32,48 @@ dtm_err_t users_init(void)
 
 /* ---- small helpers ---- */
 
-static dtm_db_t *db_open(dtm_req_t *req)
+/* The connection lives on its own arena ("scope"), freed when the handler returns (see
+ * scoped) rather than with the request: when auth calls us in-process the request arena is
+ * auth's, and holding our connection until auth finishes would need two connections per
+ * login and can exhaust a pool no larger than the worker count. Row strings point into the
+ * scope's results, so anything used after a release is copied first (row_keep). */
+static dtm_db_t *db_open(dtm_req_t *req, dtm_arena_t **scope)
 {
     dtm_pg_pool_t *pool = dtm_pg_pool_for("users");
-    dtm_db_t *db = pool ? dtm_db_open(pool, req->arena) : NULL;
+    if (!*scope)
+        *scope = dtm_arena_new(0);
+    dtm_db_t *db = pool ? dtm_db_open(pool, *scope) : NULL;
     if (!db)
         dtm_resp_err(req, DTM_EDB, NULL);
     return db;
+}
+
+static void db_release(dtm_arena_t **scope)
+{
+    dtm_arena_free(*scope);
+    *scope = NULL;
+}
+
+typedef void (*impl_fn)(dtm_req_t *req, dtm_arena_t **scope);
+
+static void scoped(dtm_req_t *req, impl_fn fn)
+{
+    dtm_arena_t *scope = NULL;
+    fn(req, &scope);
+    db_release(&scope);
+}
+
+static void row_keep(dtm_arena_t *a, users_row_t *u)
+{
+    u->id = dtm_arena_strdup(a, u->id);
+    u->email = dtm_arena_strdup(a, u->email);
+    u->first_name = dtm_arena_strdup(a, u->first_name);
+    u->last_name = dtm_arena_strdup(a, u->last_name);
+    u->role = dtm_arena_strdup(a, u->role);
+    u->created_at = dtm_arena_strdup(a, u->created_at);
+    u->updated_at = dtm_arena_strdup(a, u->updated_at);
+    u->last_login_at = dtm_arena_strdup(a, u->last_login_at);
+    u->password_hash = dtm_arena_strdup(a, u->password_hash);
 }
 
 static void resp_invalid(dtm_req_t *req, dtm_valid_t *v)
@@ -93,7 +128,7 @@ static void resp_user(dtm_req_t *req, int status, const users_row_t *u)
 
 /* ---- GET /api/users ---- */
 
-void users_list(dtm_req_t *req)
+static void users_list_impl(dtm_req_t *req, dtm_arena_t **scope)
 {
     users_filter_t f = {.active = -1};
     if (!dtm_req_page(req, &f.page, &f.limit))
@@ -125,7 +160,7 @@ void users_list(dtm_req_t *req)
     }
     dtm_valid_cleanup(&v);
 
-    dtm_db_t *db = db_open(req);
+    dtm_db_t *db = db_open(req, scope);
     if (!db)
         return;
     users_row_t *rows;
@@ -149,7 +184,7 @@ void users_list(dtm_req_t *req)
 
 /* ---- POST /api/users ---- */
 
-void users_create(dtm_req_t *req)
+static void users_create_impl(dtm_req_t *req, dtm_arena_t **scope)
 {
     json_t *body = dtm_req_json(req);
     if (!body)
@@ -186,7 +221,7 @@ void users_create(dtm_req_t *req)
         dtm_resp_err(req, err, NULL);
         return;
     }
-    dtm_db_t *db = db_open(req);
+    dtm_db_t *db = db_open(req, scope);
     if (!db)
         return;
     users_row_t u;
@@ -208,7 +243,7 @@ void users_create(dtm_req_t *req)
 
 /* ---- GET /api/users/:id (cache-aside) ---- */
 
-void users_get(dtm_req_t *req)
+static void users_get_impl(dtm_req_t *req, dtm_arena_t **scope)
 {
     char *id = id_param(req);
     if (!id)
@@ -223,7 +258,7 @@ void users_get(dtm_req_t *req)
         dtm_resp_json(req, 200, json_pack("{s:o}", "user", cached));
         return;
     }
-    dtm_db_t *db = db_open(req);
+    dtm_db_t *db = db_open(req, scope);
     if (!db)
         return;
     users_row_t u;
@@ -244,7 +279,7 @@ void users_get(dtm_req_t *req)
 
 /* ---- PATCH /api/users/:id ---- */
 
-void users_patch(dtm_req_t *req)
+static void users_patch_impl(dtm_req_t *req, dtm_arena_t **scope)
 {
     char *id = id_param(req);
     if (!id)
@@ -279,7 +314,7 @@ void users_patch(dtm_req_t *req)
     }
     dtm_valid_cleanup(&v);
 
-    dtm_db_t *db = db_open(req);
+    dtm_db_t *db = db_open(req, scope);
     if (!db)
         return;
     users_row_t cur, u;
@@ -319,7 +354,7 @@ void users_patch(dtm_req_t *req)
 
 /* ---- DELETE /api/users/:id (deactivate) ---- */
 
-void users_delete(dtm_req_t *req)
+static void users_delete_impl(dtm_req_t *req, dtm_arena_t **scope)
 {
     char *id = id_param(req);
     if (!id)
@@ -328,7 +363,7 @@ void users_delete(dtm_req_t *req)
         dtm_resp_error(req, 403, "forbidden", "You cannot deactivate yourself", NULL);
         return;
     }
-    dtm_db_t *db = db_open(req);
+    dtm_db_t *db = db_open(req, scope);
     if (!db)
         return;
     users_row_t u;
@@ -348,7 +383,7 @@ void users_delete(dtm_req_t *req)
 
 /* ---- internal: POST /api/users/internal/verify-credentials ---- */
 
-void users_verify_credentials(dtm_req_t *req)
+static void users_verify_credentials_impl(dtm_req_t *req, dtm_arena_t **scope)
 {
     json_t *body = dtm_req_json(req);
     if (!body)
@@ -365,15 +400,21 @@ void users_verify_credentials(dtm_req_t *req)
     dtm_valid_cleanup(&v);
     char *norm = users_email_normalize(req->arena, email);
 
-    dtm_db_t *db = db_open(req);
-    if (!db)
-        return;
+    /* No connection is held while argon2id runs (tens of milliseconds). */
     users_row_t u = {0};
-    dtm_err_t err =
-        norm ? users_store_get_by_email_secret(db, req->arena, norm, &u) : DTM_ENOTFOUND;
-    if (err && err != DTM_ENOTFOUND) {
-        dtm_resp_err(req, err, NULL);
-        return;
+    dtm_err_t err = DTM_ENOTFOUND;
+    if (norm) {
+        dtm_db_t *db = db_open(req, scope);
+        if (!db)
+            return;
+        err = users_store_get_by_email_secret(db, req->arena, norm, &u);
+        if (!err)
+            row_keep(req->arena, &u);
+        db_release(scope);
+        if (err && err != DTM_ENOTFOUND) {
+            dtm_resp_err(req, err, NULL);
+            return;
+        }
     }
     /* Unknown e-mails are verified against a dummy hash: same cost, same answer. */
     if (!users_password_verify(err ? NULL : u.password_hash, password)) {
@@ -386,8 +427,16 @@ void users_verify_credentials(dtm_req_t *req)
         if (users_password_needs_rehash(u.password_hash) &&
             users_password_hash(password, upgraded) == DTM_OK)
             new_hash = upgraded;
+        dtm_db_t *db = db_open(req, scope);
+        if (!db)
+            return;
         users_row_t t;
-        if (users_store_touch_login(db, req->arena, u.id, new_hash, &t) == DTM_OK)
+        err = users_store_touch_login(db, req->arena, u.id, new_hash, &t);
+        if (err && err != DTM_ENOTFOUND) {
+            dtm_resp_err(req, err, NULL);
+            return;
+        }
+        if (!err)
             u = t;
         users_cache_del(req->arena, u.id);
     }
@@ -396,7 +445,7 @@ void users_verify_credentials(dtm_req_t *req)
 
 /* ---- internal: POST /api/users/internal/:id/password ---- */
 
-void users_change_password(dtm_req_t *req)
+static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
 {
     char *id = id_param(req);
     if (!id)
@@ -413,45 +462,89 @@ void users_change_password(dtm_req_t *req)
         resp_invalid(req, &v);
         return;
     }
-    dtm_db_t *db = db_open(req);
+    dtm_db_t *db = db_open(req, scope);
     if (!db) {
         dtm_valid_cleanup(&v);
         return;
     }
     users_row_t u;
-    dtm_err_t err = dtm_db_begin(db);
+    dtm_err_t err = users_store_get_secret(db, req->arena, id, &u);
     if (!err)
-        err = users_store_get_secret_for_update(db, req->arena, id, &u);
+        row_keep(req->arena, &u);
+    db_release(scope);
     if (err) {
         dtm_valid_cleanup(&v);
-        dtm_db_rollback(db);
         resp_store_err(req, err);
         return;
     }
     const char *problem = users_password_problem(next, u.email);
     if (problem) {
-        dtm_db_rollback(db);
         dtm_valid_fail(&v, "newPassword", "%s", problem);
         resp_invalid(req, &v);
         return;
     }
     dtm_valid_cleanup(&v);
     if (!users_password_verify(u.password_hash, current)) {
-        dtm_db_rollback(db);
         dtm_resp_error(req, 401, "invalid_credentials", "Current password is wrong", NULL);
         return;
     }
     char hash[USERS_HASH_LEN];
     err = users_password_hash(next, hash);
-    if (!err)
-        err = users_store_set_password(db, id, hash);
-    if (!err)
-        err = dtm_db_commit(db);
     if (err) {
-        dtm_db_rollback(db);
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    /* Compare-and-swap on the hash that was verified: a concurrent change in between makes
+     * this one fail instead of silently overwriting it. One statement, one transaction. */
+    if (!(db = db_open(req, scope)))
+        return;
+    err = users_store_swap_password(db, id, u.password_hash, hash);
+    if (err == DTM_ECONFLICT) {
+        dtm_resp_error(req, 409, "conflict", "The password was changed concurrently; try again",
+                       NULL);
+        return;
+    }
+    if (err) {
         resp_store_err(req, err);
         return;
     }
     users_cache_del(req->arena, id);
     dtm_resp_json(req, 204, NULL);
+}
+
+/* ---- the route table's entry points ---- */
+
+void users_list(dtm_req_t *req)
+{
+    scoped(req, users_list_impl);
+}
+
+void users_create(dtm_req_t *req)
+{
+    scoped(req, users_create_impl);
+}
+
+void users_get(dtm_req_t *req)
+{
+    scoped(req, users_get_impl);
+}
+
+void users_patch(dtm_req_t *req)
+{
+    scoped(req, users_patch_impl);
+}
+
+void users_delete(dtm_req_t *req)
+{
+    scoped(req, users_delete_impl);
+}
+
+void users_verify_credentials(dtm_req_t *req)
+{
+    scoped(req, users_verify_credentials_impl);
+}
+
+void users_change_password(dtm_req_t *req)
+{
+    scoped(req, users_change_password_impl);
 }

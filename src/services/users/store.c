@@ -124,13 +124,11 @@ dtm_err_t users_store_get_by_email_secret(dtm_db_t *db, dtm_arena_t *a, const ch
                    1, params, out);
 }
 
-dtm_err_t users_store_get_secret_for_update(dtm_db_t *db, dtm_arena_t *a, const char *id,
-                                            users_row_t *out)
+dtm_err_t users_store_get_secret(dtm_db_t *db, dtm_arena_t *a, const char *id, users_row_t *out)
 {
     const char *params[] = {id};
-    return one_row(db, a,
-                   "SELECT " USER_COLS ", password_hash FROM users.users WHERE id = $1 FOR UPDATE",
-                   1, params, out);
+    return one_row(db, a, "SELECT " USER_COLS ", password_hash FROM users.users WHERE id = $1", 1,
+                   params, out);
 }
 
 /* 23505 on the e-mail index is the only expected conflict; 23514 is a CHECK the handler's
@@ -182,6 +180,20 @@ dtm_err_t users_store_set_password(dtm_db_t *db, const char *id, const char *pas
     if (err)
         return err;
     return strcmp(PQcmdTuples(r), "1") == 0 ? DTM_OK : DTM_ENOTFOUND;
+}
+
+dtm_err_t users_store_swap_password(dtm_db_t *db, const char *id, const char *old_hash,
+                                    const char *new_hash)
+{
+    const char *params[] = {id, new_hash, old_hash};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "UPDATE users.users SET password_hash = $2, updated_at = now() "
+                                 "WHERE id = $1 AND password_hash = $3",
+                                 3, params);
+    if (err)
+        return err;
+    return strcmp(PQcmdTuples(r), "1") == 0 ? DTM_OK : DTM_ECONFLICT;
 }
 
 dtm_err_t users_store_touch_login(dtm_db_t *db, dtm_arena_t *a, const char *id,

@@ -75,9 +75,8 @@ dtm_err_t users_store_get(dtm_db_t *db, dtm_arena_t *a, const char *id, bool for
 /** By (normalised) e-mail, including the password hash. DTM_OK, DTM_ENOTFOUND. */
 dtm_err_t users_store_get_by_email_secret(dtm_db_t *db, dtm_arena_t *a, const char *email,
                                           users_row_t *out);
-/** By id with the password hash, row locked (inside a transaction). DTM_OK, DTM_ENOTFOUND. */
-dtm_err_t users_store_get_secret_for_update(dtm_db_t *db, dtm_arena_t *a, const char *id,
-                                            users_row_t *out);
+/** By id with the password hash. DTM_OK, DTM_ENOTFOUND. */
+dtm_err_t users_store_get_secret(dtm_db_t *db, dtm_arena_t *a, const char *id, users_row_t *out);
 /** Insert; DTM_ECONFLICT when the e-mail is taken. out gets the stored row. */
 dtm_err_t users_store_insert(dtm_db_t *db, dtm_arena_t *a, const char *email,
                              const char *password_hash, const char *first_name,
@@ -88,6 +87,9 @@ dtm_err_t users_store_update(dtm_db_t *db, dtm_arena_t *a, const char *id, const
                              const char *first_name, const char *last_name, const char *role,
                              int active, users_row_t *out);
 dtm_err_t users_store_set_password(dtm_db_t *db, const char *id, const char *password_hash);
+/** Replace the hash only if it is still `old_hash`; DTM_ECONFLICT when it changed meanwhile. */
+dtm_err_t users_store_swap_password(dtm_db_t *db, const char *id, const char *old_hash,
+                                    const char *new_hash);
 /** Record a successful login (and store `new_hash` when not NULL: parameter upgrade). */
 dtm_err_t users_store_touch_login(dtm_db_t *db, dtm_arena_t *a, const char *id,
                                   const char *new_hash, users_row_t *out);

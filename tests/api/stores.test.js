@@ -63,6 +63,7 @@ describe('POST /api/stores', () => {
             [{ timezone: 'EST5EDT; DROP TABLE' }, 'timezone'],
             [{ code: 'has space' }, 'code'],
             [{ code: '' }, 'code'],
+            [{ code: 'C'.repeat(51) }, 'code'],
             [{ name: 'x'.repeat(201) }, 'name'],
         ];
         for (const [extra, field] of cases) {
@@ -75,6 +76,7 @@ describe('POST /api/stores', () => {
         for (const extra of [
             { geofenceRadiusM: 10, latitude: 90, longitude: 180 },
             { geofenceRadiusM: 5000, latitude: -90, longitude: -180 },
+            { code: 'C'.repeat(44) + Math.random().toString(36).slice(2, 8) },
         ]) {
             const r = await as('admin')('POST', '/api/stores', storeBody(extra));
             assert.equal(r.status, 201, r.text);

@@ -289,6 +289,8 @@ describe('POST /api/todos/bulk-assign', () => {
         const t = await create('manager', { assigneeId: ids.merch });
         assertFieldNamed(await as('manager')('POST', '/api/todos/bulk-assign', { todoIds: [t.id, 'nope'], assigneeId: ids.merch2 }), 'todoIds');
         assertFieldNamed(await as('manager')('POST', '/api/todos/bulk-assign', { todoIds: [], assigneeId: ids.merch2 }), 'todoIds');
+        const tooMany = Array.from({ length: 501 }, () => t.id);
+        assertFieldNamed(await as('manager')('POST', '/api/todos/bulk-assign', { todoIds: tooMany, assigneeId: ids.merch2 }), 'todoIds');
         assertFieldNamed(await as('manager')('POST', '/api/todos/bulk-assign', { todoIds: [t.id] }), 'assigneeId');
         assertFieldNamed(await as('manager')('POST', '/api/todos/bulk-assign', { todoIds: [t.id], assigneeId: NIL }), 'assigneeId');
         assertError(await as('merch')('POST', '/api/todos/bulk-assign', { todoIds: [t.id], assigneeId: ids.merch }), 403);

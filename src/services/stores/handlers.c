@@ -61,7 +61,7 @@ static void read_input(dtm_req_t *req, json_t *body, bool create, stores_input_t
     double d;
     int64_t n;
     bool b;
-    if (dtm_jstr(v, body, "code", create, 1, 32, &s)) {
+    if (dtm_jstr(v, body, "code", create, 1, 50, &s)) {
         if (code_chars_ok(s))
             in->code = s;
         else

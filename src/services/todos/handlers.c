@@ -32,7 +32,7 @@ static const char *const statuses[] = {"pending", "in_progress", "completed", "c
 static const char *const priorities[] = {"low", "medium", "high", "urgent", NULL};
 
 #define MAX_CHECKLIST   100
-#define MAX_BULK        1000
+#define MAX_BULK        500
 #define MAX_DESCRIPTION 5000
 
 /* What the caller may do with one todo. */

@@ -155,7 +155,7 @@ static char *unquote(char *v)
             }
             if (q == '"' && *p == '\\' && p[1]) {
                 p++;
-                *o++ = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
+                *o++ = (char)(*p == 'n' ? '\n' : *p == 't' ? '\t' : *p);
             } else {
                 *o++ = *p;
             }

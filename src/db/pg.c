@@ -480,9 +480,10 @@ static dtm_err_t prepared(dtm_db_t *db, const char *sql, int nparams, const char
             *name = s->name;
             return DTM_OK;
         }
-    stmt_t *s = dtm_alloc(sizeof *s + strlen(sql) + 1);
+    size_t len = strlen(sql);
+    stmt_t *s = dtm_alloc(sizeof *s + len + 1);
     snprintf(s->name, sizeof s->name, "dtm_%u", c->nstmts++);
-    strcpy(s->sql, sql);
+    memcpy(s->sql, sql, len + 1);
     PGresult *r = PQprepare(c->pg, s->name, sql, nparams, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         dtm_err_t err = db_error(db, r, sql);

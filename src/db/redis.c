@@ -108,7 +108,7 @@ static bool target_locked(void)
 
 static struct timeval tv_ms(int ms)
 {
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000L};
     return tv;
 }
 

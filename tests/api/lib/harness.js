@@ -563,7 +563,11 @@ async function startDtm(opts = {}) {
         DTM_LOG_LEVEL: 'info',
         DTM_LOOPS: '2',
         DTM_THREADS: '8',
-        DTM_PG_POOL_SIZE: '8',
+        DTM_PG_POOL_SIZE: '16',
+        // Suites fire thousands of requests from 127.0.0.1 in seconds; the edge limits get their
+        // own test (edge.test.js) with small values.
+        DTM_RATE_LIMIT_PER_IP: '1000000',
+        DTM_RATE_LIMIT_PER_USER: '1000000',
         ...(opts.env || {}),
     });
     fs.mkdirSync(env.DTM_DATA_DIR, { recursive: true });

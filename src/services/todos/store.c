@@ -49,13 +49,14 @@ const char *todos_like_pattern(dtm_arena_t *a, const char *s)
 }
 
 /* ORDER BY clauses, each matching an index (see migrations/todos/0001_todos.sql); the id
- * tie-breaker keeps pages stable. */
+ * tie-breaker keeps pages stable. Columns are qualified: a bare "created_at" would name the
+ * formatted output column of TODO_COLS, and sorting by that text can use no index. */
 static const char *const order_by[] = {
-    [TODOS_SORT_CREATED_DESC] = "created_at DESC, id DESC",
-    [TODOS_SORT_CREATED_ASC] = "created_at, id",
-    [TODOS_SORT_DUE_ASC] = "due_at ASC NULLS LAST, id",
-    [TODOS_SORT_DUE_DESC] = "due_at DESC NULLS LAST, id DESC",
-    [TODOS_SORT_PRIORITY] = "priority_rank DESC, due_at ASC NULLS LAST, id",
+    [TODOS_SORT_CREATED_DESC] = "todos.created_at DESC, todos.id DESC",
+    [TODOS_SORT_CREATED_ASC] = "todos.created_at, todos.id",
+    [TODOS_SORT_DUE_ASC] = "todos.due_at ASC NULLS LAST, todos.id",
+    [TODOS_SORT_DUE_DESC] = "todos.due_at DESC NULLS LAST, todos.id DESC",
+    [TODOS_SORT_PRIORITY] = "todos.priority_rank DESC, todos.due_at ASC NULLS LAST, todos.id",
 };
 
 dtm_err_t todos_db_list(dtm_db_t *db, const todos_filter_t *f, PGresult **rows, long long *total)
@@ -69,13 +70,21 @@ dtm_err_t todos_db_list(dtm_db_t *db, const todos_filter_t *f, PGresult **rows, 
         params[n++] = f->scope_user;
         dtm_buf_printf(&where, " AND (assignee_id = $%d OR created_by = $%d)", n, n);
     }
+    /* One value (the usual case) as "=", so that (status, due_at) can hand rows over in due
+     * order; a generic plan cannot know that an array parameter holds a single element. */
     if (f->statuses) {
         params[n++] = f->statuses;
-        dtm_buf_printf(&where, " AND status = ANY ($%d::text[])", n);
+        dtm_buf_printf(&where,
+                       strchr(f->statuses, ',') ? " AND status = ANY ($%d::text[])"
+                                                : " AND status = ($%d::text[])[1]",
+                       n);
     }
     if (f->priorities) {
         params[n++] = f->priorities;
-        dtm_buf_printf(&where, " AND priority = ANY ($%d::text[])", n);
+        dtm_buf_printf(&where,
+                       strchr(f->priorities, ',') ? " AND priority = ANY ($%d::text[])"
+                                                  : " AND priority = ($%d::text[])[1]",
+                       n);
     }
     if (f->assignee_id) {
         params[n++] = f->assignee_id;

@@ -301,8 +301,11 @@ static int backup_run(const char *type, bool pitr)
     }
     for (int i = 0; i < ndb; i++) {
         char name[64], path[4200];
-        snprintf(name, sizeof name, "db-%s.dump", refs[i].name);
-        snprintf(path, sizeof path, "%s/%s", partial, name);
+        if (snprintf(name, sizeof name, "db-%s.dump", refs[i].name) >= (int)sizeof name ||
+            snprintf(path, sizeof path, "%s/%s", partial, name) >= (int)sizeof path) {
+            dtm_log_error("database name %s is too long for a dump file name", refs[i].name);
+            goto out;
+        }
         json_t *tables = NULL;
         dtm_log_info("dumping database %s", refs[i].name);
         if (dtm_db_dump(refs[i].url, path, &tables) != 0) {

@@ -1783,7 +1783,7 @@ static int loop_init(server_t *s, lctx_t *lc, struct sockaddr_storage *ss, sockl
         return rc;
     lc->srv = s;
     uv_mutex_init(&lc->smu);
-    int fd;
+    int fd = -1;
     rc = make_listener((struct sockaddr *)ss, salen, &fd);
     if (rc < 0) {
         uv_loop_close(&lc->loop);

@@ -71,6 +71,7 @@ function watch(page, who) {
 async function snap(page, name) {
     shot++;
     const file = path.join(OUT, `${String(shot).padStart(2, '0')}-${name}.png`);
+    await page.evaluate(() => window.scrollTo(0, 0)); // a sticky header would repeat mid-page
     await page.screenshot({ path: file, fullPage: true });
     return file;
 }

@@ -9,35 +9,41 @@ export interface Datum {
 
 const TONES = ["#0f5c8c", "#2e9d6a", "#e0a100", "#c0392b", "#7b5ea7", "#5d6d7e", "#16a3b8", "#d35400"];
 
+/**
+ * Horizontal bars: one row per datum, the bar an SVG rect sized in percent, so labels keep the
+ * page's font size at every width (a scaled viewBox would shrink or blow up the text).
+ */
 export function BarChart({ data, title }: { data: Datum[]; title: string }) {
   const max = Math.max(1, ...data.map((d) => d.value));
-  const rowH = 28;
-  const labelW = 110;
-  const w = 320;
-  const h = Math.max(rowH, data.length * rowH);
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>
-      <svg viewBox={`0 0 ${w} ${h}`} width="100%" role="img" aria-label={`${title}: ${data.map((d) => `${d.label} ${d.value}`).join(", ")}`}>
-        {data.map((d, i) => {
-          const bw = ((w - labelW - 40) * d.value) / max;
-          const y = i * rowH;
-          return (
-            <g key={d.label}>
-              <text x={0} y={y + rowH / 2 + 5} className="chart-label">
-                {d.label}
-              </text>
-              <rect x={labelW} y={y + 5} width={Math.max(bw, d.value > 0 ? 2 : 0)} height={rowH - 10} rx={3} fill={d.tone ?? TONES[i % TONES.length]} />
-              <text x={labelW + bw + 6} y={y + rowH / 2 + 5} className="chart-value">
-                {d.value}
-              </text>
-            </g>
-          );
-        })}
-      </svg>
+      <div className="bars" role="img" aria-label={`${title}: ${data.map((d) => `${d.label} ${d.value}`).join(", ")}`}>
+        {data.map((d, i) => (
+          <div className="bar-row" key={d.label} aria-hidden="true">
+            <span className="bar-label">{d.label}</span>
+            <svg className="bar-track" width="100%" height="16" preserveAspectRatio="none">
+              <rect x="0" y="0" width={`${(100 * Math.max(0, d.value)) / max}%`} height="16" rx="3" fill={d.tone ?? TONES[i % TONES.length]} />
+            </svg>
+            <span className="bar-value">{d.value}</span>
+          </div>
+        ))}
+      </div>
     </figure>
   );
 }
+
+/** Colours that mean something: statuses and priorities keep theirs in every chart. */
+export const TONE_OF: Record<string, string> = {
+  pending: "#5d6d7e",
+  in_progress: "#e0a100",
+  completed: "#2e9d6a",
+  cancelled: "#aab4be",
+  low: "#7fb3d5",
+  medium: "#0f5c8c",
+  high: "#e0a100",
+  urgent: "#c0392b",
+};
 
 export function Donut({ data, title }: { data: Datum[]; title: string }) {
   const total = data.reduce((n, d) => n + Math.max(0, d.value), 0);

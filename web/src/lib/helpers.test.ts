@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 import { describe, expect, it } from "vitest";
 import { passwordProblem } from "../pages/Account";
-import { reportRows } from "../pages/Reports";
+import { displayRows, reportRows } from "../pages/Reports";
 import { minutes } from "./format";
 import { summaryKpis, summaryTables } from "./summary";
 
@@ -46,6 +46,14 @@ describe("reportRows", () => {
     expect(reportRows({ items: [{ a: 2 }], pagination: {} })).toEqual([{ a: 2 }]);
     expect(reportRows({ from: "x", records: [{ a: 3 }] })).toEqual([{ a: 3 }]);
     expect(reportRows({ nothing: 1 })).toEqual([]);
+  });
+});
+
+describe("displayRows", () => {
+  it("hides ids and fills empty names from the user list", () => {
+    const d = displayRows([{ id: "a", userId: "u1", userName: "", storeId: "s", storeCode: "P1", status: "closed" }], new Map([["u1", "Mia Merch"]]));
+    expect(d.columns).toEqual(["userName", "storeCode", "status"]);
+    expect(d.rows[0].userName).toBe("Mia Merch");
   });
 });
 

@@ -2,7 +2,7 @@
 // Manager dashboard: today's KPIs from /api/reports/summary, with charts of the team and the tasks.
 import { api } from "../api/client";
 import type { TeamView, TodoStats } from "../api/types";
-import { BarChart, Donut } from "../components/charts";
+import { BarChart, Donut, TONE_OF } from "../components/charts";
 import { Empty, ErrorBox, Loading, PageHeader } from "../components/ui";
 import { label } from "../lib/format";
 import { columnLabel, summaryKpis, summaryTables } from "../lib/summary";
@@ -85,15 +85,15 @@ export default function Dashboard(_props: PageProps) {
             ) : stats.data ? (
               <BarChart
                 title={`Tasks by status (${stats.data.total} total, ${stats.data.overdue} overdue)`}
-                data={Object.entries(stats.data.byStatus ?? {}).map(([k, v]) => ({ label: label(k), value: v }))}
+                data={Object.entries(stats.data.byStatus ?? {}).map(([k, v]) => ({ label: label(k), value: v, tone: TONE_OF[k] }))}
               />
             ) : null}
           </div>
           <div className="card">
             {stats.data && (
               <BarChart
-                title={`Open tasks by priority · ${stats.data.completedLast7Days} completed in 7 days`}
-                data={Object.entries(stats.data.byPriority ?? {}).map(([k, v]) => ({ label: label(k), value: v }))}
+                title={`Tasks by priority · ${stats.data.completedLast7Days} completed in 7 days`}
+                data={Object.entries(stats.data.byPriority ?? {}).map(([k, v]) => ({ label: label(k), value: v, tone: TONE_OF[k] }))}
               />
             )}
           </div>

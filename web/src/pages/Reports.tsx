@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Attendance and task reports with date, store and user filters; preview as a table, download as CSV
 // (fetched with the bearer token, then saved from a Blob).
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { api } from "../api/client";
 import { describeError } from "../api/errors";
 import { activeStores, listUsers } from "../api/lookups";
 import type { Pagination } from "../api/types";
 import { Empty, ErrorBox, Loading, Notice, PageHeader, Pager } from "../components/ui";
 import { saveBlob } from "../lib/download";
-import { fullName, isoDay } from "../lib/format";
+import { dateTime, fullName, isoDay } from "../lib/format";
 import { columnLabel } from "../lib/summary";
 import { useAsync } from "../lib/useAsync";
 import type { PageProps } from "../Shell";
@@ -25,6 +25,30 @@ export function reportRows(body: unknown): Record<string, unknown>[] {
     for (const v of Object.values(o)) if (isRows(v)) return v;
   }
   return [];
+}
+
+/**
+ * What the preview table shows: ids give way to names (the CSV keeps everything). A name column
+ * the server left empty is filled from the user list, e.g. when the users view is unavailable.
+ */
+export function displayRows(rows: Record<string, unknown>[], names: Map<string, string>): { columns: string[]; rows: Record<string, unknown>[] } {
+  if (!rows.length) return { columns: [], rows };
+  const keys = Object.keys(rows[0]);
+  const pairs: [string, string][] = [
+    ["userId", "userName"],
+    ["assigneeId", "assigneeName"],
+  ];
+  const out = rows.map((r) => {
+    const n = { ...r };
+    for (const [idKey, nameKey] of pairs) {
+      if (idKey in r && !r[nameKey] && typeof r[idKey] === "string") n[nameKey] = names.get(r[idKey] as string) ?? r[idKey];
+    }
+    return n;
+  });
+  const columns = [...new Set([...keys, ...pairs.filter(([i]) => keys.includes(i)).map(([, nm]) => nm)])].filter(
+    (k) => k !== "id" && !/Id$/.test(k),
+  );
+  return { columns, rows: out };
 }
 
 function cell(v: unknown): string {
@@ -51,8 +75,8 @@ export default function Reports(_props: PageProps) {
     JSON.stringify([kind, query, page]),
   );
   const pagination = (report.data as { pagination?: Pagination } | undefined)?.pagination;
-  const rows = reportRows(report.data);
-  const columns = rows.length ? Object.keys(rows[0]) : [];
+  const names = useMemo(() => new Map((users.data ?? []).map((u) => [u.id, fullName(u)])), [users.data]);
+  const { columns, rows } = displayRows(reportRows(report.data), names);
 
   const download = async () => {
     setDownloading(true);
@@ -158,7 +182,7 @@ export default function Reports(_props: PageProps) {
               {rows.slice(0, 500).map((r, i) => (
                 <tr key={i}>
                   {columns.map((c) => (
-                    <td key={c}>{cell(r[c])}</td>
+                    <td key={c}>{/At$/.test(c) ? dateTime(cell(r[c]) || null) : cell(r[c])}</td>
                   ))}
                 </tr>
               ))}

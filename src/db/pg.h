@@ -14,7 +14,8 @@
 typedef struct dtm_pg_pool dtm_pg_pool_t;
 typedef struct dtm_db dtm_db_t;
 
-/** New pool for `url` holding at most `size` connections (made lazily). Caller frees. */
+/** New pool for `url` holding at most `size` connections (made lazily). Caller frees, after
+ *  every handle from it has been released (their arenas freed). */
 dtm_pg_pool_t *dtm_pg_pool_new(const char *url, int size, int timeout_ms);
 void dtm_pg_pool_free(dtm_pg_pool_t *p);
 
@@ -62,7 +63,9 @@ bool dtm_pg_bool(const PGresult *r, int row, const char *col);
 long long dtm_pg_int(const PGresult *r, int row, const char *col, long long dflt);
 double dtm_pg_double(const PGresult *r, int row, const char *col, double dflt);
 
-/** One ping (SELECT 1) with a short timeout: true when PostgreSQL answers. */
+/** One ping (SELECT 1) with a short timeout: true when PostgreSQL answers. Blocking (up to about
+ *  1 s, plus a connect): call it from a worker or probe thread, never an event loop. When every
+ *  connection is busy and one came back healthy within 5 s it answers true without waiting. */
 bool dtm_pg_ping(dtm_pg_pool_t *p);
 
 #endif

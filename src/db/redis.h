@@ -21,7 +21,9 @@ redisReply *dtm_redis_cmd(dtm_arena_t *a, const char *fmt, ...);
 /** argv form. */
 redisReply *dtm_redis_cmdargv(dtm_arena_t *a, int argc, const char **argv, const size_t *lens);
 
-/** True when the last contact succeeded (for /health: "ok" vs "degraded"). Pings if stale. */
+/** True when the last contact succeeded (for /health: "ok" vs "degraded"). Pings if the last
+ *  contact is over 1 s old, so it may block up to DTM_REDIS_TIMEOUT_MS: not on an event loop.
+ *  After a failure every call returns NULL at once for 1 s; then one caller probes. */
 bool dtm_redis_up(void);
 
 /** Subscribe to a channel on a background thread (reconnects by itself). cb runs on that

@@ -313,6 +313,21 @@ test('20 parallel punch-ins by one user: exactly one 201 and 19 x 409', async ()
     const outs = await Promise.all(Array.from({ length: 20 }, () => punchOut(m.token)));
     assert.equal(outs.filter((r) => r.status === 200).length, 1);
     assert.equal(outs.filter((r) => r.status === 409).length, 19);
+
+    // The same with a photo each (one new image, so 20 writers race on one file): one visit,
+    // one complete file, no temporary files left.
+    const img = Buffer.concat([JPEG.subarray(0, 20), crypto.randomBytes(300 * 1024), JPEG.subarray(-2)]);
+    const sha = crypto.createHash('sha256').update(img).digest('hex');
+    const withPhotos = await Promise.all(
+        Array.from({ length: 20 }, () => punchIn(m.token, form(at(store), { data: img, type: 'image/jpeg', name: 'p.jpg' })))
+    );
+    const st = withPhotos.map((r) => r.status);
+    assert.equal(st.filter((x) => x === 201).length, 1, JSON.stringify(st));
+    assert.equal(st.filter((x) => x === 409).length, 19, JSON.stringify(st));
+    const file = path.join(dtm.env.DTM_DATA_DIR, 'uploads', sha.slice(0, 2), sha.slice(2));
+    assert.deepEqual(fs.readFileSync(file), img);
+    assert.deepEqual(fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith('.')), []);
+    assert.equal((await punchOut(m.token)).status, 200);
 });
 
 test('breaks: start/end, every 409, punch-out ends a running break', async () => {
@@ -419,7 +434,7 @@ test('photos: sniffed by bytes, content-addressed, served to owner and staff onl
     assert.equal(a.photoUrl, `/api/attendance/photos/${sha}`);
     const file = path.join(dtm.env.DTM_DATA_DIR, 'uploads', sha.slice(0, 2), sha.slice(2));
     assert.deepEqual(fs.readFileSync(file), JPEG);
-    assert.deepEqual(fs.readdirSync(path.dirname(file)), [sha.slice(2)], 'no temporary files left');
+    assert.deepEqual(fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith('.')), [], 'no temporary files left');
 
     for (const token of [owner.token, managerTok, adminTok]) {
         const res = await fetch(dtm.url + a.photoUrl, { headers: { authorization: `Bearer ${token}` } });

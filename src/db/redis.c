@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Redis client: a few blocking hiredis contexts shared by the worker threads, and a circuit
+/* Redis client: a pool of blocking hiredis contexts (one per worker thread), and a circuit
  * breaker. Redis is a cache, so when it is down a request must not wait for a connect timeout
  * per call: after a failure every call returns NULL at once for BREAKER_S, then exactly one
  * caller probes (reconnects) while the others keep getting NULL. */
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define POOL_SIZE 4
+#define POOL_MAX  64 /* connections per process, at most */
 #define BREAKER_S 1.0
 #define STALE_S   1.0
 #define MAX_SUBS  8
@@ -33,7 +33,8 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static redis_url_t target;
 static bool have_target;
 static int timeout_ms = 500;
-static redisContext *idle[POOL_SIZE];
+static redisContext *idle[POOL_MAX];
+static atomic_int pool_size = 4;
 static int nidle, nbusy;
 
 /* Breaker state: while down, calls fail fast until `open_until`, then one caller (`probing`)
@@ -100,6 +101,9 @@ static bool target_locked(void)
         return false;
     }
     timeout_ms = dtm_cfg.redis_timeout_ms > 0 ? dtm_cfg.redis_timeout_ms : 500;
+    /* One connection per worker thread: a round trip is ~60 us, so a handful of shared
+     * connections would queue requests behind each other under load. */
+    pool_size = dtm_cfg.threads < 4 ? 4 : dtm_cfg.threads > POOL_MAX ? POOL_MAX : dtm_cfg.threads;
     have_target = true;
     return true;
 }
@@ -185,7 +189,7 @@ static redisContext *acquire(bool *probe)
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000L;
     }
-    while (nidle == 0 && nbusy >= POOL_SIZE) {
+    while (nidle == 0 && nbusy >= pool_size) {
         if (pthread_cond_timedwait(&cv, &mu, &deadline) == ETIMEDOUT) {
             if (*probe)
                 probing = false;
@@ -226,7 +230,7 @@ static void release(redisContext *c, bool failed, bool probe)
         if (!atomic_exchange(&up, true) && last_ok > 0)
             dtm_log_info("redis is back");
         last_ok = dtm_mono_s();
-        if (nidle < POOL_SIZE)
+        if (nidle < pool_size)
             idle[nidle++] = c;
         else
             redisFree(c);
@@ -326,7 +330,7 @@ static double m_errors(void *ud)
 static double m_pool(void *ud)
 {
     (void)ud;
-    return POOL_SIZE;
+    return pool_size;
 }
 
 static int subs_stop_all(void);

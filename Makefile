@@ -12,7 +12,7 @@
 #   make distclean    clean, and stop and delete the local stacks (var/)
 #
 # Suites (each also runs alone; `make test` runs every one whose files exist):
-#   test-unit test-unit-asan test-api test-api-asan test-micro test-web test-e2e
+#   test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-web test-e2e
 #   deploy-check test-monitoring test-backup test-fuzz
 SHELL := /bin/bash
 BUILD ?= build
@@ -25,7 +25,7 @@ CMAKE_ARGS ?=
 export DTM_TEST_VAR := $(TEST_VAR)
 
 .PHONY: all deps build asan web run test test-stack test-stack-stop stack-start stack-stop \
-	stack-status test-unit test-unit-asan test-api test-api-asan test-micro test-web test-e2e \
+	stack-status test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-web test-e2e \
 	deploy-check test-monitoring test-backup test-fuzz bench clean distclean help
 
 all: build
@@ -66,6 +66,8 @@ test-stack-stop:
 	@DTM_VAR_DIR=$(TEST_VAR) scripts/stack.sh stop
 
 # Single suites; `make test` runs them after building everything once.
+test-scripts:
+	@scripts/test.sh scripts
 test-unit: build test-stack
 	@scripts/test.sh unit
 test-unit-asan: asan test-stack

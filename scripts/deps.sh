@@ -34,6 +34,7 @@ core libclang-rt-14-dev
 core util-linux
 core procps
 core iproute2
+core shellcheck
 bench wrk
 bench nginx-light
 e2e chromium

@@ -6,6 +6,7 @@
 #   scripts/test.sh SUITE...   only those suites (the Makefile's test-* targets build first)
 #
 # Suites, in order (a suite whose files do not exist is reported as skipped):
+#   scripts     tests/scripts/*.test.js (the local stack script) and shellcheck of the scripts
 #   unit        ctest -L unit on build/
 #   unit-asan   ctest -L unit on build-asan/ (ASan + UBSan + LeakSanitizer)
 #   api         node --test tests/api/*.test.js against build/dtm
@@ -53,7 +54,7 @@ if [ -f "$ROOT/tests/lsan.supp" ]; then
 fi
 NODE_TEST=(node --test --test-reporter=spec --test-timeout=600000)
 
-ALL_SUITES=(unit unit-asan api api-asan micro web e2e deploy monitoring backup fuzz)
+ALL_SUITES=(scripts unit unit-asan api api-asan micro web e2e deploy monitoring backup fuzz)
 
 shopt -s nullglob
 
@@ -83,6 +84,7 @@ with_test_env() { # run a command with the test stack's settings exported (real 
 
 present() {
     case "$1" in
+    scripts) [ -n "$(node_tests_in tests/scripts)" ] ;;
     unit | unit-asan) unit_present ;;
     api | api-asan) [ -n "$(api_files)" ] ;;
     micro) [ -n "$(api_files)" ] && [ -n "$(find src/gateway -name '*.c' 2>/dev/null | head -n1)" ] ;;
@@ -111,6 +113,12 @@ run_dir_suite() { # dir
 suite() {
     local files
     case "$1" in
+    scripts)
+        # Ours only: other owners check their own scripts (deploy/check.sh).
+        shellcheck scripts/deps.sh scripts/stack.sh scripts/run.sh scripts/test.sh scripts/web.sh \
+            bench/run.sh .ci/run && echo "shellcheck: 7 passed, 0 failed" &&
+            "${NODE_TEST[@]}" tests/scripts/*.test.js
+        ;;
     unit)
         with_test_env ctest --test-dir "$BUILD" -L unit --output-on-failure -j2 --timeout 300
         ;;

@@ -5,7 +5,7 @@
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startDtm, randomId } = require('./lib/harness.js');
+const { startDtm, startRedis, randomId, sleep } = require('./lib/harness.js');
 
 function assertError(r, status, code) {
     assert.equal(r.status, status, `expected ${status} ${code || ''}, got ${r.status} ${r.text}`);
@@ -323,6 +323,45 @@ describe('GET /api/users/:id', () => {
         const r = await dtm.api('GET', `/api/users/${u.id}`, { token: tok.admin });
         assert.equal(r.status, 200);
         assert.equal(r.json.user.id, u.id);
+    });
+});
+
+describe('cache while Redis is unreachable', () => {
+    test('reads come from PostgreSQL, and a write made meanwhile never leaves a stale copy', async () => {
+        const redisServer = await startRedis();
+        const d = await startDtm({ redis: redisServer });
+        try {
+            const a = (await d.loginAdmin()).accessToken;
+            const u = await d.createUser(a);
+            const other = await d.createUser(a);
+            assert.equal((await d.api('GET', `/api/users/${u.id}`, { token: a })).headers['x-cache'], 'miss');
+            assert.equal((await d.api('GET', `/api/users/${u.id}`, { token: a })).headers['x-cache'], 'hit');
+            // Frozen, not dead: it keeps user:{id} and answers again later.
+            process.kill(redisServer.child.pid, 'SIGSTOP');
+            try {
+                // the first call times out and opens dtm's breaker; the write then cannot delete
+                const g = await d.api('GET', `/api/users/${other.id}`, { token: a });
+                assert.equal(g.status, 200, 'served from PostgreSQL');
+                const p = await d.api('PATCH', `/api/users/${u.id}`, { token: a, body: { lastName: 'Written-While-Down' } });
+                assert.equal(p.status, 200, p.text);
+            } finally {
+                process.kill(redisServer.child.pid, 'SIGCONT');
+            }
+            // Whenever Redis is back, the old copy must not be served.
+            const deadline = Date.now() + 4000;
+            let hits = 0;
+            while (Date.now() < deadline) {
+                const r = await d.api('GET', `/api/users/${u.id}`, { token: a });
+                assert.equal(r.status, 200);
+                assert.equal(r.json.user.lastName, 'Written-While-Down', `stale copy served (x-cache ${r.headers['x-cache']})`);
+                if (r.headers['x-cache'] === 'hit') hits++;
+                await sleep(100);
+            }
+            assert.ok(hits > 0, 'the cache works again once Redis is back');
+        } finally {
+            await d.stop();
+            await redisServer.destroy();
+        }
     });
 });
 

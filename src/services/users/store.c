@@ -2,7 +2,10 @@
 /* Every SQL statement and Redis key of the users service. */
 #include "services/users/users.h"
 #include "core/json.h"
+#include "core/ids.h"
 #include "db/redis.h"
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,10 +218,100 @@ dtm_err_t users_store_count(dtm_db_t *db, long long *n)
     return err;
 }
 
-/* ---- cache-aside: user:{id} holds the public JSON object, TTL 3600 s ---- */
+/* ---- cache-aside: user:{id} holds the public JSON object, TTL 3600 s ----
+ *
+ * A write that cannot delete its key (Redis unreachable, breaker open) must not leave a stale
+ * copy to be served once Redis answers again. Such ids are remembered here and deleted before
+ * this process next reads or writes the cache; when too many pile up, every user:* key is
+ * deleted instead. (Another process's stale copy can still live until the TTL: documented.) */
+
+#define PENDING_MAX 1024
+
+static pthread_mutex_t pend_mu = PTHREAD_MUTEX_INITIALIZER;
+static char pending[PENDING_MAX][DTM_UUID_LEN + 1];
+static int npending;
+static bool pending_all;
+static atomic_bool pending_flag;
+
+static void remember_locked(const char *id)
+{
+    for (int i = 0; i < npending; i++)
+        if (strcmp(pending[i], id) == 0)
+            return;
+    if (npending < PENDING_MAX)
+        snprintf(pending[npending++], sizeof pending[0], "%s", id);
+    else
+        pending_all = true;
+    atomic_store(&pending_flag, true);
+}
+
+static void remember(const char *id)
+{
+    pthread_mutex_lock(&pend_mu);
+    remember_locked(id);
+    pthread_mutex_unlock(&pend_mu);
+}
+
+static bool delete_all_user_keys(dtm_arena_t *a)
+{
+    char cursor[32] = "0";
+    do {
+        redisReply *r = dtm_redis_cmd(a, "SCAN %s MATCH user:* COUNT 500", cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING)
+            return false;
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        if (keys->type == REDIS_REPLY_ARRAY && keys->elements > 0) {
+            size_t n = keys->elements + 1;
+            const char **argv = dtm_arena_alloc(a, n * sizeof *argv);
+            size_t *lens = dtm_arena_alloc(a, n * sizeof *lens);
+            argv[0] = "DEL";
+            lens[0] = 3;
+            for (size_t i = 0; i < keys->elements; i++) {
+                argv[i + 1] = keys->element[i]->str;
+                lens[i + 1] = keys->element[i]->len;
+            }
+            if (!dtm_redis_cmdargv(a, (int)n, argv, lens))
+                return false;
+        }
+    } while (strcmp(cursor, "0") != 0);
+    return true;
+}
+
+/* Apply remembered deletions. True when none is left (Redis reachable). */
+static bool flush_pending(dtm_arena_t *a)
+{
+    if (!atomic_load(&pending_flag))
+        return true;
+    pthread_mutex_lock(&pend_mu);
+    int n = npending;
+    bool all = pending_all;
+    char(*ids)[DTM_UUID_LEN + 1] = dtm_arena_alloc(a, sizeof pending[0] * (size_t)(n ? n : 1));
+    memcpy(ids, pending, sizeof pending[0] * (size_t)n);
+    npending = 0;
+    pending_all = false;
+    atomic_store(&pending_flag, false);
+    pthread_mutex_unlock(&pend_mu);
+
+    bool ok = !all || delete_all_user_keys(a);
+    for (int i = 0; ok && i < n; i++)
+        ok = dtm_redis_cmd(a, "DEL user:%s", ids[i]) != NULL;
+    if (!ok) {
+        pthread_mutex_lock(&pend_mu);
+        for (int i = 0; i < n; i++)
+            remember_locked(ids[i]);
+        if (all)
+            pending_all = true;
+        pthread_mutex_unlock(&pend_mu);
+    }
+    return ok;
+}
 
 json_t *users_cache_get(dtm_arena_t *a, const char *id)
 {
+    if (!flush_pending(a))
+        return NULL;
     redisReply *r = dtm_redis_cmd(a, "GET user:%s", id);
     if (!r || r->type != REDIS_REPLY_STRING)
         return NULL;
@@ -232,6 +325,8 @@ json_t *users_cache_get(dtm_arena_t *a, const char *id)
 
 void users_cache_put(dtm_arena_t *a, const char *id, const json_t *user)
 {
+    if (!flush_pending(a))
+        return;
     char *s = dtm_json_dumps(user);
     dtm_redis_cmd(a, "SET user:%s %b EX %d", id, s, strlen(s), USERS_CACHE_TTL_S);
     free(s);
@@ -239,5 +334,6 @@ void users_cache_put(dtm_arena_t *a, const char *id, const json_t *user)
 
 void users_cache_del(dtm_arena_t *a, const char *id)
 {
-    dtm_redis_cmd(a, "DEL user:%s", id);
+    if (!flush_pending(a) || !dtm_redis_cmd(a, "DEL user:%s", id))
+        remember(id);
 }

@@ -600,9 +600,9 @@ async function startDtm(opts = {}) {
             handle.seedOutput = await dtmCommand(args, env, bin);
         }
 
-        const spawnOne = async (name, target) => {
+        const spawnOne = async (name, target, preferredPort) => {
             for (let attempt = 1; ; attempt++) {
-                const port = await freePort();
+                const port = attempt === 1 && preferredPort ? preferredPort : await freePort();
                 const args = ['serve', ...(target ? ['--target', target] : []), ...(opts.args || [])];
                 const p = new Proc({ name, bin, args, env, port, logs }).start();
                 handle.processes.push(p);
@@ -628,17 +628,31 @@ async function startDtm(opts = {}) {
             // pointed at them through DTM_UPSTREAM_<SERVICE> (comma-separated replica URLs).
             const services = opts.services || serviceNames();
             const replicas = opts.replicas || {};
+            // Ports first: every service must know every other's URLs (DTM_UPSTREAM_<SERVICE>)
+            // because services call each other (dtm_call), not only the gateway.
+            const planned = {};
+            const taken = new Set();
+            for (const s of services) {
+                planned[s] = [];
+                for (let i = 1; i <= (replicas[s] || 1); i++) {
+                    let port;
+                    do port = await freePort();
+                    while (taken.has(port));
+                    taken.add(port);
+                    planned[s].push(port);
+                }
+                env[`DTM_UPSTREAM_${s.toUpperCase()}`] = planned[s].map((p) => `http://127.0.0.1:${p}`).join(',');
+            }
             const upstreams = {};
             for (const s of services) {
-                const n = replicas[s] || 1;
                 upstreams[s] = [];
-                for (let i = 1; i <= n; i++) {
-                    const p = await spawnOne(`${s}#${i}`, s);
+                for (let i = 1; i <= planned[s].length; i++) {
+                    const p = await spawnOne(`${s}#${i}`, s, planned[s][i - 1]);
                     p.service = s;
                     upstreams[s].push(p.url);
                 }
+                env[`DTM_UPSTREAM_${s.toUpperCase()}`] = upstreams[s].join(',');
             }
-            for (const s of services) env[`DTM_UPSTREAM_${s.toUpperCase()}`] = upstreams[s].join(',');
             handle.upstreams = upstreams;
             handle.main = await spawnOne('gateway', 'gateway');
         } else {

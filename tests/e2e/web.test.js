@@ -19,6 +19,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
+const zlib = require('node:zlib');
 const { createRequire } = require('node:module');
 const { execFileSync } = require('node:child_process');
 
@@ -127,8 +128,20 @@ test('web client: admin sets up, merchandiser works a day, manager follows live 
     const admin = await adminCtx.newPage();
     watch(admin, 'admin');
     await admin.setViewportSize({ width: 360, height: 740 });
+    const scripts = [];
+    const onResponse = (r) => {
+        if (r.request().resourceType() === 'script') scripts.push(r);
+    };
+    admin.on('response', onResponse);
     await admin.goto(dtm.url + '/');
     await admin.getByRole('button', { name: 'Sign in' }).waitFor();
+    await admin.waitForLoadState('networkidle');
+    admin.off('response', onResponse);
+    // Page weight: the login page's JavaScript, gzip-compressed, stays under 250 KB.
+    let jsGzip = 0;
+    for (const r of scripts) jsGzip += zlib.gzipSync(await r.body(), { level: 9 }).length;
+    fs.writeFileSync(path.join(OUT, 'login-js-gzip-bytes.txt'), `${jsGzip}\n`);
+    assert.ok(scripts.length >= 1 && jsGzip < 250 * 1024, `login page JS: ${jsGzip} bytes gzip in ${scripts.length} files`);
     await snap(admin, 'login-360');
     await admin.setViewportSize(desktop.viewport);
     await snap(admin, 'login-desktop');

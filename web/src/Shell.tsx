@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The signed-in application: header, role-based navigation and the routes (each page is its own chunk).
-import { lazy, Suspense, useState, type ComponentType, type LazyExoticComponent } from "react";
+import { lazy, Suspense, useEffect, useRef, useState, type ComponentType, type LazyExoticComponent } from "react";
 import { api } from "./api/client";
 import type { Role, User } from "./api/types";
 import { Loading } from "./components/ui";
@@ -57,6 +57,18 @@ export default function Shell({ user }: { user: User }) {
       break;
     }
   }
+  // On navigation: a title per page, and focus to the content so screen readers start there.
+  const title = match?.route.nav ?? (match ? "Task" : "Not found");
+  const first = useRef(true);
+  useEffect(() => {
+    document.title = `${title} · dtm`;
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById("main")?.focus({ preventScroll: true });
+  }, [path, title]);
+
   const isActive = (p: string) => (p === "/" ? path === "/" : path === p || path.startsWith(p + "/"));
 
   const logout = async () => {

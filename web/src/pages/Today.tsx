@@ -329,10 +329,12 @@ function DayTotals({ tick }: { tick: number }) {
   const sum = (k: "workedMinutes" | "breakMinutes" | "netMinutes" | "overtimeMinutes") =>
     items.reduce((n, a) => n + (a.status === "closed" ? (a[k] ?? 0) : 0), 0);
   const visits = items.length;
+  const open = items.some((a) => a.status !== "closed");
   return (
     <section className="section" aria-labelledby="day-title">
       <h2 id="day-title">Today's totals</h2>
       <div className="card">
+        {open && <p className="muted small">Times count finished visits; the current one is added when you punch out.</p>}
         <dl className="kv">
           <div>
             <dt>Visits</dt>

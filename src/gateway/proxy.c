@@ -19,6 +19,7 @@
 #include "http/server.h"
 
 #include <http_parser.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -28,6 +29,7 @@
 #define MAX_ATTEMPTS          3
 #define MAX_PASS_HEADERS      16
 #define MAX_RESP_HEADER_BYTES (64 * 1024)
+#define BUFFER_MAX            (256 * 1024) /* larger (or unknown) bodies are streamed */
 
 typedef struct upconn upconn_t;
 typedef struct px px_t;
@@ -67,6 +69,8 @@ struct px {
     dtm_buf_t out;
     px_phase_t phase;
     bool head, idempotent, got_bytes, hdr_value, complete;
+    bool streaming;  /* the body is relayed as it arrives (big, unknown length, events) */
+    bool pause_read; /* the client is slower than the upstream */
     double t0;
     /* response */
     int status;
@@ -84,6 +88,7 @@ static uv_once_t g_once = UV_ONCE_INIT;
 
 static void attempt(px_t *px);
 static void uc_close(upconn_t *uc);
+static void start_streaming(px_t *px, long long content_length);
 static void build_request(px_t *px);
 
 /* ---- hop-by-hop (RFC 9110 7.6.1) ---- */
@@ -262,7 +267,9 @@ static void px_done(px_t *px, dtm_err_t err, const char *msg)
         dtm_histogram_observe(px->up->m_lat, dtm_mono_s() - px->t0);
         ((dtm_req_core_t *)req->core)->upstream = dtm_arena_strdup(req->arena, px->up->url);
     }
-    if (err != DTM_OK) {
+    if (px->streaming) {
+        /* the head and body went out already */
+    } else if (err != DTM_OK) {
         memset(resp, 0, sizeof *resp);
         dtm_resp_err(req, err, msg);
     } else {
@@ -294,6 +301,13 @@ static void px_fail(px_t *px, dtm_err_t err, const char *msg, bool reached)
             gw_eject(px->up, msg);
         else
             gw_note(px->up, true);
+    }
+    if (px->streaming) {
+        /* part of the response is out: the only honest thing left is to cut it short */
+        px->up = NULL;
+        dtm_server_stream_abort(px->req);
+        dtm_server_resp_ready(px->req);
+        return;
     }
     bool retry = !px->got_bytes && (!reached || px->idempotent) && px->ntried < MAX_ATTEMPTS &&
                  px->ntried < px->gs->nups && !dtm_server_req_gone(px->req) && err != DTM_ETIMEOUT;
@@ -380,13 +394,28 @@ static int r_headers_complete(http_parser *p)
                 px->hdrs[k++] = px->hdrs[i];
         px->nh = k;
     }
+    bool chunked = p->flags & F_CHUNKED;
+    bool unknown = chunked || p->content_length == ULLONG_MAX;
+    bool events = px->content_type && strncmp(px->content_type, "text/event-stream", 17) == 0;
+    bool bodiless = px->head || px->status == 204 || px->status == 304 || px->status < 200;
+    if (!bodiless && (unknown || events || p->content_length > BUFFER_MAX))
+        start_streaming(px, unknown ? -1 : (long long)p->content_length);
     return px->head ? 1 : 0; /* a response to HEAD has no body whatever it declares */
 }
 
 static int r_body(http_parser *p, const char *at, size_t len)
 {
-    px_t *px = ((upconn_t *)p->data)->px;
-    dtm_buf_append(&px->body, at, len);
+    upconn_t *uc = p->data;
+    px_t *px = uc->px;
+    if (!px->streaming) {
+        dtm_buf_append(&px->body, at, len);
+        return 0;
+    }
+    if (dtm_server_req_gone(px->req))
+        return -1;              /* nobody to relay to */
+    uv_timer_again(&uc->timer); /* while streaming, the timeout is between chunks */
+    if (dtm_server_stream_write(px->req, at, len) > DTM_SERVER_STREAM_HIGH)
+        px->pause_read = true;
     return 0;
 }
 
@@ -396,6 +425,35 @@ static int r_message_complete(http_parser *p)
     px->complete = true;
     http_parser_pause(p, 1);
     return 0;
+}
+
+static void on_resp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* The client drained: read the upstream again. */
+static void resume_read(void *ud)
+{
+    upconn_t *uc = ud;
+    if (uc->px && !uc->closing)
+        uv_read_start((uv_stream_t *)&uc->tcp, uc_alloc, on_resp_read);
+}
+
+static void start_streaming(px_t *px, long long content_length)
+{
+    dtm_req_t *req = px->req;
+    dtm_resp_t *resp = dtm_req_resp(req);
+    memset(resp, 0, sizeof *resp);
+    for (int i = 0; i < px->nh; i++)
+        resp->headers[resp->nheaders++] = px->hdrs[i];
+    ((dtm_req_core_t *)req->core)->upstream = dtm_arena_strdup(req->arena, px->up->url);
+    px->streaming = true;
+    upconn_t *uc = px->uc;
+    int to = dtm_cfg.upstream_timeout_ms > 0 ? dtm_cfg.upstream_timeout_ms : 30000;
+    uv_timer_set_repeat(&uc->timer, (uint64_t)to);
+    uv_timer_again(&uc->timer);
+    dtm_server_stream_on_drain(req, resume_read, uc);
+    dtm_server_stream_begin(req, px->status,
+                            px->content_type ? px->content_type : "application/octet-stream",
+                            content_length);
 }
 
 static void settings_init(void)
@@ -418,6 +476,10 @@ static void response_done(upconn_t *uc)
     if (px->status >= 500)
         dtm_metric_inc(px->up->m_fail);
     http_parser_pause(&uc->parser, 0);
+    if (px->streaming) {
+        dtm_server_stream_on_drain(px->req, NULL, NULL);
+        dtm_server_stream_end(px->req);
+    }
     uc_release(uc);
     px_done(px, DTM_OK, NULL);
 }
@@ -455,8 +517,14 @@ static void on_resp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         response_done(uc);
         return;
     }
-    if (e != HPE_OK)
+    if (e != HPE_OK) {
         px_fail(px, DTM_EUPSTREAM, "The upstream sent a malformed response", true);
+        return;
+    }
+    if (px->pause_read) {
+        px->pause_read = false;
+        uv_read_stop((uv_stream_t *)&uc->tcp);
+    }
 }
 
 static void resp_timeout(uv_timer_t *t)

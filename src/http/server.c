@@ -46,8 +46,8 @@
 #define FILE_CHUNK      (64 * 1024)
 #define MAX_PIPELINE    32 /* queued requests per connection before reading pauses */
 #define RESUME_PIPELINE 8
-#define STREAM_HIGH     (256 * 1024)  /* a stream writer blocks above this many queued bytes */
-#define SSE_MAX_QUEUE   (1024 * 1024) /* a slower SSE client is dropped */
+#define STREAM_HIGH     DTM_SERVER_STREAM_HIGH /* a stream writer blocks above this */
+#define SSE_MAX_QUEUE   (1024 * 1024)          /* a slower SSE client is dropped */
 #define SSE_PING_MS     15000
 #define LINGER_MS       2000
 
@@ -92,6 +92,10 @@ struct sreq {
     size_t queued; /* sq.len + sw.len */
     sreq_t *st_next;
     uv_write_t stw;
+    bool st_raw; /* loop stream with a Content-Length: no chunk framing */
+    bool drain_wanted;
+    void (*on_drain)(void *);
+    void *drain_ud;
 };
 
 struct conn {
@@ -1291,6 +1295,88 @@ void dtm_resp_stream_end(dtm_req_t *req)
     uv_mutex_unlock(&lc->smu);
 }
 
+/* ---- loop-side streams (the gateway relays upstream bodies) ---- */
+
+void dtm_server_stream_begin(dtm_req_t *req, int status, const char *content_type,
+                             long long content_length)
+{
+    sreq_t *r = req_of(req);
+    conn_t *c = r->conn;
+    lctx_t *lc = c->lc;
+    dtm_resp_t *resp = &r->core.resp;
+    dtm_buf_t head;
+    dtm_buf_init(&head);
+    resp->status = status;
+    resp->content_type = dtm_arena_strdup(req->arena, content_type);
+    r->st_raw = content_length >= 0;
+    if (!r->st_raw)
+        dtm_resp_header(req, "Transfer-Encoding", "chunked");
+    dtm_resp_head(req, status, r->keep_alive && !r->close_after, content_length, resp->content_type,
+                  &head);
+    uv_mutex_lock(&lc->smu);
+    resp->kind = DTM_RESP_STREAM;
+    r->st_begun = true;
+    dtm_buf_append(&r->sq, head.data, head.len);
+    r->queued += head.len;
+    uv_mutex_unlock(&lc->smu);
+    dtm_buf_free(&head);
+    r->ready = true;
+    if (c->qhead == r)
+        pump(c);
+}
+
+size_t dtm_server_stream_write(dtm_req_t *req, const void *data, size_t len)
+{
+    sreq_t *r = req_of(req);
+    conn_t *c = r->conn;
+    lctx_t *lc = c->lc;
+    uv_mutex_lock(&lc->smu);
+    if (len && !is_head(req) && !r->gone) {
+        size_t before = r->sq.len;
+        if (!r->st_raw)
+            dtm_buf_printf(&r->sq, "%zx\r\n", len);
+        dtm_buf_append(&r->sq, data, len);
+        if (!r->st_raw)
+            dtm_buf_append(&r->sq, "\r\n", 2);
+        r->queued += r->sq.len - before;
+        r->core.resp.body_len += len;
+    }
+    size_t q = r->queued;
+    uv_mutex_unlock(&lc->smu);
+    if (q > STREAM_HIGH)
+        r->drain_wanted = true;
+    if (c->qhead == r && !c->closing)
+        stream_flush(c, r);
+    return q;
+}
+
+void dtm_server_stream_end(dtm_req_t *req)
+{
+    sreq_t *r = req_of(req);
+    lctx_t *lc = r->conn->lc;
+    uv_mutex_lock(&lc->smu);
+    if (!r->st_ended) {
+        r->st_ended = true;
+        if (!is_head(req) && !r->st_raw) {
+            dtm_buf_append(&r->sq, "0\r\n\r\n", 5);
+            r->queued += 5;
+        }
+    }
+    uv_mutex_unlock(&lc->smu);
+}
+
+void dtm_server_stream_abort(dtm_req_t *req)
+{
+    conn_close(req_of(req)->conn);
+}
+
+void dtm_server_stream_on_drain(dtm_req_t *req, void (*fn)(void *), void *ud)
+{
+    sreq_t *r = req_of(req);
+    r->on_drain = fn;
+    r->drain_ud = ud;
+}
+
 static void stream_written(uv_write_t *w, int status)
 {
     sreq_t *r = w->data;
@@ -1306,6 +1392,10 @@ static void stream_written(uv_write_t *w, int status)
     if (status < 0 || c->closing) {
         conn_close(c);
         return;
+    }
+    if (r->drain_wanted && r->queued < STREAM_HIGH / 2 && r->on_drain) {
+        r->drain_wanted = false;
+        r->on_drain(r->drain_ud); /* the producer resumes; its data comes in later callbacks */
     }
     stream_flush(c, r);
 }

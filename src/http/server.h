@@ -72,6 +72,21 @@ void dtm_server_resp_ready(dtm_req_t *req);
  *  still calls dtm_server_resp_ready, which then only frees the request. */
 bool dtm_server_req_gone(const dtm_req_t *req);
 
+/* ---- loop-side streamed responses (the gateway relays upstream bodies as they arrive) ----
+ * On the loop thread that owns req, for a request held with busy (proxy): begin
+ * (content_length < 0 = chunked), any number of writes, end, then dtm_server_resp_ready.
+ * Writes never block: they return the bytes queued for the client; above
+ * DTM_SERVER_STREAM_HIGH the producer should pause, and on_drain(ud) is called once the queue
+ * has fallen below half of it. abort cuts the client connection (the upstream died mid-body):
+ * the client sees a truncated response, never a wrong one. */
+#define DTM_SERVER_STREAM_HIGH (256 * 1024)
+void dtm_server_stream_begin(dtm_req_t *req, int status, const char *content_type,
+                             long long content_length);
+size_t dtm_server_stream_write(dtm_req_t *req, const void *data, size_t len);
+void dtm_server_stream_end(dtm_req_t *req);
+void dtm_server_stream_abort(dtm_req_t *req);
+void dtm_server_stream_on_drain(dtm_req_t *req, void (*fn)(void *), void *ud);
+
 /** The libuv loop that owns req (for asynchronous handlers on the loop). The loop's `data`
  *  field belongs to the gateway (its per-loop upstream pools). */
 struct uv_loop_s *dtm_server_req_loop(const dtm_req_t *req);

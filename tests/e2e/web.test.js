@@ -355,4 +355,15 @@ test('web client: admin sets up, merchandiser works a day, manager follows live 
     });
     assert.equal(swState, 'registered');
     assert.deepEqual(consoleProblems, []);
+
+    // Offline, the service worker still serves the app shell; the app says the server is out of
+    // reach (it never caches /api) and offers to retry.
+    await mgr.evaluate(() => navigator.serviceWorker.ready);
+    await mgrCtx.setOffline(true);
+    await mgr.reload();
+    await mgr.getByRole('alert').filter({ hasText: 'Cannot reach the server' }).waitFor();
+    await snap(mgr, 'offline-shell-360');
+    await mgrCtx.setOffline(false);
+    await mgr.getByRole('button', { name: 'Try again' }).click();
+    await mgr.getByRole('button', { name: 'Log out' }).waitFor();
 });

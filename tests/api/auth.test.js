@@ -512,6 +512,39 @@ describe('POST /api/auth/change-password', () => {
     });
 });
 
+describe('logout while Redis is unreachable', () => {
+    test('the denylist entry reaches Redis once it answers again', async () => {
+        const redisServer = await startRedis();
+        const d = await startDtm({ redis: redisServer });
+        try {
+            const a = await d.loginAdmin();
+            const jti = decodeJwt(a.accessToken).payload.jti;
+            process.kill(redisServer.child.pid, 'SIGSTOP');
+            try {
+                // the first call times out and opens dtm's breaker; the logout's SET then fails
+                assert.equal((await d.api('GET', '/api/auth/me', { token: a.accessToken })).status, 200);
+                const r = await d.api('POST', '/api/auth/logout', { token: a.accessToken });
+                assert.equal(r.status, 204, r.text);
+            } finally {
+                process.kill(redisServer.child.pid, 'SIGCONT');
+            }
+            // Any later auth request that finds Redis reachable writes the missed entry.
+            const deadline = Date.now() + 5000;
+            let denied = false;
+            while (!denied && Date.now() < deadline) {
+                await d.api('POST', '/api/auth/login', { body: { email: 'nobody@example.com', password: 'whatever-1234' } });
+                denied = (await d.redis('EXISTS', `jwt:deny:${jti}`)) === 1;
+                if (!denied) await sleep(200);
+            }
+            assert.ok(denied, 'jwt:deny key restored');
+            assertError(await d.api('GET', '/api/auth/me', { token: a.accessToken }), 401, 'invalid_token');
+        } finally {
+            await d.stop();
+            await redisServer.destroy();
+        }
+    });
+});
+
 // ---- concurrency -----------------------------------------------------------------------------
 
 describe('many logins at once', () => {

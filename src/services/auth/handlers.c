@@ -43,26 +43,47 @@ static void init_once_fn(void)
     g_rl = auth_rl_new(8192);
 }
 
-/* Housekeeping, and the Redis denylist restored from its durable copy (a Redis that restarted
- * empty would otherwise accept logged-out tokens again). Failures are only logged: the service
- * must start even while PostgreSQL or Redis is down. */
-static void maintain(void)
+/* Set when a denylist entry could not be written to Redis (or at start): the durable copy in
+ * PostgreSQL is pushed again by the next auth request that finds Redis reachable. */
+static atomic_bool deny_dirty = true;
+
+/* The Redis denylist restored from its durable copy (a Redis that restarted empty, or missed a
+ * logout while unreachable, would otherwise accept logged-out tokens again), optionally with
+ * housekeeping. Failures are only logged: the service must start even while PostgreSQL or
+ * Redis is down. */
+static void sync_denylist(bool housekeeping)
 {
     dtm_pg_pool_t *pool = dtm_pg_pool_for("auth");
     dtm_arena_t *a = dtm_arena_new(0);
     dtm_db_t *db = pool ? dtm_db_open(pool, a) : NULL;
     auth_denied_t *rows;
     int n = 0;
-    if (!db || auth_store_housekeeping(db) != DTM_OK ||
+    atomic_store(&deny_dirty, false);
+    if (!db || (housekeeping && auth_store_housekeeping(db) != DTM_OK) ||
         auth_store_denied_live(db, a, &rows, &n) != DTM_OK) {
-        dtm_log_warn("auth housekeeping skipped: database unavailable");
+        dtm_log_warn("auth: denylist sync skipped: database unavailable");
+        atomic_store(&deny_dirty, true);
         dtm_arena_free(a);
         return;
     }
-    for (int i = 0; i < n; i++)
-        if (!auth_cache_deny_jti(a, rows[i].jti, rows[i].ttl_s))
+    for (int i = 0; i < n; i++) {
+        if (!auth_cache_deny_jti(a, rows[i].jti, rows[i].ttl_s)) {
+            atomic_store(&deny_dirty, true);
             break;
+        }
+    }
     dtm_arena_free(a);
+}
+
+static void sync_if_dirty(void)
+{
+    if (atomic_load(&deny_dirty) && dtm_redis_up())
+        sync_denylist(false);
+}
+
+static void maintain(void)
+{
+    sync_denylist(true);
 }
 
 static atomic_uint g_logins;
@@ -238,6 +259,7 @@ static bool login_allowed(dtm_req_t *req, const char *email)
 
 void auth_login(dtm_req_t *req)
 {
+    sync_if_dirty();
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
@@ -343,6 +365,7 @@ void auth_login(dtm_req_t *req)
 
 void auth_refresh(dtm_req_t *req)
 {
+    sync_if_dirty();
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
@@ -451,6 +474,7 @@ void auth_refresh(dtm_req_t *req)
 
 void auth_logout(dtm_req_t *req)
 {
+    sync_if_dirty();
     const char *token = NULL;
     if (req->body_len > 0) {
         json_t *body = dtm_req_json(req);
@@ -466,7 +490,8 @@ void auth_logout(dtm_req_t *req)
         dtm_valid_cleanup(&v);
     }
     int ttl = (int)(req->auth.exp - dtm_now_ms() / 1000);
-    auth_cache_deny_jti(req->arena, req->auth.jti, ttl);
+    if (!auth_cache_deny_jti(req->arena, req->auth.jti, ttl))
+        atomic_store(&deny_dirty, true);
 
     scope_t s;
     if (!scope_begin(req, &s))
@@ -507,6 +532,7 @@ void auth_logout(dtm_req_t *req)
 
 void auth_me(dtm_req_t *req)
 {
+    sync_if_dirty();
     int status;
     json_t *out;
     dtm_err_t err =
@@ -528,6 +554,7 @@ void auth_me(dtm_req_t *req)
 
 void auth_change_password(dtm_req_t *req)
 {
+    sync_if_dirty();
     json_t *body = dtm_req_json(req);
     if (!body)
         return;

@@ -796,7 +796,6 @@ void attendance_photo(dtm_req_t *req)
         dtm_resp_error(req, 404, "not_found", "Photo not found", NULL);
         return;
     }
-    dtm_resp_header(req, "X-Content-Type-Options", "nosniff");
     dtm_resp_file(req, dtm_photo_path(req->arena, dtm_cfg.data_dir, sha), type,
                   "private, max-age=86400, immutable");
 }

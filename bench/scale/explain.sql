@@ -10,8 +10,8 @@ SET plan_cache_mode = force_generic_plan;
 -- TODO_COLS of store.c: output columns named like table columns shadow them in a bare ORDER BY.
 \set cols 'id, title, description, status, priority, to_char(due_at AT TIME ZONE ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'') AS due_at, assignee_id, created_by, store_id, checklist::text AS checklist, to_char(completed_at AT TIME ZONE ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'') AS completed_at, to_char(created_at AT TIME ZONE ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'') AS created_at, to_char(updated_at AT TIME ZONE ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'') AS updated_at'
 
-\echo '== todos list, staff, default sort: total from the counters + page'
-PREPARE c1 AS SELECT coalesce(sum(n), 0) AS n FROM todos.todo_counts WHERE true;
+\echo '== todos list, staff, default sort: total from the totals table + page'
+PREPARE c1 AS SELECT coalesce(sum(n), 0) AS n FROM todos.todo_totals WHERE true;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE c1;
 PREPARE l1(int, int) AS SELECT :cols FROM todos.todos WHERE true
     ORDER BY todos.created_at DESC, todos.id DESC LIMIT $1 OFFSET $2;
@@ -29,12 +29,12 @@ PREPARE l3(uuid, int, int) AS SELECT :cols FROM todos.todos WHERE true AND store
     ORDER BY todos.created_at DESC, todos.id DESC LIMIT $2 OFFSET $3;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE l3(:'store', 20, 0);
 
-\echo '== todos list, merchandiser scope (count + page)'
-PREPARE c4(uuid) AS SELECT count(*) AS n FROM todos.todos WHERE true
-    AND (assignee_id = $1 OR created_by = $1);
+\echo '== todos list, merchandiser (scope = assignee): total from the counters + page'
+PREPARE c4(uuid) AS SELECT coalesce(sum(n), 0) AS n FROM todos.todo_counts WHERE true
+    AND assignee_id = $1;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE c4(:'merch');
 PREPARE l4(uuid, int, int) AS SELECT :cols FROM todos.todos WHERE true
-    AND (assignee_id = $1 OR created_by = $1) ORDER BY todos.created_at DESC, todos.id DESC LIMIT $2 OFFSET $3;
+    AND assignee_id = $1 ORDER BY todos.created_at DESC, todos.id DESC LIMIT $2 OFFSET $3;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE l4(:'merch', 20, 0);
 
 \echo '== todos list, ?search= (trigram)'
@@ -47,13 +47,16 @@ PREPARE s1 AS SELECT sum(n) AS total,
     (SELECT count(*) FROM todos.todos WHERE status IN ('pending', 'in_progress')
        AND due_at < now()) AS overdue,
     (SELECT count(*) FROM todos.todos WHERE completed_at >= now() - interval '7 days')
-       AS completed_7d FROM todos.todo_counts;
+       AS completed_7d FROM todos.todo_totals;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE s1;
 
 \echo '== stats, merchandiser'
-PREPARE s2(uuid) AS SELECT count(*) AS total,
-    count(*) FILTER (WHERE due_at < now() AND status IN ('pending', 'in_progress')) AS overdue
-    FROM todos.todos WHERE assignee_id = $1 OR created_by = $1;
+PREPARE s2(uuid) AS SELECT sum(n) AS total,
+    (SELECT count(*) FROM todos.todos WHERE assignee_id = $1
+       AND status IN ('pending', 'in_progress') AND due_at < now()) AS overdue,
+    (SELECT count(*) FROM todos.todos WHERE assignee_id = $1 AND status = 'completed'
+       AND completed_at >= now() - interval '7 days') AS completed_7d
+    FROM todos.todo_counts WHERE assignee_id = $1;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE s2(:'merch');
 
 \echo '== reports summary, per store (todos part)'
@@ -73,6 +76,22 @@ SELECT s.id,
        AND a.punch_in_at >= s.day_start AND a.punch_in_at < s.day_end) AS present
 FROM s ORDER BY s.name, s.id;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE r1(NULL, NULL);
+
+\echo '== reports summary, people (present today, on break, working now)'
+PREPARE r1b(date, uuid) AS
+WITH s AS (SELECT id, d::timestamp AT TIME ZONE timezone AS day_start,
+    (d + 1)::timestamp AT TIME ZONE timezone AS day_end
+    FROM (SELECT st.*, coalesce($1::date, (now() AT TIME ZONE st.timezone)::date) AS d
+          FROM reporting.stores st WHERE st.active AND ($2::uuid IS NULL OR st.id = $2)) x),
+att AS (SELECT DISTINCT a.user_id FROM reporting.attendance a JOIN s ON s.id = a.store_id
+    WHERE a.punch_in_at >= s.day_start AND a.punch_in_at < s.day_end
+    AND a.punch_in_at >= (SELECT min(day_start) FROM s) AND a.punch_in_at < (SELECT max(day_end) FROM s))
+SELECT (SELECT count(*) FROM att) AS present,
+    (SELECT count(DISTINCT a.user_id) FROM reporting.attendance a JOIN s ON s.id = a.store_id
+     WHERE a.status = 'on_break') AS on_break,
+    (SELECT count(DISTINCT a.user_id) FROM reporting.attendance a JOIN s ON s.id = a.store_id
+     WHERE a.status IN ('open', 'on_break')) AS working_now;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE r1b(NULL, NULL);
 
 \echo '== reports/todos CSV batch (keyset on created_at, id)'
 PREPARE r2(timestamptz, uuid, int, int) AS SELECT t.id, t.title, st.code, t.checklist_done

@@ -210,6 +210,11 @@ describe('complete / reopen', () => {
         const t = await create('merch', {});
         assert.equal((await as('manager')('PATCH', `/api/todos/${t.id}`, { assigneeId: ids.merch2 })).status, 200);
         assertError(await as('merch')('POST', `/api/todos/${t.id}/complete`), 403);
+        // Their list is their work (assigned to them); as creator they still read it by id.
+        assert.equal((await as('merch')('GET', `/api/todos/${t.id}`)).status, 200);
+        const mine = (await as('merch')('GET', '/api/todos?limit=100')).json.items;
+        assert.ok(!mine.some((x) => x.id === t.id), 'reassigned todo leaves the creator list');
+        assert.ok((await as('merch2')('GET', '/api/todos?limit=100')).json.items.some((x) => x.id === t.id));
         const u = await create('manager', { assigneeId: ids.merch2 });
         assertError(await as('merch')('POST', `/api/todos/${u.id}/complete`), 404);
         const r = await as('merch2')('POST', `/api/todos/${u.id}/complete`);

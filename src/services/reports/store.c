@@ -93,9 +93,13 @@ dtm_err_t reports_db_summary_stores(dtm_db_t *db, const reports_views_t *v, cons
 /* clang-format off */
 /* Present: distinct users with a punch-in during the local day of the store they punched in at.
  * Absent: active merchandisers without one. */
+/* The outer time window (earliest local day start .. latest end) lets the punch_in_at index
+ * find today's visits instead of joining every visit ever to the stores. */
 #define ATT_CTE                                                                                    \
     ", att AS (SELECT DISTINCT a.user_id FROM reporting.attendance a JOIN s ON s.id = a.store_id"  \
-    " WHERE a.punch_in_at >= s.day_start AND a.punch_in_at < s.day_end) "
+    " WHERE a.punch_in_at >= s.day_start AND a.punch_in_at < s.day_end"                            \
+    " AND a.punch_in_at >= (SELECT min(day_start) FROM s)"                                         \
+    " AND a.punch_in_at < (SELECT max(day_end) FROM s)) "
 #define MERCH "FROM reporting.users u WHERE u.active AND u.role = 'merchandiser'"
 #define LIVE(cond)                                                                                 \
     "(SELECT count(DISTINCT a.user_id) FROM reporting.attendance a JOIN s ON s.id = a.store_id"    \

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Todos handlers. Who may do what (API.md): admins and managers everything; a merchandiser
- * only ever sees todos assigned to or created by them (anything else is 404, as if it did not
- * exist). The creator may edit and delete; the assignee may read, change the status, complete,
- * reopen and tick checklist items.
+ * only ever touches todos assigned to or created by them (anything else is 404, as if it did
+ * not exist). The creator may edit and delete; the assignee may read, change the status,
+ * complete, reopen and tick checklist items. A merchandiser's list and stats are the todos
+ * assigned to them (their work; a todo they created for themselves and a manager then gave to
+ * someone else stays readable by id but leaves their list).
  *
  * References to other services (assignee, store) are checked through their APIs with dtm_call
  * *before* a database connection is taken: in `all` mode the callee runs on this thread and

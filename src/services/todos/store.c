@@ -68,7 +68,7 @@ dtm_err_t todos_db_list(dtm_db_t *db, const todos_filter_t *f, PGresult **rows, 
     dtm_buf_puts(&where, " WHERE true");
     if (f->scope_user) {
         params[n++] = f->scope_user;
-        dtm_buf_printf(&where, " AND (assignee_id = $%d OR created_by = $%d)", n, n);
+        dtm_buf_printf(&where, " AND assignee_id = $%d", n);
     }
     /* One value (the usual case) as "=", so that (status, due_at) can hand rows over in due
      * order; a generic plan cannot know that an array parameter holds a single element. */
@@ -104,12 +104,13 @@ dtm_err_t todos_db_list(dtm_db_t *db, const todos_filter_t *f, PGresult **rows, 
     }
     dtm_buf_t sql;
     dtm_buf_init(&sql);
-    /* Filters the counter table also has: read the trigger-maintained counts (exact) instead
-     * of counting todos; the WHERE text is the same, its columns exist in both. */
-    bool counters = !f->scope_user && !f->store_id && !f->search && !f->due_before;
+    /* Filters the counter tables also have: read the trigger-maintained counts (exact) instead
+     * of counting todos; the WHERE text is the same, its columns exist there too. Totals per
+     * (status, priority) when no assignee is named, per assignee otherwise (primary key). */
+    bool counters = !f->store_id && !f->search && !f->due_before;
     if (counters)
-        dtm_buf_printf(&sql, "SELECT coalesce(sum(n), 0) AS n FROM todos.todo_counts%s",
-                       where.data);
+        dtm_buf_printf(&sql, "SELECT coalesce(sum(n), 0) AS n FROM todos.%s%s",
+                       f->assignee_id || f->scope_user ? "todo_counts" : "todo_totals", where.data);
     else
         dtm_buf_printf(&sql, "SELECT count(*) AS n FROM todos.todos%s", where.data);
     PGresult *c;
@@ -290,7 +291,7 @@ dtm_err_t todos_db_missing(dtm_db_t *db, const char *ids, PGresult **rows)
 
 dtm_err_t todos_db_stats(dtm_db_t *db, const char *scope_user, PGresult **row)
 {
-    /* Everything: the counter table for the breakdowns, two index range counts for the
+    /* Everything: the totals table for the breakdowns, two index range counts for the
      * time-dependent figures (todos_status_due_idx, todos_completed_idx). */
     if (!scope_user)
         return dtm_db_query(
@@ -301,20 +302,22 @@ dtm_err_t todos_db_stats(dtm_db_t *db, const char *scope_user, PGresult **row)
                                            "   AND due_at < now()) AS overdue,"
                                            " (SELECT count(*) FROM todos.todos WHERE completed_at "
                                            ">= now() - interval '7 days')"
-                                           "   AS completed_7d FROM todos.todo_counts",
+                                           "   AS completed_7d FROM todos.todo_totals",
             0, NULL);
-    /* One merchandiser's todos: a few hundred rows found through the two user indexes. */
+    /* One merchandiser's todos (those assigned to them): their counter rows, and index-only
+     * counts on (assignee_id, status, due_at) INCLUDE (completed_at). completed_at is set
+     * exactly when the status is completed (table CHECK), which lets the index prefix serve. */
     const char *p[] = {scope_user};
     return dtm_db_query(
         db, row,
         "SELECT " STATS_COLS(
-            "count(*)") ","
-                        " count(*) FILTER (WHERE due_at < now() AND status IN ('pending', "
-                        "'in_progress'))"
-                        "   AS overdue,"
-                        " count(*) FILTER (WHERE completed_at >= now() - interval '7 days') AS "
-                        "completed_7d"
-                        " FROM todos.todos WHERE assignee_id = $1 OR created_by = $1",
+            "sum(n)") ","
+                      " (SELECT count(*) FROM todos.todos WHERE assignee_id = $1"
+                      "   AND status IN ('pending', 'in_progress') AND due_at < now()) AS overdue,"
+                      " (SELECT count(*) FROM todos.todos WHERE assignee_id = $1 AND status = "
+                      "'completed'"
+                      "   AND completed_at >= now() - interval '7 days') AS completed_7d"
+                      " FROM todos.todo_counts WHERE assignee_id = $1",
         1, p);
 }
 

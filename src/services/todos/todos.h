@@ -31,7 +31,7 @@ typedef enum {
 } todos_sort_t;
 
 typedef struct {
-    const char *scope_user; /* merchandiser: only todos assigned to or created by this id */
+    const char *scope_user; /* merchandiser: only the todos assigned to this id */
     const char *statuses;   /* PostgreSQL array text "{pending,in_progress}" or NULL */
     const char *priorities; /* same for priorities */
     const char *assignee_id, *store_id;
@@ -70,7 +70,7 @@ dtm_err_t todos_db_bulk_assign(dtm_db_t *db, const char *ids, const char *assign
                                long long *updated);
 /** The ids of `ids` that name no todo (column "id"). */
 dtm_err_t todos_db_missing(dtm_db_t *db, const char *ids, PGresult **rows);
-/** Counts for GET /stats, over every todo or (scope_user) those assigned to/created by it. */
+/** Counts for GET /stats, over every todo or (scope_user) those assigned to that user. */
 dtm_err_t todos_db_stats(dtm_db_t *db, const char *scope_user, PGresult **row);
 
 /** The API object of row `i` (new reference). */

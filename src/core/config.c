@@ -58,6 +58,7 @@ static const conf_row_t conf_table[] = {
     STR("REDIS_URL", redis_url, "redis://127.0.0.1:6379/0", CONF_URL, check_redis_url),
     INT("DTM_PG_POOL_SIZE", pg_pool_size, 32, 1, 1024),
     INT("DTM_PG_TIMEOUT_MS", pg_timeout_ms, 2000, 1, 600000),
+    INT("DTM_PG_STATEMENT_TIMEOUT_MS", pg_statement_timeout_ms, 30000, 0, 3600000),
     INT("DTM_REDIS_TIMEOUT_MS", redis_timeout_ms, 500, 1, 60000),
     STR("DTM_JWT_SECRET", jwt_secret, NULL, CONF_SECRET, NULL),
     STR("DTM_JWT_PREVIOUS_SECRETS", jwt_previous_secrets, NULL, CONF_SECRET, NULL),

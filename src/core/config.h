@@ -14,6 +14,8 @@ typedef struct {
     const char *redis_url;    /* REDIS_URL, default redis://127.0.0.1:6379/0 */
     int pg_pool_size;         /* DTM_PG_POOL_SIZE, default 32 (2x threads: dtm_call nests) */
     int pg_timeout_ms;        /* DTM_PG_TIMEOUT_MS, connect + acquire timeout, default 2000 */
+    /* DTM_PG_STATEMENT_TIMEOUT_MS, statement_timeout of pooled connections, default 30000 */
+    int pg_statement_timeout_ms;
     int redis_timeout_ms;     /* DTM_REDIS_TIMEOUT_MS, default 500 */
     /* auth */
     const char *jwt_secret;           /* DTM_JWT_SECRET, >= 32 bytes, required for serve */

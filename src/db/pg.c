@@ -43,6 +43,7 @@ typedef struct conn {
 struct dtm_pg_pool {
     char *url;
     int size, timeout_ms;
+    int statement_timeout_ms; /* 0: the server's default */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     conn_t *idle;
@@ -104,6 +105,23 @@ static conn_t *conn_open(const dtm_pg_pool_t *p)
         return NULL;
     }
     PQsetNoticeProcessor(pg, notice_log, NULL);
+    /* Set per session rather than in the startup options, which an `options` parameter of
+     * the URL would silently replace. */
+    if (p->statement_timeout_ms > 0) {
+        char set[64];
+        snprintf(set, sizeof set, "SET statement_timeout = %d", p->statement_timeout_ms);
+        PGresult *r = PQexec(pg, set);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s", PQerrorMessage(pg));
+            msg[strcspn(msg, "\n")] = '\0';
+            dtm_log_warn("postgres: cannot set statement_timeout: %s", msg);
+            PQfinish(pg);
+            return NULL;
+        }
+    }
     conn_t *c = dtm_calloc(1, sizeof *c);
     c->pg = pg;
     c->last_used = dtm_mono_s();
@@ -152,6 +170,13 @@ dtm_pg_pool_t *dtm_pg_pool_new(const char *url, int size, int timeout_ms)
     pthread_cond_init(&p->cv, &attr);
     pthread_condattr_destroy(&attr);
     return p;
+}
+
+void dtm_pg_pool_set_statement_timeout(dtm_pg_pool_t *p, int ms)
+{
+    pthread_mutex_lock(&p->mu);
+    p->statement_timeout_ms = ms > 0 ? ms : 0;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void dtm_pg_pool_free(dtm_pg_pool_t *p)
@@ -354,6 +379,7 @@ dtm_pg_pool_t *dtm_pg_pool_for(const char *service)
         p = p->next_shared;
     if (!p) {
         p = dtm_pg_pool_new(url, dtm_cfg.pg_pool_size, dtm_cfg.pg_timeout_ms);
+        dtm_pg_pool_set_statement_timeout(p, dtm_cfg.pg_statement_timeout_ms);
         p->next_shared = shared;
         shared = p;
         /* One DATABASE_URL for all services (the usual case) is the "default" pool. */
@@ -443,6 +469,14 @@ static dtm_err_t db_error(dtm_db_t *db, const PGresult *r, const char *sql)
         dtm_log_warn("postgres connection lost (sqlstate %s)",
                      db->sqlstate[0] ? db->sqlstate : "none");
         return DTM_EDB;
+    }
+    if (strcmp(db->sqlstate, "57014") == 0) {
+        /* statement_timeout (or an operator's pg_cancel_backend): the connection is fine. */
+        dtm_log_with(DTM_LOG_WARN,
+                     json_pack("{s:s, s:s%}", "sqlstate", db->sqlstate, "sql", sql ? sql : "",
+                               sql ? strnlen(sql, 300) : 0),
+                     "postgres statement cancelled (statement_timeout)");
+        return DTM_ETIMEOUT;
     }
     if (strcmp(db->sqlstate, "23505") == 0 || strcmp(db->sqlstate, "40001") == 0 ||
         strcmp(db->sqlstate, "40P01") == 0)

@@ -18,6 +18,11 @@ typedef struct dtm_db dtm_db_t;
  *  every handle from it has been released (their arenas freed). */
 dtm_pg_pool_t *dtm_pg_pool_new(const char *url, int size, int timeout_ms);
 void dtm_pg_pool_free(dtm_pg_pool_t *p);
+/** statement_timeout (ms) set on every connection the pool makes from now on; 0 = none (the
+ *  server's default). A statement running longer is cancelled and dtm_db_query returns
+ *  DTM_ETIMEOUT, so a hung query cannot hold a worker thread forever. dtm_pg_pool_for sets
+ *  DTM_PG_STATEMENT_TIMEOUT_MS. Call before the pool is shared between threads. */
+void dtm_pg_pool_set_statement_timeout(dtm_pg_pool_t *p, int ms);
 
 /** The shared pool for a service: DATABASE_URL_<SERVICE> or DATABASE_URL, one pool per distinct
  *  URL in the process, created on first use (thread-safe). NULL when no URL is configured. */
@@ -41,7 +46,8 @@ dtm_db_t *dtm_db_open(dtm_pg_pool_t *p, dtm_arena_t *a);
  *  params may hold NULLs (SQL NULL). On success *out (may be NULL if unwanted) is attached to
  *  the arena. Errors: DTM_EDB (connection lost: the connection is discarded), DTM_ECONFLICT
  *  (23505 unique violation; constraint name in dtm_db_constraint), DTM_EINVAL (22xxx data
- *  errors, 23502/23503/23514), DTM_EINTERNAL (anything else, logged without parameters). */
+ *  errors, 23502/23503/23514), DTM_ETIMEOUT (57014: cancelled by statement_timeout),
+ *  DTM_EINTERNAL (anything else, logged without parameters). */
 dtm_err_t dtm_db_query(dtm_db_t *db, PGresult **out, const char *sql, int nparams,
                        const char *const *params);
 

@@ -211,6 +211,53 @@ Test(pg, pool_is_bounded_and_times_out, .init = setup)
     dtm_pg_pool_free(p);
 }
 
+/* A hung statement must not hold a worker (and a pool slot) forever: the per-connection
+ * statement_timeout cancels it, the caller gets DTM_ETIMEOUT, and the connection stays usable. */
+Test(pg, statement_timeout_cancels_a_hung_query, .init = setup)
+{
+    dtm_pg_pool_t *p = dtm_pg_pool_new(url, 1, 2000);
+    dtm_pg_pool_set_statement_timeout(p, 300);
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = dtm_db_open(p, a);
+    cr_assert_not_null(db);
+    PGresult *r;
+    cr_assert_eq(dtm_db_query(db, &r, "SHOW statement_timeout", 0, NULL), DTM_OK);
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "300ms");
+    double t0 = dtm_mono_s();
+    cr_assert_eq(dtm_db_query(db, NULL, "SELECT pg_sleep(10)", 0, NULL), DTM_ETIMEOUT);
+    double took = dtm_mono_s() - t0;
+    cr_assert(took >= 0.25 && took < 3.0, "took %.3f s", took);
+    cr_assert_str_eq(dtm_db_sqlstate(db), "57014");
+    /* not a lost connection: the same handle answers the next statement */
+    cr_assert_eq(dtm_db_query(db, &r, "SELECT 1 AS n", 0, NULL), DTM_OK);
+    cr_assert_eq(dtm_pg_int(r, 0, "n", 0), 1);
+    dtm_arena_free(a);
+    dtm_pg_stats_t s;
+    dtm_pg_pool_stats(p, &s);
+    cr_assert_eq(s.idle, 1, "the connection went back to the pool");
+    dtm_pg_pool_free(p);
+}
+
+Test(pg, statement_timeout_comes_from_the_config, .init = setup)
+{
+    unsetenv("DATABASE_URL_USERS");
+    setenv("DTM_PG_STATEMENT_TIMEOUT_MS", "1234", 1);
+    cr_assert_eq(dtm_config_load(0, NULL), 0);
+    unsetenv("DTM_PG_STATEMENT_TIMEOUT_MS");
+    cr_assert_eq(dtm_cfg.pg_statement_timeout_ms, 1234);
+    dtm_pg_pool_t *p = dtm_pg_pool_for("users");
+    dtm_arena_t *a = dtm_arena_new(0);
+    dtm_db_t *db = dtm_db_open(p, a);
+    cr_assert_not_null(db);
+    PGresult *r;
+    cr_assert_eq(dtm_db_query(db, &r, "SHOW statement_timeout", 0, NULL), DTM_OK);
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "1234ms");
+    dtm_arena_free(a);
+    dtm_pg_pools_shutdown();
+    cr_assert_eq(dtm_config_load(0, NULL), 0);
+    cr_assert_eq(dtm_cfg.pg_statement_timeout_ms, 30000, "default 30 s");
+}
+
 static int backend_pid(dtm_db_t *db)
 {
     return PQbackendPID(dtm_db_conn(db));

@@ -189,7 +189,10 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
     }
     req->service = g_conf.process_service;
     *max_body = dtm_cfg.max_body_bytes;
-    if (g_conf.gateway && dtm_edge_enabled()) {
+    /* In-process dtm_call sub-requests are ours, not the client's: charging them to the
+     * client's IP bucket counted one request several times, and a 429 inside a call surfaced
+     * as a 500 of the outer request. */
+    if (g_conf.gateway && dtm_edge_enabled() && !req->internal) {
         dtm_edge_client_ip(req);
         if (dtm_edge_filter(req))
             return DTM_DISPATCH_DONE;

@@ -131,9 +131,7 @@ describe('GET /api/reports/summary', () => {
         assert.ok(r.stores.some((s) => s.storeId === tokyo.id));
     });
 
-    test('attendance: present and on break from the attendance view', async (t) => {
-        const probe = (await as('admin')('GET', '/api/reports/summary')).json;
-        if (!probe.sources.attendance) return t.skip('reporting.attendance not installed yet');
+    test('attendance: present and on break from the attendance view', async () => {
         const pin = await as('merch')('POST', '/api/attendance/punch-in', { storeId: tokyo.id, latitude: tokyo.latitude, longitude: tokyo.longitude, accuracyM: 10 });
         assert.equal(pin.status, 201, pin.text);
         let r = (await as('admin')('GET', `/api/reports/summary?storeId=${tokyo.id}`)).json;
@@ -221,12 +219,7 @@ describe('GET /api/reports/todos', () => {
 });
 
 describe('GET /api/reports/attendance', () => {
-    test('JSON and CSV rows of visits, filtered by store and user', async (t) => {
-        const probe = (await as('admin')('GET', '/api/reports/summary')).json;
-        if (!probe.sources.attendance) {
-            assertError(await as('admin')('GET', '/api/reports/attendance'), 503, 'reporting_unavailable');
-            return t.skip('reporting.attendance not installed yet');
-        }
+    test('JSON and CSV rows of visits, filtered by store and user', async () => {
         const st = (await as('admin')('POST', '/api/stores', storeBody({ name: 'Visit, "here"' }))).json.store;
         const pin = await as('merch2')('POST', '/api/attendance/punch-in', { storeId: st.id, latitude: st.latitude, longitude: st.longitude, accuracyM: 5 });
         assert.equal(pin.status, 201, pin.text);

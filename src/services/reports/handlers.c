@@ -190,8 +190,7 @@ static void stream_csv(dtm_req_t *req, dtm_db_t *db, const reports_views_t *view
     dtm_resp_stream_end(req);
 }
 
-static void report(dtm_req_t *req, report_fn fn, const col_t *cols, const char *filename,
-                   bool needs_attendance)
+static void report(dtm_req_t *req, report_fn fn, const col_t *cols, const char *filename)
 {
     dtm_valid_t v;
     dtm_valid_init(&v);
@@ -222,11 +221,6 @@ static void report(dtm_req_t *req, report_fn fn, const col_t *cols, const char *
         dtm_resp_err(req, err, NULL);
         return;
     }
-    if (needs_attendance && !views.attendance) {
-        dtm_resp_error(req, 503, "reporting_unavailable",
-                       "Attendance reporting is not installed yet (reporting.attendance)", NULL);
-        return;
-    }
     if (csv) {
         stream_csv(req, db, &views, &f, fn, cols, filename);
         return;
@@ -248,12 +242,12 @@ static void report(dtm_req_t *req, report_fn fn, const col_t *cols, const char *
 
 void reports_todos(dtm_req_t *req)
 {
-    report(req, reports_db_todos, todo_cols, "todos.csv", false);
+    report(req, reports_db_todos, todo_cols, "todos.csv");
 }
 
 void reports_attendance(dtm_req_t *req)
 {
-    report(req, reports_db_attendance, attendance_cols, "attendance.csv", true);
+    report(req, reports_db_attendance, attendance_cols, "attendance.csv");
 }
 
 /* JSON integer, or null when the column is NULL (a view that has not landed yet). */
@@ -330,7 +324,7 @@ void reports_summary(dtm_req_t *req)
     json_object_set_new(totals, "tasksCompleted", json_integer(completed));
     json_object_set_new(totals, "stores", json_integer((json_int_t)json_array_size(stores)));
     dtm_resp_json(req, 200,
-                  json_pack("{s:s, s:o, s:o, s:o, s:{s:b, s:b}}", "generatedAt", now, "date",
+                  json_pack("{s:s, s:o, s:o, s:o, s:{s:b}}", "generatedAt", now, "date",
                             dtm_json_str_or_null(date), "totals", totals, "stores", stores,
-                            "sources", "attendance", views.attendance, "users", views.users));
+                            "sources", "users", views.users));
 }

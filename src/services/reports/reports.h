@@ -9,10 +9,11 @@
 #include "db/pg.h"
 #include "http/http.h"
 
-/* Which optional views exist (reporting.users and reporting.attendance are published by other
- * services and may land later than this one). */
+/* Which optional views exist: reporting.users is published by the users service and may land
+ * later than this one (names are left empty until it does). stores, todos and attendance views
+ * are required. */
 typedef struct {
-    bool users, attendance;
+    bool users;
 } reports_views_t;
 
 /* Report filters as SQL text parameters (NULL = no filter). */
@@ -27,8 +28,7 @@ dtm_err_t reports_db_views(dtm_db_t *db, reports_views_t *out);
 /** Per-store KPIs for the local day `date` (YYYY-MM-DD, NULL = today in each store's timezone),
  *  one row per active store (or only `store_id`), plus a final row with store_id NULL for todos
  *  that have no store (counted on the UTC day). Columns: store_id, code, name, timezone,
- *  local_date, tasks_due, tasks_overdue, tasks_completed, and when v->attendance present,
- *  on_break, working_now. */
+ *  local_date, tasks_due, tasks_overdue, tasks_completed, present, on_break, working_now. */
 dtm_err_t reports_db_summary_stores(dtm_db_t *db, const reports_views_t *v, const char *date,
                                     const char *store_id, PGresult **rows);
 /** Totals over the same stores: present, on_break, working_now (distinct users), and absent
@@ -44,7 +44,7 @@ dtm_err_t reports_db_summary_people(dtm_db_t *db, const reports_views_t *v, cons
 dtm_err_t reports_db_todos(dtm_db_t *db, const reports_views_t *v, const reports_filter_t *f,
                            const char *after_ts, const char *after_id, int limit, long long offset,
                            PGresult **rows, long long *total);
-/** Same for the attendance report, in (punch_in_at, id) order. Needs v->attendance. */
+/** Same for the attendance report, in (punch_in_at, id) order. */
 dtm_err_t reports_db_attendance(dtm_db_t *db, const reports_views_t *v, const reports_filter_t *f,
                                 const char *after_ts, const char *after_id, int limit,
                                 long long offset, PGresult **rows, long long *total);

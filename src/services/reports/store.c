@@ -15,14 +15,11 @@
 dtm_err_t reports_db_views(dtm_db_t *db, reports_views_t *out)
 {
     PGresult *r;
-    dtm_err_t err = dtm_db_query(db, &r,
-                                 "SELECT to_regclass('reporting.users') IS NOT NULL AS users,"
-                                 " to_regclass('reporting.attendance') IS NOT NULL AS attendance",
-                                 0, NULL);
+    dtm_err_t err =
+        dtm_db_query(db, &r, "SELECT to_regclass('reporting.users') IS NOT NULL AS users", 0, NULL);
     if (err)
         return err;
     out->users = dtm_pg_bool(r, 0, "users");
-    out->attendance = dtm_pg_bool(r, 0, "attendance");
     return DTM_OK;
 }
 
@@ -39,7 +36,7 @@ dtm_err_t reports_db_summary_stores(dtm_db_t *db, const reports_views_t *v, cons
                                     const char *store_id, PGresult **rows)
 {
     const char *p[] = {date, store_id};
-    static const char *const with_att = STORE_DAYS
+    static const char *const sql = STORE_DAYS
         "SELECT * FROM (SELECT s.id::text AS store_id, s.code, s.name, s.timezone,"
         " s.local_date::text AS local_date,"
         " (SELECT count(*) FROM reporting.todos t WHERE t.store_id = s.id"
@@ -66,28 +63,7 @@ dtm_err_t reports_db_summary_stores(dtm_db_t *db, const reports_views_t *v, cons
         "   (d + 1)::timestamp AT TIME ZONE 'UTC' AS de"
         "   FROM (SELECT coalesce($1::date, (now() AT TIME ZONE 'UTC')::date) AS d) d0) u"
         " WHERE $2::uuid IS NULL";
-    static const char *const without_att = STORE_DAYS
-        "SELECT * FROM (SELECT s.id::text AS store_id, s.code, s.name, s.timezone,"
-        " s.local_date::text AS local_date,"
-        " (SELECT count(*) FROM reporting.todos t WHERE t.store_id = s.id"
-        "   AND t.due_at >= s.day_start AND t.due_at < s.day_end) AS tasks_due,"
-        " (SELECT count(*) FROM reporting.todos t WHERE t.store_id = s.id"
-        "   AND t.status IN ('pending', 'in_progress') AND t.due_at < now()) AS tasks_overdue,"
-        " (SELECT count(*) FROM reporting.todos t WHERE t.store_id = s.id"
-        "   AND t.completed_at >= s.day_start AND t.completed_at < s.day_end) AS tasks_completed"
-        " FROM s ORDER BY s.name, s.id) per_store"
-        " UNION ALL SELECT NULL, NULL, NULL, 'UTC', u.d::text,"
-        " (SELECT count(*) FROM reporting.todos t WHERE t.store_id IS NULL"
-        "   AND t.due_at >= u.ds AND t.due_at < u.de),"
-        " (SELECT count(*) FROM reporting.todos t WHERE t.store_id IS NULL"
-        "   AND t.status IN ('pending', 'in_progress') AND t.due_at < now()),"
-        " (SELECT count(*) FROM reporting.todos t WHERE t.store_id IS NULL"
-        "   AND t.completed_at >= u.ds AND t.completed_at < u.de)"
-        " FROM (SELECT d, d::timestamp AT TIME ZONE 'UTC' AS ds,"
-        "   (d + 1)::timestamp AT TIME ZONE 'UTC' AS de"
-        "   FROM (SELECT coalesce($1::date, (now() AT TIME ZONE 'UTC')::date) AS d) d0) u"
-        " WHERE $2::uuid IS NULL";
-    return dtm_db_query(db, rows, v->attendance ? with_att : without_att, 2, p);
+    return dtm_db_query(db, rows, sql, 2, p);
 }
 
 /* clang-format off */
@@ -104,13 +80,10 @@ dtm_err_t reports_db_summary_stores(dtm_db_t *db, const reports_views_t *v, cons
 #define LIVE(cond)                                                                                 \
     "(SELECT count(DISTINCT a.user_id) FROM reporting.attendance a JOIN s ON s.id = a.store_id"    \
     " WHERE " cond ")"
-#define NO_ATT "SELECT NULL::bigint AS present, NULL::bigint AS on_break, NULL::bigint AS working_now,"
 #define WITH_ATT                                                                                   \
     "SELECT (SELECT count(*) FROM att) AS present, " LIVE("a.status = 'on_break'") " AS on_break," \
     " " LIVE("a.status IN ('open', 'on_break')") " AS working_now,"
-static const char *const people_sql[4] = {
-    STORE_DAYS NO_ATT " NULL::bigint AS absent, NULL::bigint AS team",
-    STORE_DAYS NO_ATT " NULL::bigint AS absent, (SELECT count(*) " MERCH ") AS team",
+static const char *const people_sql[2] = {
     STORE_DAYS ATT_CTE WITH_ATT " NULL::bigint AS absent, NULL::bigint AS team",
     STORE_DAYS ATT_CTE WITH_ATT
     " (SELECT count(*) " MERCH " AND NOT EXISTS (SELECT 1 FROM att WHERE att.user_id = u.id))"
@@ -122,8 +95,7 @@ dtm_err_t reports_db_summary_people(dtm_db_t *db, const reports_views_t *v, cons
                                     const char *store_id, PGresult **row)
 {
     const char *p[] = {date, store_id};
-    int k = (v->users ? 1 : 0) | (v->attendance ? 2 : 0);
-    return dtm_db_query(db, row, people_sql[k], 2, p);
+    return dtm_db_query(db, row, people_sql[v->users ? 1 : 0], 2, p);
 }
 
 /* WHERE clause for a report over `tcol` (the time column) with the filters that are set;

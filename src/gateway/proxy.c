@@ -54,6 +54,8 @@ struct upconn {
     px_t *px;
     int handles; /* open handles; freed at 0 */
     bool closing, reused, no_reuse;
+    /* reused by every exchange on this connection: no per-request heap buffers */
+    dtm_buf_t out, f, v, body;
     char rbuf[16384];
 };
 
@@ -66,7 +68,6 @@ struct px {
     gw_upstream_t *tried[MAX_ATTEMPTS];
     int ntried;
     upconn_t *uc;
-    dtm_buf_t out;
     px_phase_t phase;
     bool head, idempotent, got_bytes, hdr_value, complete;
     bool streaming;  /* the body is relayed as it arrives (big, unknown length, events) */
@@ -78,8 +79,8 @@ struct px {
     int nh;
     size_t hdr_bytes;
     const char *content_type;
-    dtm_buf_t f, v;
-    dtm_buf_t body;
+    char *body; /* arena copy of a buffered body */
+    size_t body_len;
     char connection_tokens[256]; /* header names listed in Connection: dropped too */
 };
 
@@ -169,6 +170,10 @@ static void uc_handle_closed(uv_handle_t *h)
         gl->all = uc->next_all;
     if (uc->next_all)
         uc->next_all->prev_all = uc->prev_all;
+    dtm_buf_free(&uc->out);
+    dtm_buf_free(&uc->f);
+    dtm_buf_free(&uc->v);
+    dtm_buf_free(&uc->body);
     free(uc);
     if (gl->stopped && !gl->all) {
         gl->loop->data = NULL;
@@ -206,7 +211,7 @@ void gw_loop_stop(uv_loop_t *loop)
     }
 }
 
-static void idle_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void uc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void uc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     upconn_t *uc = h->data;
@@ -234,28 +239,11 @@ static void uc_release(upconn_t *uc)
     uc->next_idle = gl->idle[uc->up->index];
     gl->idle[uc->up->index] = uc;
     gl->nidle[uc->up->index]++;
-    /* an idle upstream connection that speaks or closes is done */
-    uv_read_start((uv_stream_t *)&uc->tcp, uc_alloc, idle_read);
+    /* it stays readable: an idle upstream connection that speaks or closes is done */
     uv_timer_start(&uc->timer, idle_timeout, POOL_IDLE_MS, 0);
 }
 
-static void idle_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    (void)buf;
-    if (n != 0)
-        uc_close(s->data);
-}
-
 /* ---- finishing ---- */
-
-static void px_free_bufs(void *arg)
-{
-    px_t *px = arg;
-    dtm_buf_free(&px->out);
-    dtm_buf_free(&px->f);
-    dtm_buf_free(&px->v);
-    dtm_buf_free(&px->body);
-}
 
 /* The end of a proxied request: its response is set (or err mapped to one). */
 static void px_done(px_t *px, dtm_err_t err, const char *msg)
@@ -279,8 +267,8 @@ static void px_done(px_t *px, dtm_err_t err, const char *msg)
         resp->content_type = px->content_type;
         for (int i = 0; i < px->nh; i++)
             resp->headers[resp->nheaders++] = px->hdrs[i];
-        resp->body = px->body.data;
-        resp->body_len = px->body.len;
+        resp->body = px->body;
+        resp->body_len = px->body_len;
     }
     dtm_server_resp_ready(req);
 }
@@ -333,13 +321,14 @@ static void px_fail(px_t *px, dtm_err_t err, const char *msg, bool reached)
 
 /* ---- response parsing ---- */
 
-static void commit_resp_header(px_t *px)
+static void commit_resp_header(upconn_t *uc)
 {
-    if (!px->f.len)
+    px_t *px = uc->px;
+    if (!uc->f.len)
         return;
-    dtm_buf_append(&px->f, "", 1);
-    dtm_buf_append(&px->v, "", 1);
-    const char *name = px->f.data, *value = px->v.data;
+    dtm_buf_append(&uc->f, "", 1);
+    dtm_buf_append(&uc->v, "", 1);
+    const char *name = uc->f.data, *value = uc->v.data;
     dtm_arena_t *a = px->req->arena;
     if (dtm_streq_ci(name, "content-type")) {
         px->content_type = dtm_arena_strdup(a, value);
@@ -352,39 +341,42 @@ static void commit_resp_header(px_t *px)
         px->hdrs[px->nh].value = dtm_arena_strdup(a, value);
         px->nh++;
     }
-    dtm_buf_reset(&px->f);
-    dtm_buf_reset(&px->v);
+    dtm_buf_reset(&uc->f);
+    dtm_buf_reset(&uc->v);
 }
 
 static int r_header_field(http_parser *p, const char *at, size_t len)
 {
-    px_t *px = ((upconn_t *)p->data)->px;
+    upconn_t *uc = p->data;
+    px_t *px = uc->px;
     px->hdr_bytes += len;
     if (px->hdr_bytes > MAX_RESP_HEADER_BYTES)
         return -1;
     if (px->hdr_value) {
-        commit_resp_header(px);
+        commit_resp_header(uc);
         px->hdr_value = false;
     }
-    dtm_buf_append(&px->f, at, len);
+    dtm_buf_append(&uc->f, at, len);
     return 0;
 }
 
 static int r_header_value(http_parser *p, const char *at, size_t len)
 {
-    px_t *px = ((upconn_t *)p->data)->px;
+    upconn_t *uc = p->data;
+    px_t *px = uc->px;
     px->hdr_bytes += len;
     if (px->hdr_bytes > MAX_RESP_HEADER_BYTES)
         return -1;
     px->hdr_value = true;
-    dtm_buf_append(&px->v, at, len);
+    dtm_buf_append(&uc->v, at, len);
     return 0;
 }
 
 static int r_headers_complete(http_parser *p)
 {
-    px_t *px = ((upconn_t *)p->data)->px;
-    commit_resp_header(px);
+    upconn_t *uc = p->data;
+    px_t *px = uc->px;
+    commit_resp_header(uc);
     px->status = p->status_code;
     /* headers named by Connection are hop-by-hop too */
     if (px->connection_tokens[0]) {
@@ -408,7 +400,7 @@ static int r_body(http_parser *p, const char *at, size_t len)
     upconn_t *uc = p->data;
     px_t *px = uc->px;
     if (!px->streaming) {
-        dtm_buf_append(&px->body, at, len);
+        dtm_buf_append(&uc->body, at, len);
         return 0;
     }
     if (dtm_server_req_gone(px->req))
@@ -427,14 +419,12 @@ static int r_message_complete(http_parser *p)
     return 0;
 }
 
-static void on_resp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
-
 /* The client drained: read the upstream again. */
 static void resume_read(void *ud)
 {
     upconn_t *uc = ud;
     if (uc->px && !uc->closing)
-        uv_read_start((uv_stream_t *)&uc->tcp, uc_alloc, on_resp_read);
+        uv_read_start((uv_stream_t *)&uc->tcp, uc_alloc, uc_read);
 }
 
 static void start_streaming(px_t *px, long long content_length)
@@ -469,8 +459,16 @@ static void settings_init(void)
 static void response_done(upconn_t *uc)
 {
     px_t *px = uc->px;
-    uv_read_stop((uv_stream_t *)&uc->tcp);
     px->uc = NULL;
+    if (!px->streaming && uc->body.len) {
+        px->body = dtm_arena_alloc(px->req->arena, uc->body.len + 1);
+        memcpy(px->body, uc->body.data, uc->body.len);
+        px->body_len = uc->body.len;
+    }
+    if (uc->body.cap > 64 * 1024)
+        dtm_buf_free(&uc->body); /* do not keep a big buffer per pooled connection */
+    else
+        dtm_buf_reset(&uc->body);
     dtm_metric_inc(px->up->m_req);
     gw_note(px->up, px->status >= 500);
     if (px->status >= 500)
@@ -484,12 +482,15 @@ static void response_done(upconn_t *uc)
     px_done(px, DTM_OK, NULL);
 }
 
-static void on_resp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+static void uc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     upconn_t *uc = s->data;
     px_t *px = uc->px;
-    if (!px)
+    if (!px) {
+        if (n != 0)
+            uc_close(uc); /* idle: an upstream that speaks or closes now is done with it */
         return;
+    }
     if (n < 0) {
         /* EOF ends a close-delimited body; anything else is a broken exchange */
         if (n == UV_EOF && px->got_bytes) {
@@ -559,7 +560,7 @@ static void send_req(upconn_t *uc)
     uc->parser.data = uc;
     int to = dtm_cfg.upstream_timeout_ms > 0 ? dtm_cfg.upstream_timeout_ms : 30000;
     uv_timer_start(&uc->timer, resp_timeout, (uint64_t)to, 0);
-    uv_buf_t b = uv_buf_init(px->out.data, (unsigned)px->out.len);
+    uv_buf_t b = uv_buf_init(uc->out.data, (unsigned)uc->out.len);
     int n = uv_try_write((uv_stream_t *)&uc->tcp, &b, 1);
     if (n < 0 && n != UV_EAGAIN) {
         px_fail(px, DTM_EUPSTREAM, "Sending to the upstream failed", uc->reused);
@@ -575,7 +576,6 @@ static void send_req(upconn_t *uc)
             return;
         }
     }
-    uv_read_start((uv_stream_t *)&uc->tcp, uc_alloc, on_resp_read);
 }
 
 static void on_connect(uv_connect_t *cr, int status)
@@ -590,6 +590,7 @@ static void on_connect(uv_connect_t *cr, int status)
         return;
     }
     uv_tcp_nodelay(&uc->tcp, 1);
+    uv_read_start((uv_stream_t *)&uc->tcp, uc_alloc, uc_read); /* for its whole life */
     send_req(uc);
 }
 
@@ -624,8 +625,6 @@ static void attempt(px_t *px)
     }
     px->tried[px->ntried++] = up;
     px->up = up;
-    dtm_buf_reset(&px->out);
-    build_request(px); /* per try: the Host header names the replica */
     px->got_bytes = false;
     px->complete = false;
     px->t0 = dtm_mono_s();
@@ -634,16 +633,16 @@ static void attempt(px_t *px)
     upconn_t *uc = gl->idle[up->index];
     if (uc) {
         idle_remove(uc);
-        uv_read_stop((uv_stream_t *)&uc->tcp);
-        uv_timer_stop(&uc->timer);
         uc->px = px;
         px->uc = uc;
+        build_request(px); /* per try: the Host header names the replica */
         send_req(uc);
         return;
     }
     uc = uc_new(gl, up);
     uc->px = px;
     px->uc = uc;
+    build_request(px);
     px->phase = PX_CONNECT;
     uc->creq.data = uc;
     int to = dtm_cfg.upstream_connect_timeout_ms > 0 ? dtm_cfg.upstream_connect_timeout_ms : 2000;
@@ -653,13 +652,30 @@ static void attempt(px_t *px)
         px_fail(px, DTM_EUPSTREAM, "Cannot connect to the upstream", false);
 }
 
-/* The request as the upstream sees it. */
+static void put(dtm_buf_t *o, const char *s)
+{
+    dtm_buf_append(o, s, strlen(s));
+}
+
+static void put_header(dtm_buf_t *o, const char *name, const char *value)
+{
+    put(o, name);
+    dtm_buf_append(o, ": ", 2);
+    put(o, value);
+    dtm_buf_append(o, "\r\n", 2);
+}
+
+/* The request as the upstream sees it, into the connection's buffer. */
 static void build_request(px_t *px)
 {
     dtm_req_t *req = px->req;
-    dtm_buf_t *o = &px->out;
+    dtm_buf_t *o = &px->uc->out;
+    dtm_buf_reset(o);
     const char *conn_tokens = dtm_req_header(req, "connection");
-    dtm_buf_printf(o, "%s %s HTTP/1.1\r\n", req->method, dtm_server_req_target(req));
+    put(o, req->method);
+    dtm_buf_append(o, " ", 1);
+    put(o, dtm_server_req_target(req));
+    dtm_buf_append(o, " HTTP/1.1\r\n", 11);
     const char *xff = NULL, *host = NULL;
     for (int i = 0; i < req->nheaders; i++) {
         const dtm_header_t *h = &req->headers[i];
@@ -676,25 +692,29 @@ static void build_request(px_t *px)
             strcmp(h->name, "x-request-id") == 0 || strcmp(h->name, "x-forwarded-proto") == 0 ||
             strcmp(h->name, "x-forwarded-host") == 0)
             continue;
-        dtm_buf_printf(o, "%s: %s\r\n", h->name, h->value);
+        put_header(o, h->name, h->value);
     }
     const char *peer = dtm_server_req_peer(req);
-    bool trusted = req->client_ip && strcmp(req->client_ip, peer) != 0; /* edge trusted it */
-    dtm_buf_printf(o, "Host: %s\r\n", px->up->hostport);
+    /* the edge rewrote client_ip only when the peer is a trusted proxy */
+    bool trusted = req->client_ip && strcmp(req->client_ip, peer) != 0;
+    put_header(o, "Host", px->up->hostport);
     if (host)
-        dtm_buf_printf(o, "X-Forwarded-Host: %s\r\n", host);
-    if (xff && trusted)
-        dtm_buf_printf(o, "X-Forwarded-For: %s, %s\r\n", xff, peer);
-    else
-        dtm_buf_printf(o, "X-Forwarded-For: %s\r\n", peer);
+        put_header(o, "X-Forwarded-Host", host);
+    put(o, "X-Forwarded-For: ");
+    if (xff && trusted) {
+        put(o, xff);
+        dtm_buf_append(o, ", ", 2);
+    }
+    put(o, peer);
+    dtm_buf_append(o, "\r\n", 2);
     const char *proto = trusted ? dtm_req_header(req, "x-forwarded-proto") : NULL;
-    dtm_buf_printf(o, "X-Forwarded-Proto: %s\r\n", proto ? proto : "http");
-    dtm_buf_printf(o, "X-Request-Id: %s\r\n", req->request_id);
+    put_header(o, "X-Forwarded-Proto", proto ? proto : "http");
+    put_header(o, "X-Request-Id", req->request_id);
     bool bodyful = req->body_len || strcmp(req->method, "POST") == 0 ||
                    strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0;
     if (bodyful)
         dtm_buf_printf(o, "Content-Length: %zu\r\n", req->body_len);
-    dtm_buf_puts(o, "Connection: keep-alive\r\n\r\n");
+    put(o, "Connection: keep-alive\r\n\r\n");
     if (req->body_len)
         dtm_buf_append(o, req->body, req->body_len);
 }
@@ -713,6 +733,5 @@ void gw_proxy(dtm_req_t *req)
     px->gs = gs;
     px->head = strcmp(req->method, "HEAD") == 0;
     px->idempotent = px->head || strcmp(req->method, "GET") == 0;
-    dtm_arena_defer(req->arena, px_free_bufs, px);
     attempt(px);
 }

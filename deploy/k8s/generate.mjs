@@ -33,6 +33,8 @@ const BACKUPS = [
       skip: '[ "$(date -u +%d)" = 01 ] || [ "$(date -u +%u)" = 7 ]' },
     { name: 'weekly', schedule: '0 2 * * 0', args: 'run --full', skip: '[ "$(date -u +%d)" = 01 ]' },
     { name: 'monthly', schedule: '0 2 1 * *', args: 'run --archive', skip: '' },
+    // Retention (7 daily, 4 weekly, 12 monthly), after the night's backup.
+    { name: 'prune', schedule: '30 5 * * *', args: 'prune', skip: '' },
 ];
 
 const labels = (component, tier) => ({

@@ -120,16 +120,20 @@ run "ecs_services_alb_autoscaling" {
     error_message = "Tasks run as the non-root dtm user on a read-only root filesystem."
   }
   assert {
+    condition     = length([for m in jsondecode(aws_ecs_task_definition.backup.container_definitions)[0].mountPoints : m if m.containerPath == "/var/lib/dtm/backups" && !m.readOnly]) == 1 && length([for v in aws_ecs_task_definition.backup.volume : v if v.name == "backups" && length(v.efs_volume_configuration) == 1]) == 1
+    error_message = "The backup catalogue lives on EFS (incrementals need the last full's manifest)."
+  }
+  assert {
     condition     = strcontains(jsondecode(aws_ecs_task_definition.service["gateway"].container_definitions)[0].healthCheck.command[1], "dtm health")
     error_message = "Container health checks use `dtm health`."
   }
   assert {
-    condition     = toset([for s in aws_scheduler_schedule.backup : s.schedule_expression]) == toset(["cron(0 2 * * ? *)", "cron(0 2 ? * SUN *)", "cron(0 2 1 * ? *)"])
+    condition     = toset([for s in aws_scheduler_schedule.backup : s.schedule_expression]) == toset(["cron(0 2 * * ? *)", "cron(0 2 ? * SUN *)", "cron(0 2 1 * ? *)", "cron(30 5 * * ? *)"])
     error_message = "Backups run daily, Sundays (full) and on the 1st (archive) at 02:00."
   }
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.backup["weekly"].target[0].input).containerOverrides[0].command == ["backup", "run", "--full"]
-    error_message = "The weekly schedule runs a full backup."
+    condition     = endswith(jsondecode(aws_scheduler_schedule.backup["weekly"].target[0].input).containerOverrides[0].command[0], "exec dtm backup run --full") && endswith(jsondecode(aws_scheduler_schedule.backup["daily"].target[0].input).containerOverrides[0].command[0], "exec dtm backup run")
+    error_message = "The weekly schedule runs a full backup, the daily one a daily backup."
   }
   assert {
     condition = alltrue([

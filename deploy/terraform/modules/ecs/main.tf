@@ -30,10 +30,16 @@ locals {
     { name = "DTM_JWT_PREVIOUS_SECRETS", valueFrom = "${var.jwt_secret_arn}:DTM_JWT_PREVIOUS_SECRETS::" },
   ]
 
+  # The guide's schedule. Daily, weekly and monthly all fire at 02:00, so on some days two or
+  # three start together: the larger one wins (archive on the 1st, else full on Sundays), the
+  # others exit 0 at once, as deploy/cron/dtm-backup and the Kubernetes CronJobs do.
+  skip_if_monthly = "[ \"$(date -u +%d)\" = 01 ] && exit 0;"
+  skip_if_weekly  = "[ \"$(date -u +%u)\" = 7 ] && exit 0;"
   backups = {
-    daily   = { schedule = "cron(0 2 * * ? *)", command = ["backup", "run"] }
-    weekly  = { schedule = "cron(0 2 ? * SUN *)", command = ["backup", "run", "--full"] }
-    monthly = { schedule = "cron(0 2 1 * ? *)", command = ["backup", "run", "--archive"] }
+    daily   = { schedule = "cron(0 2 * * ? *)", script = "${local.skip_if_monthly} ${local.skip_if_weekly} exec dtm backup run" }
+    weekly  = { schedule = "cron(0 2 ? * SUN *)", script = "${local.skip_if_monthly} exec dtm backup run --full" }
+    monthly = { schedule = "cron(0 2 1 * ? *)", script = "exec dtm backup run --archive" }
+    prune   = { schedule = "cron(30 5 * * ? *)", script = "exec dtm backup prune" }
   }
 }
 
@@ -160,12 +166,22 @@ resource "aws_iam_role_policy" "service_efs" {
   role = aws_iam_role.service.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Action    = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
-      Resource  = aws_efs_file_system.data.arn
-      Condition = { StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.data.arn } }
-    }]
+    Statement = [
+      {
+        Sid       = "Uploads"
+        Effect    = "Allow"
+        Action    = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+        Resource  = aws_efs_file_system.data.arn
+        Condition = { StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.data.arn } }
+      },
+      {
+        Sid       = "BackupCatalogueReadOnly"
+        Effect    = "Allow"
+        Action    = ["elasticfilesystem:ClientMount"]
+        Resource  = aws_efs_file_system.data.arn
+        Condition = { StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.backups.arn } }
+      },
+    ]
   })
 }
 
@@ -206,6 +222,13 @@ resource "aws_iam_role_policy" "backup" {
         Resource  = aws_efs_file_system.data.arn
         Condition = { StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.data.arn } }
       },
+      {
+        Sid       = "WriteBackupCatalogue"
+        Effect    = "Allow"
+        Action    = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+        Resource  = aws_efs_file_system.data.arn
+        Condition = { StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.backups.arn } }
+      },
     ]
   })
 }
@@ -240,6 +263,24 @@ resource "aws_efs_mount_target" "data" {
   file_system_id  = aws_efs_file_system.data.id
   subnet_id       = var.private_subnet_ids[count.index]
   security_groups = [aws_security_group.efs.id]
+}
+
+# The backup catalogue (manifests, local copies; incrementals need the last full's manifest)
+# persists on EFS; S3 holds the off-site copies. The gateway reads it for the backup-age gauge.
+resource "aws_efs_access_point" "backups" {
+  file_system_id = aws_efs_file_system.data.id
+  posix_user {
+    uid = 10001
+    gid = 10001
+  }
+  root_directory {
+    path = "/dtm-backups"
+    creation_info {
+      owner_uid   = 10001
+      owner_gid   = 10001
+      permissions = "0750"
+    }
+  }
 }
 
 resource "aws_efs_access_point" "data" {
@@ -355,6 +396,7 @@ resource "aws_ecs_task_definition" "service" {
     mountPoints = concat(
       [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }],
       each.value.uploads ? [{ sourceVolume = "data", containerPath = "/var/lib/dtm/data", readOnly = false }] : [],
+      each.key == local.gateway ? [{ sourceVolume = "backups", containerPath = "/var/lib/dtm/backups", readOnly = true }] : [],
     )
     logConfiguration = {
       logDriver = "awslogs"
@@ -379,6 +421,21 @@ resource "aws_ecs_task_definition" "service" {
         transit_encryption = "ENABLED"
         authorization_config {
           access_point_id = aws_efs_access_point.data.id
+          iam             = "ENABLED"
+        }
+      }
+    }
+  }
+
+  dynamic "volume" {
+    for_each = each.key == local.gateway ? [1] : []
+    content {
+      name = "backups"
+      efs_volume_configuration {
+        file_system_id     = aws_efs_file_system.data.id
+        transit_encryption = "ENABLED"
+        authorization_config {
+          access_point_id = aws_efs_access_point.backups.id
           iam             = "ENABLED"
         }
       }
@@ -545,14 +602,15 @@ resource "aws_ecs_task_definition" "backup" {
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.backup.arn
   ephemeral_storage {
-    size_in_gib = 100 # dumps and archives are staged locally before upload
+    size_in_gib = 100 # scratch space (/tmp) for dumps and archives
   }
 
   container_definitions = jsonencode([{
     name                   = "dtm"
     image                  = var.image
     essential              = true
-    command                = ["backup", "run"]
+    entryPoint             = ["/bin/sh", "-c"]
+    command                = ["exec dtm backup run"]
     user                   = "10001:10001"
     readonlyRootFilesystem = true
     environment = concat(local.common_env, [
@@ -581,6 +639,14 @@ resource "aws_ecs_task_definition" "backup" {
   }
   volume {
     name = "backups"
+    efs_volume_configuration {
+      file_system_id     = aws_efs_file_system.data.id
+      transit_encryption = "ENABLED"
+      authorization_config {
+        access_point_id = aws_efs_access_point.backups.id
+        iam             = "ENABLED"
+      }
+    }
   }
   volume {
     name = "data"
@@ -632,7 +698,7 @@ resource "aws_iam_role_policy" "scheduler" {
 resource "aws_scheduler_schedule" "backup" {
   for_each                     = local.backups
   name                         = "${var.name}-backup-${each.key}"
-  description                  = "dtm ${join(" ", each.value.command)}"
+  description                  = "dtm backup (${each.key})"
   schedule_expression          = each.value.schedule
   schedule_expression_timezone = "UTC"
   flexible_time_window {
@@ -651,7 +717,7 @@ resource "aws_scheduler_schedule" "backup" {
       }
     }
     input = jsonencode({
-      containerOverrides = [{ name = "dtm", command = each.value.command }]
+      containerOverrides = [{ name = "dtm", command = [each.value.script] }]
     })
     retry_policy {
       maximum_retry_attempts       = 2

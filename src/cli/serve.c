@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,13 @@ int dtm_cli_serve(int argc, char **argv)
         return 2;
     }
     dtm_log_init(t.process_name, (dtm_log_level_t)dtm_log_level_parse(dtm_cfg.log_level));
+    /* dtm_server_run sizes libuv's pool with setenv(UV_THREADPOOL_SIZE). By then the health,
+     * edge and gateway threads already call getenv (dtm_config_db_url), and a setenv that adds
+     * a variable can reallocate environ under them. Adding it here, while this is the only
+     * thread, leaves that later setenv (no overwrite) nothing to change. */
+    char nthreads[16];
+    snprintf(nthreads, sizeof nthreads, "%d", dtm_cfg.threads > 0 ? dtm_cfg.threads : 16);
+    setenv("UV_THREADPOOL_SIZE", nthreads, 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     dtm_redis_init();
 

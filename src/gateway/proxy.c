@@ -392,6 +392,8 @@ static int r_headers_complete(http_parser *p)
     bool bodiless = px->head || px->status == 204 || px->status == 304 || px->status < 200;
     if (!bodiless && (unknown || events || p->content_length > BUFFER_MAX))
         start_streaming(px, unknown ? -1 : (long long)p->content_length);
+    else if (px->head && px->status >= 200 && px->status != 204 && px->status != 304)
+        start_streaming(px, unknown ? -1 : (long long)p->content_length); /* its length, no body */
     return px->head ? 1 : 0; /* a response to HEAD has no body whatever it declares */
 }
 

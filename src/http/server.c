@@ -1848,6 +1848,20 @@ static void loop_thread(void *arg)
     uv_async_send(&s->done_async);
 }
 
+/* SO_REUSEPORT would let a second server on the same port share its traffic silently: make
+ * sure nobody listens there first (bind without the option). */
+static int port_free(const struct sockaddr *sa, socklen_t salen)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = bind(fd, sa, salen) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
 /* A listening socket of our own: libuv 1.44 has no UV_TCP_REUSEPORT. */
 static int make_listener(const struct sockaddr *sa, socklen_t salen, int *fd_out)
 {
@@ -2095,7 +2109,13 @@ int dtm_server_run(const dtm_server_opts_t *o)
     }
 
     s->loops = dtm_calloc((size_t)s->nloops, sizeof *s->loops);
-    int rc = 0;
+    int rc = o->port ? port_free((struct sockaddr *)&ss, salen) : 0;
+    if (rc < 0) {
+        dtm_log_error("cannot listen on %s:%d: %s", host, o->port, uv_strerror(rc));
+        free(s->loops);
+        free(s);
+        return rc;
+    }
     int inited = 0;
     for (int i = 0; i < s->nloops && rc == 0; i++) {
         s->loops[i].index = i;

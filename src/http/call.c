@@ -28,9 +28,12 @@ static json_t *parse_body(dtm_req_t *req, const char *body, size_t len)
 static dtm_err_t call_local(dtm_req_t *req, const char *method, const char *path, const char *query,
                             const char *body, int *status, json_t **out)
 {
-    dtm_req_t *sub = dtm_arena_calloc(req->arena, sizeof *sub);
-    dtm_req_core_t *core = dtm_arena_calloc(req->arena, sizeof *core);
-    sub->arena = req->arena;
+    /* The callee gets its own arena, freed as soon as its answer is parsed: whatever it holds
+     * (a PostgreSQL connection above all) goes back before the caller carries on. */
+    dtm_arena_t *child = dtm_arena_new(0);
+    dtm_req_t *sub = dtm_arena_calloc(child, sizeof *sub);
+    dtm_req_core_t *core = dtm_arena_calloc(child, sizeof *core);
+    sub->arena = child;
     sub->core = core;
     sub->method = method;
     sub->path = path;
@@ -49,20 +52,21 @@ static dtm_err_t call_local(dtm_req_t *req, const char *method, const char *path
     core->started = dtm_mono_s();
 
     long max_body;
+    dtm_err_t err = DTM_OK;
     dtm_dispatch_t d = dtm_router_match(sub, &max_body);
     if (d == DTM_DISPATCH_LOOP || d == DTM_DISPATCH_WORKER)
         dtm_router_run(sub);
-    else if (d == DTM_DISPATCH_PROXY)
-        return DTM_EUNAVAIL;
     dtm_resp_t *r = &core->resp;
-    if (r->kind == DTM_RESP_NONE) {
+    if (d == DTM_DISPATCH_PROXY) {
+        err = DTM_EUNAVAIL;
+    } else if (r->kind == DTM_RESP_NONE) {
         *status = 500;
-        *out = NULL;
-        return DTM_OK;
+    } else {
+        *status = r->status;
+        *out = parse_body(req, r->body, r->body_len); /* owned by the caller's arena */
     }
-    *status = r->status;
-    *out = parse_body(req, r->body, r->body_len);
-    return DTM_OK;
+    dtm_arena_free(child);
+    return err;
 }
 
 static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)

@@ -196,6 +196,10 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
         dtm_edge_client_ip(req);
         if (dtm_edge_filter(req))
             return DTM_DISPATCH_DONE;
+    } else if (!g_conf.gateway && !req->internal) {
+        /* A service behind the gateway: the client is in X-Forwarded-For when the peer (the
+         * gateway) is trusted; else per-IP login limits would count the gateway's address. */
+        dtm_edge_client_ip(req);
     }
 
     const entry_t *best = NULL;

@@ -109,7 +109,7 @@ int dtm_cli_serve(int argc, char **argv)
     }
     if (t.gateway)
         dtm_backup_metrics_register(); /* backups run from cron; the edge reports their age */
-    if (t.gateway && dtm_edge_init() != 0) {
+    if (t.gateway ? dtm_edge_init() != 0 : dtm_edge_trust_init() != 0) {
         dtm_log_error("edge configuration is invalid");
         goto out;
     }

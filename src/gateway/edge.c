@@ -244,7 +244,7 @@ static void *sync_main(void *arg)
 
 /* ---- life cycle ---- */
 
-int dtm_edge_init(void)
+int dtm_edge_trust_init(void)
 {
     int problems = 0;
     g_ntrusted = 0;
@@ -269,6 +269,12 @@ int dtm_edge_init(void)
         }
         free(copy);
     }
+    return problems ? -1 : 0;
+}
+
+int dtm_edge_init(void)
+{
+    int problems = dtm_edge_trust_init() != 0;
     for (int i = 0; i < g_norigins; i++)
         free(g_origins[i]);
     g_norigins = 0;

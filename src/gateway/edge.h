@@ -17,6 +17,10 @@
 
 /** Parse the trusted proxies and CORS origins, start the sync thread. 0 or -1 (logged). */
 int dtm_edge_init(void);
+/** Parse only DTM_TRUSTED_PROXIES (dtm_edge_init does it too): what a service process behind
+ *  the gateway needs so that dtm_edge_client_ip can believe the gateway's X-Forwarded-For.
+ *  0 or -1 (logged). */
+int dtm_edge_trust_init(void);
 void dtm_edge_shutdown(void);
 
 /** Replace req->client_ip with the forwarded client address when the peer is trusted. */

@@ -77,3 +77,36 @@ describe('edge rate limits in the all-in-one process', () => {
         assert.deepEqual(statuses, Array(16).fill('201'));
     });
 });
+
+describe('client IP behind the gateway (microservices topology)', () => {
+    test('login limits per client IP count the forwarded client, not the gateway', async () => {
+        // The test client is the trusted proxy in front of the gateway, and the gateway is the
+        // trusted proxy in front of the services: both on 127.0.0.1.
+        const dtm = await startDtm({
+            topology: 'micro',
+            env: {
+                DTM_TRUSTED_PROXIES: '127.0.0.1',
+                DTM_LOGIN_LIMIT_PER_IP: '3',
+                DTM_LOGIN_LIMIT_PER_EMAIL: '100',
+                DTM_RATE_LIMIT_PER_IP: '1000000',
+                DTM_RATE_LIMIT_PER_USER: '1000000',
+            },
+        });
+        started.push(dtm);
+        const from = (ip) => ({ 'x-forwarded-for': ip });
+        const statuses = [];
+        for (let i = 0; i < 4; i++) {
+            const r = await dtm.api('POST', '/api/auth/login', {
+                headers: from('203.0.113.7'),
+                body: { email: dtm.admin.email, password: 'wrong-password-' + i },
+            });
+            statuses.push(r.status);
+        }
+        assert.deepEqual(statuses, [401, 401, 401, 429], 'the noisy client is limited');
+        const other = await dtm.api('POST', '/api/auth/login', {
+            headers: from('198.51.100.20'),
+            body: { email: dtm.admin.email, password: dtm.admin.password },
+        });
+        assert.equal(other.status, 200, `another client is not: ${other.text}`);
+    });
+});

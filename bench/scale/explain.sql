@@ -83,14 +83,15 @@ WITH s AS (SELECT id, d::timestamp AT TIME ZONE timezone AS day_start,
     (d + 1)::timestamp AT TIME ZONE timezone AS day_end
     FROM (SELECT st.*, coalesce($1::date, (now() AT TIME ZONE st.timezone)::date) AS d
           FROM reporting.stores st WHERE st.active AND ($2::uuid IS NULL OR st.id = $2)) x),
+live AS MATERIALIZED (SELECT a.user_id, a.store_id, a.status FROM reporting.attendance a
+    WHERE a.status IN ('open', 'on_break')),
 att AS (SELECT DISTINCT a.user_id FROM reporting.attendance a JOIN s ON s.id = a.store_id
     WHERE a.punch_in_at >= s.day_start AND a.punch_in_at < s.day_end
     AND a.punch_in_at >= (SELECT min(day_start) FROM s) AND a.punch_in_at < (SELECT max(day_end) FROM s))
 SELECT (SELECT count(*) FROM att) AS present,
-    (SELECT count(DISTINCT a.user_id) FROM reporting.attendance a JOIN s ON s.id = a.store_id
-     WHERE a.status = 'on_break') AS on_break,
-    (SELECT count(DISTINCT a.user_id) FROM reporting.attendance a JOIN s ON s.id = a.store_id
-     WHERE a.status IN ('open', 'on_break')) AS working_now;
+    (SELECT count(DISTINCT l.user_id) FROM live l JOIN s ON s.id = l.store_id
+     WHERE l.status = 'on_break') AS on_break,
+    (SELECT count(DISTINCT l.user_id) FROM live l JOIN s ON s.id = l.store_id) AS working_now;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) EXECUTE r1b(NULL, NULL);
 
 \echo '== reports/todos CSV batch (keyset on created_at, id)'

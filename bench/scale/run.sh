@@ -86,7 +86,7 @@ fi
 MERCH=$(login "$MERCH_EMAIL" "$MERCH_PASSWORD")
 MERCH_ID=$(curl -sf "$URL/api/auth/me" -H "authorization: Bearer $MERCH" | jq -r .user.id)
 STORE_ID=$("${PSQL[@]}" -Atc "SELECT id FROM stores.stores WHERE code LIKE 'B%' ORDER BY code LIMIT 1")
-say "$("${PSQL[@]}" -Atc "SELECT format('rows: todos %s, attendance %s, stores %s, merchandisers %s, merchandiser under test owns %s todos', (SELECT count(*) FROM todos.todos), (SELECT count(*) FROM attendance.records), (SELECT count(*) FROM stores.stores), (SELECT count(*) FROM users.users WHERE role = 'merchandiser'), (SELECT count(*) FROM todos.todos WHERE assignee_id = '$MERCH_ID' OR created_by = '$MERCH_ID'))")"
+say "$("${PSQL[@]}" -Atc "SELECT format('rows: todos %s, attendance %s, stores %s, merchandisers %s, merchandiser under test is assigned %s todos', (SELECT count(*) FROM todos.todos), (SELECT count(*) FROM attendance.records), (SELECT count(*) FROM stores.stores), (SELECT count(*) FROM users.users WHERE role = 'merchandiser'), (SELECT count(*) FROM todos.todos WHERE assignee_id = '$MERCH_ID'))")"
 
 # wrk output -> "rps p99_ms non2xx"
 parse_wrk() {

@@ -24,13 +24,16 @@ dtm_err_t reports_db_views(dtm_db_t *db, reports_views_t *out)
 }
 
 /* The stores of the summary with the bounds of their local day ($1 date or NULL = today there;
- * $2 one store or NULL). */
+ * $2 one store or NULL), and the visits open right now (a few hundred, read once through the
+ * attendance service's partial index of open visits instead of once per store). */
 #define STORE_DAYS                                                                                 \
     "WITH s AS (SELECT id, code, name, timezone, d AS local_date,"                                 \
     " d::timestamp AT TIME ZONE timezone AS day_start,"                                            \
     " (d + 1)::timestamp AT TIME ZONE timezone AS day_end"                                         \
     " FROM (SELECT st.*, coalesce($1::date, (now() AT TIME ZONE st.timezone)::date) AS d"          \
-    "  FROM reporting.stores st WHERE st.active AND ($2::uuid IS NULL OR st.id = $2)) x) "
+    "  FROM reporting.stores st WHERE st.active AND ($2::uuid IS NULL OR st.id = $2)) x),"         \
+    " live AS MATERIALIZED (SELECT a.user_id, a.store_id, a.status FROM reporting.attendance a"    \
+    "  WHERE a.status IN ('open', 'on_break')) "
 
 dtm_err_t reports_db_summary_stores(dtm_db_t *db, const reports_views_t *v, const char *date,
                                     const char *store_id, PGresult **rows)
@@ -47,10 +50,9 @@ dtm_err_t reports_db_summary_stores(dtm_db_t *db, const reports_views_t *v, cons
         "   AND t.completed_at >= s.day_start AND t.completed_at < s.day_end) AS tasks_completed,"
         " (SELECT count(DISTINCT a.user_id) FROM reporting.attendance a WHERE a.store_id = s.id"
         "   AND a.punch_in_at >= s.day_start AND a.punch_in_at < s.day_end) AS present,"
-        " (SELECT count(DISTINCT a.user_id) FROM reporting.attendance a WHERE a.store_id = s.id"
-        "   AND a.status = 'on_break') AS on_break,"
-        " (SELECT count(DISTINCT a.user_id) FROM reporting.attendance a WHERE a.store_id = s.id"
-        "   AND a.status IN ('open', 'on_break')) AS working_now"
+        " (SELECT count(DISTINCT l.user_id) FROM live l WHERE l.store_id = s.id"
+        "   AND l.status = 'on_break') AS on_break,"
+        " (SELECT count(DISTINCT l.user_id) FROM live l WHERE l.store_id = s.id) AS working_now"
         " FROM s ORDER BY s.name, s.id) per_store"
         " UNION ALL SELECT NULL, NULL, NULL, 'UTC', u.d::text,"
         " (SELECT count(*) FROM reporting.todos t WHERE t.store_id IS NULL"
@@ -77,12 +79,11 @@ dtm_err_t reports_db_summary_stores(dtm_db_t *db, const reports_views_t *v, cons
     " AND a.punch_in_at >= (SELECT min(day_start) FROM s)"                                         \
     " AND a.punch_in_at < (SELECT max(day_end) FROM s)) "
 #define MERCH "FROM reporting.users u WHERE u.active AND u.role = 'merchandiser'"
-#define LIVE(cond)                                                                                 \
-    "(SELECT count(DISTINCT a.user_id) FROM reporting.attendance a JOIN s ON s.id = a.store_id"    \
-    " WHERE " cond ")"
 #define WITH_ATT                                                                                   \
-    "SELECT (SELECT count(*) FROM att) AS present, " LIVE("a.status = 'on_break'") " AS on_break," \
-    " " LIVE("a.status IN ('open', 'on_break')") " AS working_now,"
+    "SELECT (SELECT count(*) FROM att) AS present,"                                                \
+    " (SELECT count(DISTINCT l.user_id) FROM live l JOIN s ON s.id = l.store_id"                   \
+    "   WHERE l.status = 'on_break') AS on_break,"                                                 \
+    " (SELECT count(DISTINCT l.user_id) FROM live l JOIN s ON s.id = l.store_id) AS working_now,"
 static const char *const people_sql[2] = {
     STORE_DAYS ATT_CTE WITH_ATT " NULL::bigint AS absent, NULL::bigint AS team",
     STORE_DAYS ATT_CTE WITH_ATT

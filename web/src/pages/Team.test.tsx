@@ -37,9 +37,10 @@ describe("Team (live)", () => {
       },
     });
     let punched = false;
+    let left = false;
     const member = (present: boolean) => ({
       user: sampleUser,
-      status: present ? "present" : "absent",
+      status: left ? "done" : present ? "present" : "absent",
       attendance: present ? { id: "a1", userId: "u1", storeId: "s1", status: "open", punchInAt: new Date().toISOString(), breaks: [] } : null,
     });
     const f = mockFetch({
@@ -64,6 +65,11 @@ describe("Team (live)", () => {
     expect(screen.getByText(/Ann Field punched in/)).toBeInTheDocument();
     const teamCalls = f.calls.filter((c) => c.path.startsWith("/api/attendance/team"));
     expect(teamCalls.length).toBe(2);
+
+    left = true;
+    push('event: punch_out\ndata: {"type":"punch_out","attendance":{"userId":"u1","storeId":"s1"}}\n\n');
+    await waitFor(() => expect(screen.getByTestId("member-ann@example.com")).toHaveTextContent("Punched out"));
+    expect(screen.getByText(/Ann Field punched out/)).toBeInTheDocument();
     expect(teamCalls[0].path).toMatch(/date=\d{4}-\d{2}-\d{2}/);
   });
 });

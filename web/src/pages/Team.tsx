@@ -7,10 +7,19 @@ import { api } from "../api/client";
 import { activeStores } from "../api/lookups";
 import { followEvents, type SseEvent } from "../api/sse";
 import type { TeamView } from "../api/types";
-import { Badge, Empty, ErrorBox, Loading, PageHeader } from "../components/ui";
+import { Empty, ErrorBox, Loading, PageHeader } from "../components/ui";
 import { fullName, isoDay, label, time } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import type { PageProps } from "../Shell";
+
+/** Team member statuses of GET /api/attendance/team ("done": came and left today). */
+export const MEMBER_STATUS: Record<string, string> = {
+  present: "Present",
+  on_break: "On break",
+  absent: "Absent",
+  done: "Punched out",
+  punched_out: "Punched out",
+};
 
 interface FeedItem {
   key: number;
@@ -150,7 +159,7 @@ export default function Team(_props: PageProps) {
                         : m.user.email}
                     </small>
                   </div>
-                  <Badge value={m.status} />
+                  <span className={`badge badge-${m.status}`}>{MEMBER_STATUS[m.status] ?? label(m.status)}</span>
                 </li>
               ))}
             </ul>

@@ -49,13 +49,15 @@ trap cleanup EXIT
 say() { echo "$*" | tee -a "$RESULTS"; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Our range overlaps the kernel's ephemeral ports: a port is free only when no socket at all
+# (listening or connected) has it as its local port.
 free_port() {
     local p
     for p in $(shuf -i 43000-43999 -n 200); do
-        port_in_use "$p" || {
+        if [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && ! port_in_use "$p"; then
             echo "$p"
             return
-        }
+        fi
     done
     exit 1
 }
@@ -98,12 +100,12 @@ parse_wrk() {
 # ---------------------------------------------------------------------------------------------
 # set-up: the bench stack (var/bench), a fresh database, dtm and nginx
 
-say "dtm foundation benchmark, $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r)"
+say "dtm foundation benchmark, $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), load average $(cut -d" " -f1-3 /proc/loadavg)"
 say "wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS interleaved rounds; servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
 DTM_VAR_DIR=var/bench DTM_STACK_FAST=1 scripts/stack.sh start 2>/dev/null
 STACK_DB=$(sed -n 's/^DATABASE_URL=//p' "$VAR/dtm.env")
 STACK_REDIS=$(sed -n 's/^REDIS_URL=//p' "$VAR/dtm.env")
-psql "$STACK_DB" -XAtq -c "DROP DATABASE IF EXISTS dtm_bench WITH (FORCE)" -c "CREATE DATABASE dtm_bench"
+psql "$STACK_DB" -XAtq -o /dev/null -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS dtm_bench WITH (FORCE)" -c "CREATE DATABASE dtm_bench"
 DB_URL=${STACK_DB%/*}/dtm_bench
 REDIS_DB_URL=${STACK_REDIS%/*}/7
 redis-cli -u "$REDIS_DB_URL" flushdb >/dev/null
@@ -117,15 +119,25 @@ export DTM_ENV_FILE=/dev/null DATABASE_URL="$DB_URL" REDIS_URL="$REDIS_DB_URL" \
     DTM_JWT_SECRET="$JWT_SECRET" DTM_HOST=127.0.0.1 \
     DTM_PORT DTM_ADMIN_EMAIL="$ADMIN_EMAIL" DTM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
     DTM_DATA_DIR="$VAR/data" DTM_BACKUP_DIR="$VAR/backups" DTM_LOOPS=${DTM_LOOPS:-1} \
-    DTM_ACCESS_TTL=3600 DTM_LOGIN_LIMIT_PER_IP=100000000 DTM_LOGIN_LIMIT_PER_EMAIL=100000000 \
-    DTM_RATE_LIMIT_PER_IP=0 DTM_RATE_LIMIT_PER_USER=0
+    DTM_ACCESS_TTL=3600 DTM_LOGIN_LIMIT_PER_IP=1000000 DTM_LOGIN_LIMIT_PER_EMAIL=1000000 \
+    DTM_RATE_LIMIT_PER_IP=1000000000 DTM_RATE_LIMIT_PER_USER=1000000000
 "$BIN" migrate >/dev/null
 "$BIN" seed >/dev/null
 
-taskset -c "$SERVER_CPU" "$BIN" serve >"$VAR/dtm.log" 2>&1 &
-DTM_PID=$!
+for attempt in 1 2 3; do
+    taskset -c "$SERVER_CPU" "$BIN" serve >"$VAR/dtm.log" 2>&1 &
+    DTM_PID=$!
+    for _ in $(seq 1 200); do
+        port_in_use "$DTM_PORT" && break
+        kill -0 "$DTM_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    port_in_use "$DTM_PORT" && break
+    tail -n 3 "$VAR/dtm.log" >&2
+    [ "$attempt" = 3 ] && exit 1
+    DTM_PORT=$(free_port)
+done
 PIDS+=("$DTM_PID")
-wait_port "$DTM_PORT"
 DTM_URL="http://127.0.0.1:$DTM_PORT"
 
 NGINX_PORT=$(free_port)

@@ -395,8 +395,10 @@ describe('GET /api/todos (filters, sort, pagination) and /stats', () => {
 });
 
 test('metrics count todos created and completed', async () => {
+    // Counters live in the process that runs the todos service (the gateway in `all` mode).
+    const base = fo.dtm.topology === 'micro' ? fo.dtm.replicas('todos')[0].url : fo.dtm.url;
     const read = async () => {
-        const r = await fo.dtm.api('GET', '/metrics');
+        const r = await fo.dtm.api('GET', '/metrics', { base });
         const num = (name) => {
             const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(r.text);
             return m ? Number(m[1]) : NaN;

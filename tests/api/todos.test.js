@@ -290,6 +290,21 @@ describe('POST /api/todos/bulk-assign', () => {
         }
     });
 
+    test('parallel bulk assigns over overlapping sets in opposite orders all succeed', async () => {
+        const ts = [];
+        for (let i = 0; i < 12; i++) ts.push((await create('manager', { assigneeId: ids.merch })).id);
+        const rev = [...ts].reverse();
+        const rs = await Promise.all(
+            Array.from({ length: 8 }, (_, i) =>
+                as('manager')('POST', '/api/todos/bulk-assign', { todoIds: i % 2 ? rev : ts, assigneeId: i % 2 ? ids.merch : ids.merch2 })
+            )
+        );
+        assert.deepEqual(rs.map((r) => r.status), Array(8).fill(200), rs.map((r) => r.text).join('\n'));
+        const stats = (await as('admin')('GET', '/api/todos/stats')).json;
+        const list = (await as('admin')('GET', '/api/todos?limit=1')).json.pagination.total;
+        assert.equal(stats.total, list, 'counters stay exact');
+    });
+
     test('bad input: 400 (malformed id, empty list, unknown assignee); merchandiser 403', async () => {
         const t = await create('manager', { assigneeId: ids.merch });
         assertFieldNamed(await as('manager')('POST', '/api/todos/bulk-assign', { todoIds: [t.id, 'nope'], assigneeId: ids.merch2 }), 'todoIds');

@@ -257,9 +257,13 @@ dtm_err_t todos_db_bulk_assign(dtm_db_t *db, const char *ids, const char *assign
 {
     const char *p[] = {ids, assignee};
     PGresult *r;
+    /* Rows are locked in id order first, so two bulk assigns over overlapping sets wait for
+     * each other instead of deadlocking. */
     dtm_err_t err = dtm_db_query(db, &r,
-                                 "WITH u AS (UPDATE todos.todos SET assignee_id = $2,"
-                                 " updated_at = now() WHERE id = ANY ($1::uuid[]) RETURNING 1)"
+                                 "WITH l AS (SELECT id FROM todos.todos WHERE id = ANY ($1::uuid[])"
+                                 " ORDER BY id FOR UPDATE),"
+                                 " u AS (UPDATE todos.todos t SET assignee_id = $2,"
+                                 " updated_at = now() FROM l WHERE t.id = l.id RETURNING 1)"
                                  " SELECT count(*) AS n FROM u",
                                  2, p);
     if (err)

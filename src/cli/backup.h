@@ -37,6 +37,9 @@ int dtm_sha256_file(const char *path, char out[65], uint64_t *size);
 /** Run argv (execvp) and wait; when as_postgres and we are root, runs it as the postgres
  *  user. Returns the exit status (0 = success) or -1; stderr of the child passes through. */
 int dtm_run(char *const argv[], bool as_postgres);
+/** dtm_run(argv, false) with PGPASSWORD=password in the child's environment only (none when
+ *  password is NULL): how database passwords reach the PostgreSQL client tools, never argv. */
+int dtm_run_with_password(char *const argv[], const char *password);
 /** mkdir -p. 0 or -1. */
 int dtm_mkdirs(const char *path, unsigned mode);
 /** rm -rf (refuses "/" and ""). */

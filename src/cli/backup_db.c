@@ -5,6 +5,7 @@
  * replays the WAL archive. The PostgreSQL client tools are the reference implementations of
  * these formats, so we run them rather than reimplementing them. */
 #include "cli/backup.h"
+#include "core/arena.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -51,6 +52,66 @@ static bool exec_ok(PGconn *c, const char *sql)
         dtm_log_error("%s", PQresultErrorMessage(r));
     PQclear(r);
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* `url` as a conninfo string without its password (malloc'd), the password (malloc'd, or NULL
+ * when there is none) in *password. The client tools get the password through PGPASSWORD in
+ * their own environment: a command line is readable by every local user (ps, /proc). */
+static char *conninfo_split(const char *url, const char *dbname, char **password)
+{
+    char *err = NULL;
+    if (password)
+        *password = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &err);
+    if (!opts) {
+        dtm_log_error("the database URL cannot be parsed: %s", err ? err : "?");
+        PQfreemem(err);
+        return NULL;
+    }
+    dtm_buf_t b;
+    dtm_buf_init(&b);
+    dtm_buf_puts(&b, "");
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        const char *v = dbname && strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
+        if (!v)
+            continue;
+        if (password && strcmp(o->keyword, "password") == 0) {
+            *password = dtm_strdup(v);
+            continue;
+        }
+        dtm_buf_printf(&b, "%s='", o->keyword);
+        for (const char *p = v; *p; p++) {
+            if (*p == '\'' || *p == '\\')
+                dtm_buf_append(&b, "\\", 1);
+            dtm_buf_append(&b, p, 1);
+        }
+        dtm_buf_puts(&b, "' ");
+    }
+    PQconninfoFree(opts);
+    return b.data;
+}
+
+/* Runs a PostgreSQL client tool with --dbname=<url without password> appended to argv (which
+ * has room for it and its NULL) and the password in the tool's environment only. */
+static int run_pg_tool(char **argv, int argc, const char *url)
+{
+    char *password = NULL;
+    char *conninfo = conninfo_split(url, NULL, &password);
+    if (!conninfo)
+        return -1;
+    dtm_buf_t arg;
+    dtm_buf_init(&arg);
+    dtm_buf_printf(&arg, "--dbname=%s", conninfo);
+    argv[argc] = arg.data;
+    argv[argc + 1] = NULL;
+    int rc = dtm_run_with_password(argv, password);
+    if (password) {
+        memset(password, 0, strlen(password));
+        free(password);
+    }
+    free(conninfo);
+    dtm_buf_free(&arg);
+    return rc;
 }
 
 /* Every user table; row order is made irrelevant by hashing each row and sorting the hashes. */
@@ -124,12 +185,11 @@ int dtm_db_dump(const char *url, const char *out, json_t **tables)
     char snap[128];
     snprintf(snap, sizeof snap, "--snapshot=%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    char file_arg[4200], db_arg[4200];
+    char file_arg[4200];
     snprintf(file_arg, sizeof file_arg, "--file=%s", out);
-    snprintf(db_arg, sizeof db_arg, "--dbname=%s", url);
     char *argv[] = {"pg_dump", "--format=custom", "--compress=6", "--no-owner",
-                    snap,      file_arg,          db_arg,         NULL};
-    if (dtm_run(argv, false) != 0) {
+                    snap,      file_arg,          NULL,           NULL};
+    if (run_pg_tool(argv, 6, url) != 0) {
         dtm_log_error("pg_dump failed");
         goto done;
     }
@@ -144,9 +204,7 @@ done:
 
 int dtm_db_restore(const char *url, const char *dump, bool clean)
 {
-    char db_arg[4200];
-    snprintf(db_arg, sizeof db_arg, "--dbname=%s", url);
-    char *argv[8];
+    char *argv[10];
     int n = 0;
     argv[n++] = "pg_restore";
     argv[n++] = "--no-owner";
@@ -156,13 +214,8 @@ int dtm_db_restore(const char *url, const char *dump, bool clean)
         argv[n++] = "--clean";
         argv[n++] = "--if-exists";
     }
-    argv[n++] = db_arg;
-    char *dumparg = (char *)dump;
-    char *full[10];
-    memcpy(full, argv, sizeof(char *) * (size_t)n);
-    full[n++] = dumparg;
-    full[n] = NULL;
-    return dtm_run(full, false) == 0 ? 0 : -1;
+    argv[n++] = (char *)dump; /* options may follow the file name */
+    return run_pg_tool(argv, n, url) == 0 ? 0 : -1;
 }
 
 int dtm_db_has_tables(const char *url)
@@ -181,28 +234,7 @@ int dtm_db_has_tables(const char *url)
 /* A conninfo string equal to `url` but for the database name. */
 static char *with_dbname(const char *url, const char *dbname)
 {
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(url, &err);
-    if (!opts) {
-        PQfreemem(err);
-        return NULL;
-    }
-    dtm_buf_t b;
-    dtm_buf_init(&b);
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        const char *v = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
-        if (!v)
-            continue;
-        dtm_buf_printf(&b, "%s='", o->keyword);
-        for (const char *p = v; *p; p++) {
-            if (*p == '\'' || *p == '\\')
-                dtm_buf_append(&b, "\\", 1);
-            dtm_buf_append(&b, p, 1);
-        }
-        dtm_buf_puts(&b, "' ");
-    }
-    PQconninfoFree(opts);
-    return b.data;
+    return conninfo_split(url, dbname, NULL);
 }
 
 char *dtm_db_scratch_create(const char *url)
@@ -245,18 +277,17 @@ void dtm_db_scratch_drop(const char *url, const char *scratch_url)
 
 int dtm_db_basebackup(const char *url, const char *out_dir)
 {
-    char d_arg[4200], db_arg[4200];
+    char d_arg[4200];
     snprintf(d_arg, sizeof d_arg, "--pgdata=%s", out_dir);
-    snprintf(db_arg, sizeof db_arg, "--dbname=%s", url);
     char *argv[] = {"pg_basebackup",
                     "--format=tar",
                     "--wal-method=fetch",
                     "--checkpoint=fast",
                     "--no-password",
                     d_arg,
-                    db_arg,
+                    NULL,
                     NULL};
-    return dtm_run(argv, false) == 0 ? 0 : -1;
+    return run_pg_tool(argv, 6, url) == 0 ? 0 : -1;
 }
 
 static int chown_postgres(const char *path)

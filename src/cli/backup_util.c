@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Small process and file-system helpers for the backup commands, and progress reporting. */
 #include "cli/backup.h"
+#include "core/arena.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 
@@ -98,6 +99,50 @@ int dtm_run(char *const argv[], bool as_postgres)
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return -1;
+}
+
+extern char **environ;
+
+int dtm_run_with_password(char *const argv[], const char *password)
+{
+    if (!password)
+        return dtm_run(argv, false);
+    /* The child's environment is built before fork: only async-signal-safe work after it. */
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = dtm_calloc(n + 2, sizeof *envp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "PGPASSWORD=", 11) != 0)
+            envp[k++] = environ[i];
+    size_t plen = strlen(password);
+    char *pw = dtm_alloc(plen + 12);
+    memcpy(pw, "PGPASSWORD=", 11);
+    memcpy(pw + 11, password, plen + 1);
+    envp[k] = pw;
+    pid_t pid = fork();
+    if (pid < 0) {
+        sodium_memzero(pw, plen + 12);
+        free(pw);
+        free(envp);
+        return -1;
+    }
+    if (pid == 0) {
+        environ = envp;
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    sodium_memzero(pw, plen + 12);
+    free(pw);
+    free(envp);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)

@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/timeutil.h"
 #include "gateway/gw.h"
 #include "http/health.h"
 #include "http/internal.h"
@@ -56,17 +57,24 @@ static bool tried_has(gw_upstream_t *const *tried, int n, const gw_upstream_t *u
     return false;
 }
 
-gw_upstream_t *gw_pick(gw_service_t *s, gw_upstream_t *const *tried, int ntried)
+/* Usable now: admitted, not tried, and not suspended (unless `panic`). */
+static bool usable(gw_upstream_t *u, gw_upstream_t *const *tried, int ntried, bool panic,
+                   long long now)
 {
-    if (!s->nups)
-        return NULL;
+    return atomic_load(&u->up) && !tried_has(tried, ntried, u) &&
+           (panic || atomic_load(&u->suspended_until) <= now);
+}
+
+static gw_upstream_t *pick(gw_service_t *s, gw_upstream_t *const *tried, int ntried, bool panic)
+{
+    long long now = dtm_mono_s() * 1000;
     if (gw_least_outstanding) {
         gw_upstream_t *best = NULL;
         int best_n = 0;
         unsigned start = atomic_fetch_add(&s->rr, 1); /* ties rotate */
         for (int k = 0; k < s->nups; k++) {
             gw_upstream_t *u = s->ups[(start + (unsigned)k) % (unsigned)s->nups];
-            if (!atomic_load(&u->up) || tried_has(tried, ntried, u))
+            if (!usable(u, tried, ntried, panic, now))
                 continue;
             int n = atomic_load(&u->outstanding);
             if (!best || n < best_n) {
@@ -79,10 +87,21 @@ gw_upstream_t *gw_pick(gw_service_t *s, gw_upstream_t *const *tried, int ntried)
     unsigned start = atomic_fetch_add(&s->rr, 1);
     for (int k = 0; k < s->nups; k++) {
         gw_upstream_t *u = s->ups[(start + (unsigned)k) % (unsigned)s->nups];
-        if (atomic_load(&u->up) && !tried_has(tried, ntried, u))
+        if (usable(u, tried, ntried, panic, now))
             return u;
     }
     return NULL;
+}
+
+/* Suspended replicas are skipped while others remain; when every admitted replica is
+ * suspended they are used anyway (Envoy's panic threshold): a suspension means slow or
+ * failing under load, and turning all of that into 503s would only make it worse. */
+gw_upstream_t *gw_pick(gw_service_t *s, gw_upstream_t *const *tried, int ntried)
+{
+    if (!s->nups)
+        return NULL;
+    gw_upstream_t *u = pick(s, tried, ntried, false);
+    return u ? u : pick(s, tried, ntried, true);
 }
 
 void gw_eject(gw_upstream_t *u, const char *why)
@@ -100,8 +119,15 @@ void gw_note(gw_upstream_t *u, bool failed)
         atomic_store(&u->fails, 0);
         return;
     }
-    if (atomic_fetch_add(&u->fails, 1) + 1 >= GW_EJECT_AFTER)
-        gw_eject(u, "repeated failures");
+    if (atomic_fetch_add(&u->fails, 1) + 1 >= GW_EJECT_AFTER) {
+        atomic_store(&u->fails, 0);
+        long long now = (long long)(dtm_mono_s() * 1000);
+        if (atomic_exchange(&u->suspended_until, now + GW_SUSPEND_MS) > now)
+            return; /* already suspended: extended, said once */
+        dtm_metric_inc(u->m_eject);
+        dtm_log_warn("upstream %s (%s) suspended for %d ms: repeated failures", u->url, u->service,
+                     GW_SUSPEND_MS);
+    }
 }
 
 /* "http://host:port" -> address. Names are resolved once, at start. */
@@ -147,7 +173,8 @@ static bool is_local(const dtm_service_t *s)
 
 /* ---- active health checks ---- */
 
-/* Blocking GET /health with a deadline; returns the HTTP status (0 = no answer) and the
+/* Blocking GET /health with a deadline; returns the HTTP status, 0 when no answer came in
+ * time, -1 when the connection was refused (nothing listens: certainly down), and the
  * reported "status" field. */
 static int probe(const gw_upstream_t *u, int timeout_ms, dtm_health_t *reported)
 {
@@ -158,16 +185,20 @@ static int probe(const gw_upstream_t *u, int timeout_ms, dtm_health_t *reported)
     int status = 0;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (connect(fd, (const struct sockaddr *)&u->addr, u->alen) < 0 && errno != EINPROGRESS)
+    if (connect(fd, (const struct sockaddr *)&u->addr, u->alen) < 0 && errno != EINPROGRESS) {
+        status = errno == ECONNREFUSED ? -1 : 0;
         goto out;
+    }
     struct pollfd pf = {.fd = fd, .events = POLLOUT};
     if (poll(&pf, 1, timeout_ms) != 1)
         goto out;
     int err = 0;
     socklen_t el = sizeof err;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-    if (err)
+    if (err) {
+        status = err == ECONNREFUSED ? -1 : 0;
         goto out;
+    }
     char req[256];
     int n = snprintf(req, sizeof req,
                      "GET /health HTTP/1.1\r\nHost: %s\r\nUser-Agent: dtm-gateway\r\n"
@@ -212,6 +243,8 @@ out:
     return status;
 }
 
+#define HEALTH_FAILS 2 /* unanswered probes in a row before ejection */
+
 static void check_all(void)
 {
     int interval = dtm_cfg.health_interval_ms > 0 ? dtm_cfg.health_interval_ms : 2000;
@@ -229,8 +262,10 @@ static void check_all(void)
                 dtm_metric_set(u->m_up, 1);
                 dtm_log_info("upstream %s (%s) admitted", u->url, u->service);
             }
-        } else {
-            gw_eject(u, "health check failed");
+            u->probe_fails = 0;
+        } else if (st < 0 || ++u->probe_fails >= HEALTH_FAILS) {
+            /* refused: down for sure; no answer: perhaps only busy, so once is not enough */
+            gw_eject(u, st < 0 ? "connection refused" : "health check failed");
         }
     }
 }

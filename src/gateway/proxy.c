@@ -24,12 +24,13 @@
 #include <string.h>
 #include <uv.h>
 
-#define MAX_IDLE_PER_UPSTREAM 256
-#define POOL_IDLE_MS          30000
-#define MAX_ATTEMPTS          3
-#define MAX_PASS_HEADERS      16
-#define MAX_RESP_HEADER_BYTES (64 * 1024)
-#define BUFFER_MAX            (256 * 1024) /* larger (or unknown) bodies are streamed */
+#define MAX_IDLE_PER_UPSTREAM  256
+#define MAX_CONNS_PER_UPSTREAM 256 /* per loop; more requests wait for a free connection */
+#define POOL_IDLE_MS           30000
+#define MAX_ATTEMPTS           3
+#define MAX_PASS_HEADERS       16
+#define MAX_RESP_HEADER_BYTES  (64 * 1024)
+#define BUFFER_MAX             (256 * 1024) /* larger (or unknown) bodies are streamed */
 
 typedef struct upconn upconn_t;
 typedef struct px px_t;
@@ -38,6 +39,9 @@ typedef struct {
     uv_loop_t *loop;
     upconn_t **idle; /* per upstream index */
     int *nidle;
+    int *nconn;       /* open connections (idle, busy, connecting) per upstream */
+    px_t **wait_head; /* requests waiting for a connection, per upstream (FIFO) */
+    px_t **wait_tail;
     bool stopped;
     upconn_t *all; /* every connection, for the stop */
 } gw_loop_t;
@@ -71,6 +75,8 @@ struct px {
     px_phase_t phase;
     bool head, idempotent, got_bytes, hdr_value, complete;
     bool streaming;  /* the body is relayed as it arrives (big, unknown length, events) */
+    bool refused;    /* the last try's connection was refused */
+    px_t *next_wait; /* in gl->wait_* while no connection is free */
     bool pause_read; /* the client is slower than the upstream */
     double t0;
     /* response */
@@ -89,8 +95,11 @@ static uv_once_t g_once = UV_ONCE_INIT;
 
 static void attempt(px_t *px);
 static void uc_close(upconn_t *uc);
+static bool wait_next(gw_loop_t *gl, int index, upconn_t *uc);
 static void start_streaming(px_t *px, long long content_length);
 static void build_request(px_t *px);
+static void send_on(px_t *px, upconn_t *uc);
+static void connect_new(gw_loop_t *gl, px_t *px);
 
 /* ---- hop-by-hop (RFC 9110 7.6.1) ---- */
 
@@ -140,9 +149,23 @@ static gw_loop_t *loop_state(uv_loop_t *loop)
         gl->loop = loop;
         gl->idle = dtm_calloc(GW_MAX_UPSTREAMS, sizeof *gl->idle);
         gl->nidle = dtm_calloc(GW_MAX_UPSTREAMS, sizeof *gl->nidle);
+        gl->nconn = dtm_calloc(GW_MAX_UPSTREAMS, sizeof *gl->nconn);
+        gl->wait_head = dtm_calloc(GW_MAX_UPSTREAMS, sizeof *gl->wait_head);
+        gl->wait_tail = dtm_calloc(GW_MAX_UPSTREAMS, sizeof *gl->wait_tail);
         loop->data = gl;
     }
     return gl;
+}
+
+static void gl_free(gw_loop_t *gl)
+{
+    gl->loop->data = NULL;
+    free(gl->idle);
+    free(gl->nidle);
+    free(gl->nconn);
+    free(gl->wait_head);
+    free(gl->wait_tail);
+    free(gl);
 }
 
 static void idle_remove(upconn_t *uc)
@@ -174,13 +197,14 @@ static void uc_handle_closed(uv_handle_t *h)
     dtm_buf_free(&uc->f);
     dtm_buf_free(&uc->v);
     dtm_buf_free(&uc->body);
+    int index = uc->up->index;
+    gl->nconn[index]--;
     free(uc);
     if (gl->stopped && !gl->all) {
-        gl->loop->data = NULL;
-        free(gl->idle);
-        free(gl->nidle);
-        free(gl);
+        gl_free(gl);
+        return;
     }
+    wait_next(gl, index, NULL); /* a slot opened */
 }
 
 static void uc_close(upconn_t *uc)
@@ -200,15 +224,19 @@ void gw_loop_stop(uv_loop_t *loop)
     if (!gl)
         return;
     gl->stopped = true;
-    for (int i = 0; i < GW_MAX_UPSTREAMS; i++)
+    for (int i = 0; i < GW_MAX_UPSTREAMS; i++) {
         while (gl->idle[i])
             uc_close(gl->idle[i]);
-    if (!gl->all) {
-        loop->data = NULL;
-        free(gl->idle);
-        free(gl->nidle);
-        free(gl);
+        while (gl->wait_head[i]) { /* their clients are gone (the loop drained) */
+            px_t *px = gl->wait_head[i];
+            gl->wait_head[i] = px->next_wait;
+            atomic_fetch_sub(&px->up->outstanding, 1);
+            dtm_server_resp_ready(px->req);
+        }
+        gl->wait_tail[i] = NULL;
     }
+    if (!gl->all)
+        gl_free(gl);
 }
 
 static void uc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
@@ -236,6 +264,8 @@ static void uc_release(upconn_t *uc)
         return;
     }
     uc->reused = true;
+    if (wait_next(gl, uc->up->index, uc))
+        return; /* went straight to a waiting request */
     uc->next_idle = gl->idle[uc->up->index];
     gl->idle[uc->up->index] = uc;
     gl->nidle[uc->up->index]++;
@@ -285,10 +315,10 @@ static void px_fail(px_t *px, dtm_err_t err, const char *msg, bool reached)
     if (px->up) {
         atomic_fetch_sub(&px->up->outstanding, 1);
         dtm_metric_inc(px->up->m_fail);
-        if (!reached)
-            gw_eject(px->up, msg);
+        if (px->refused)
+            gw_eject(px->up, msg); /* nothing listens there: down until a check says otherwise */
         else
-            gw_note(px->up, true);
+            gw_note(px->up, true); /* slow or failing: counts toward a suspension */
     }
     if (px->streaming) {
         /* part of the response is out: the only honest thing left is to cut it short */
@@ -588,7 +618,11 @@ static void on_connect(uv_connect_t *cr, int status)
         return;
     uv_timer_stop(&uc->timer);
     if (status < 0) {
-        px_fail(px, DTM_EUPSTREAM, "The upstream refused the connection", false);
+        px->refused = status == UV_ECONNREFUSED;
+        px_fail(px, DTM_EUPSTREAM,
+                px->refused ? "The upstream refused the connection"
+                            : "Cannot connect to the upstream",
+                false);
         return;
     }
     uv_tcp_nodelay(&uc->tcp, 1);
@@ -605,6 +639,7 @@ static upconn_t *uc_new(gw_loop_t *gl, gw_upstream_t *up)
     uv_timer_init(gl->loop, &uc->timer);
     uc->tcp.data = uc->timer.data = uc;
     uc->handles = 2;
+    gl->nconn[up->index]++;
     uc->next_all = gl->all;
     if (gl->all)
         gl->all->prev_all = uc;
@@ -627,6 +662,7 @@ static void attempt(px_t *px)
     }
     px->tried[px->ntried++] = up;
     px->up = up;
+    px->refused = false;
     px->got_bytes = false;
     px->complete = false;
     px->t0 = dtm_mono_s();
@@ -635,13 +671,58 @@ static void attempt(px_t *px)
     upconn_t *uc = gl->idle[up->index];
     if (uc) {
         idle_remove(uc);
-        uc->px = px;
-        px->uc = uc;
-        build_request(px); /* per try: the Host header names the replica */
-        send_req(uc);
+        send_on(px, uc);
         return;
     }
-    uc = uc_new(gl, up);
+    if (gl->nconn[up->index] >= MAX_CONNS_PER_UPSTREAM) {
+        /* a burst: wait for a connection instead of flooding the upstream's accept queue */
+        px->next_wait = NULL;
+        if (gl->wait_tail[up->index])
+            gl->wait_tail[up->index]->next_wait = px;
+        else
+            gl->wait_head[up->index] = px;
+        gl->wait_tail[up->index] = px;
+        return;
+    }
+    connect_new(gl, px);
+}
+
+/* px gets the free connection uc (or a new one when uc is NULL and there is room). */
+static bool wait_next(gw_loop_t *gl, int index, upconn_t *uc)
+{
+    while (gl->wait_head[index]) {
+        if (!uc && gl->nconn[index] >= MAX_CONNS_PER_UPSTREAM)
+            return false;
+        px_t *px = gl->wait_head[index];
+        gl->wait_head[index] = px->next_wait;
+        if (!gl->wait_head[index])
+            gl->wait_tail[index] = NULL;
+        if (dtm_server_req_gone(px->req)) {
+            atomic_fetch_sub(&px->up->outstanding, 1);
+            dtm_server_resp_ready(px->req); /* frees it */
+            continue;
+        }
+        if (uc)
+            send_on(px, uc);
+        else
+            connect_new(gl, px);
+        return true;
+    }
+    return false;
+}
+
+static void send_on(px_t *px, upconn_t *uc)
+{
+    uc->px = px;
+    px->uc = uc;
+    build_request(px); /* per try: the Host header names the replica */
+    send_req(uc);
+}
+
+static void connect_new(gw_loop_t *gl, px_t *px)
+{
+    gw_upstream_t *up = px->up;
+    upconn_t *uc = uc_new(gl, up);
     uc->px = px;
     px->uc = uc;
     build_request(px);

@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -271,9 +272,17 @@ int dtm_cli_health(int argc, char **argv)
         case 'u':
             url = optarg;
             break;
-        case 'a':
-            max_age = atof(optarg);
+        case 'a': {
+            /* atof took "abc" as 0 hours: every backup "too old", a false alarm from cron. */
+            char *end;
+            errno = 0;
+            max_age = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !(max_age > 0)) {
+                fprintf(stderr, "dtm health: --max-backup-age needs a positive number of hours\n");
+                return 2;
+            }
             break;
+        }
         case 'h':
             usage(stdout);
             return 0;

@@ -65,3 +65,14 @@ test('down (exit 2) when the gateway does not answer; --local checks one process
     assert.equal(r.code, 2);
     assert.equal(JSON.parse(r.out).status, 'down');
 });
+
+test('a malformed --max-backup-age is a usage error (exit 2), not "every backup is too old"', () => {
+    for (const bad of ['abc', '2x', '0', '-5', '']) {
+        const r = health(['--json', '--max-backup-age', bad]);
+        assert.equal(r.code, 2, `--max-backup-age '${bad}': ${r.out}${r.err}`);
+        assert.match(r.err, /max-backup-age/);
+        assert.equal(r.out, '', 'no report');
+    }
+    const ok = health(['--json', '--max-backup-age', '48.5']);
+    assert.notEqual(ok.code, 2, ok.out + ok.err);
+});

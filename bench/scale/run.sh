@@ -63,6 +63,11 @@ taskset -c "$SERVER_CPU" "$BIN" serve >"$ROOT/var/bench/scale-dtm.log" 2>&1 &
 DTM_PID=$!
 URL="http://127.0.0.1:$PORT"
 for _ in $(seq 1 100); do curl -sf "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -sf "$URL/health" >/dev/null || {
+    echo "bench/scale: dtm did not become healthy on port $PORT:" >&2
+    tail -5 "$ROOT/var/bench/scale-dtm.log" >&2
+    exit 1
+}
 
 login() {
     curl -sf "$URL/api/auth/login" -H 'content-type: application/json' \

@@ -43,6 +43,7 @@ cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    DTM_VAR_DIR=var/bench scripts/stack.sh stop 2>/dev/null || true
 }
 trap cleanup EXIT
 

@@ -15,7 +15,8 @@
 #   web         web client lint, type-check and unit tests (npm scripts lint, typecheck, test)
 #   e2e         browser tests: tests/e2e/run.sh, else web's `e2e` npm script, else
 #               node --test tests/e2e/*.test.{js,mjs}
-#   deploy      deploy/check.sh (the deployment file checks, `make deploy-check`)
+#   deploy      scripts/deploy-check.sh (or deploy/check.sh): the deployment file checks,
+#               `make deploy-check`
 #   monitoring  tests/monitoring/run.sh, else node --test tests/monitoring/*.test.{js,mjs}
 #   backup      tests/backup/run.sh, else node --test tests/backup/*.test.{js,mjs} (restore drill)
 #   fuzz        tests/fuzz/run.sh (short fuzzing runs)
@@ -90,7 +91,7 @@ present() {
     micro) [ -n "$(api_files)" ] && [ -n "$(find src/gateway -name '*.c' 2>/dev/null | head -n1)" ] ;;
     web) [ -f web/package.json ] ;;
     e2e) [ -f tests/e2e/run.sh ] || [ -n "$(node_tests_in tests/e2e)" ] ;;
-    deploy) [ -f deploy/check.sh ] ;;
+    deploy) [ -f scripts/deploy-check.sh ] || [ -f deploy/check.sh ] ;;
     monitoring) [ -f tests/monitoring/run.sh ] || [ -n "$(node_tests_in tests/monitoring)" ] ;;
     backup) [ -f tests/backup/run.sh ] || [ -n "$(node_tests_in tests/backup)" ] ;;
     fuzz) [ -f tests/fuzz/run.sh ] ;;
@@ -151,7 +152,7 @@ suite() {
         fi
         ;;
     deploy)
-        bash deploy/check.sh
+        if [ -f scripts/deploy-check.sh ]; then bash scripts/deploy-check.sh; else bash deploy/check.sh; fi
         ;;
     monitoring) run_dir_suite tests/monitoring ;;
     backup) run_dir_suite tests/backup ;;

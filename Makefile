@@ -8,6 +8,7 @@
 #   make asan         AddressSanitizer + UBSan build in build-asan/
 #   make web          the web client (only when web/package.json exists)
 #   make bench        load benchmarks (wrk, nginx baseline); not part of make test
+#                     (bench-foundation: bench/run.sh only; bench-NAME: bench/NAME/run.sh)
 #   make clean        remove build/, build-asan/, web/dist, test-output/
 #   make distclean    clean, and stop and delete the local stacks (var/)
 #
@@ -91,9 +92,13 @@ test-backup: build test-stack
 test-fuzz:
 	@scripts/test.sh fuzz
 
+# bench/run.sh is the foundation benchmark (issue 2); every bench/<name>/run.sh is another one.
+# `make bench` runs them all on the bench stack (var/bench); `make bench-NAME` runs one
+# (bench-foundation, bench-scale, ...).
 bench: build
-	@scripts/deps.sh core bench
-	@bench/run.sh
+	@scripts/bench.sh
+bench-%: build
+	@scripts/bench.sh $*
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) web/dist test-output

@@ -43,7 +43,7 @@ cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    DTM_VAR_DIR=var/bench scripts/stack.sh stop 2>/dev/null || true
+    if [ "${STARTED_STACK:-0}" = 1 ]; then DTM_VAR_DIR=var/bench scripts/stack.sh stop 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -103,6 +103,8 @@ parse_wrk() {
 
 say "dtm foundation benchmark, $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), load average $(cut -d" " -f1-3 /proc/loadavg)"
 say "wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS interleaved rounds; servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
+# The bench stack (var/bench); stopped at the end only when this run started it.
+DTM_VAR_DIR=var/bench scripts/stack.sh status >/dev/null 2>&1 || STARTED_STACK=1
 DTM_VAR_DIR=var/bench DTM_STACK_FAST=1 scripts/stack.sh start 2>/dev/null
 STACK_DB=$(sed -n 's/^DATABASE_URL=//p' "$VAR/dtm.env")
 STACK_REDIS=$(sed -n 's/^REDIS_URL=//p' "$VAR/dtm.env")

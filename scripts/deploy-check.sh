@@ -118,6 +118,7 @@ step_dockerfile() {
 
 step_compose() {
     need_debs docker-compose || return 1
+    : >"$VAR/empty.env" # ignore an operator's deploy/compose/.env
     local f rc=0
     local -A secrets=([DTM_JWT_SECRET]=check-only-jwt-secret-0123456789abcdef0123
         [POSTGRES_PASSWORD]=check-only-pg [DTM_ADMIN_PASSWORD]=check-only-admin
@@ -126,7 +127,7 @@ step_compose() {
     for k in "${!secrets[@]}"; do envs+=("$k=${secrets[$k]}"); done
     for f in deploy/compose/docker-compose.dev.yml deploy/compose/docker-compose.yml \
         deploy/compose/docker-compose.microservices.yml; do
-        if env -i PATH="$PATH" HOME="$VAR" "${envs[@]}" docker-compose -f "$f" config >"$VAR/compose.out" 2>&1; then
+        if env -i PATH="$PATH" HOME="$VAR" "${envs[@]}" docker-compose --env-file "$VAR/empty.env" -f "$f" config >"$VAR/compose.out" 2>&1; then
             echo "$f: valid ($(grep -cE '^  [a-z-]+:$' "$VAR/compose.out") top-level entries)"
         else
             echo "$f: docker-compose config failed"
@@ -134,7 +135,7 @@ step_compose() {
             rc=1
         fi
         # Without the secrets it must refuse to render (secrets are required, never defaulted).
-        if env -i PATH="$PATH" HOME="$VAR" docker-compose -f "$f" config -q >/dev/null 2>&1; then
+        if env -i PATH="$PATH" HOME="$VAR" docker-compose --env-file "$VAR/empty.env" -f "$f" config -q >/dev/null 2>&1; then
             echo "$f: renders without DTM_JWT_SECRET/POSTGRES_PASSWORD: secrets must be required"
             rc=1
         fi
@@ -145,7 +146,7 @@ step_compose() {
         fi
     done
     # The production layout: every target as `serve --target <name>` with the guide's checks.
-    env -i PATH="$PATH" HOME="$VAR" "${envs[@]}" docker-compose -f deploy/compose/docker-compose.yml config >"$VAR/compose.prod" 2>&1
+    env -i PATH="$PATH" HOME="$VAR" "${envs[@]}" docker-compose --env-file "$VAR/empty.env" -f deploy/compose/docker-compose.yml config >"$VAR/compose.prod" 2>&1
     for t in gateway auth users todos stores attendance reports; do
         grep -A4 "^  $t:$" "$VAR/compose.prod" >/dev/null || {
             echo "docker-compose.yml: no service $t"

@@ -193,7 +193,7 @@ check "dtm migrate in the image" podman run --rm --no-healthcheck --network host
 # (podman cannot reach systemd here to schedule the HEALTHCHECK timer and says so on stderr;
 # `podman healthcheck run` below runs the image's check directly.)
 podman run -d --name "$NAME" --network host --read-only --cap-drop ALL \
-    --tmpfs /tmp --tmpfs /var/lib/dtm:rw,mode=1777 "${envs[@]}" "$IMAGE" >/dev/null 2>"$CACHE/run.err"
+    --tmpfs /tmp --tmpfs /var/lib/dtm:rw,U "${envs[@]}" "$IMAGE" >/dev/null 2>"$CACHE/run.err"
 up=0
 for _ in $(seq 1 60); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health"; then
@@ -225,6 +225,21 @@ json_logs() {
     ((n > 0))
 }
 check "stdout is JSON lines with timestamp/level/message" json_logs
+if [[ -f $CTX/web/dist/index.html ]]; then
+    web_served() { curl -fsS "http://127.0.0.1:$PORT/" | grep -qi '<html'; }
+    check "the gateway serves the web client from the image" web_served
+fi
+# A real backup from inside the image (pg_dump of the stack's database, uploads, config).
+backup_in_image() {
+    podman run --rm --no-healthcheck --network host "${envs[@]}" --read-only --cap-drop ALL \
+        --tmpfs /tmp --tmpfs /var/lib/dtm:rw,U --entrypoint /bin/sh "$IMAGE" -c \
+        'mkdir -p "$DTM_DATA_DIR" && dtm backup run --no-pitr >/dev/null && dtm backup list' \
+        >"$CACHE/backup.out" 2>&1
+    local rc=$?
+    ((rc == 0)) || tail -5 "$CACHE/backup.out" >&2
+    return $rc
+}
+check "dtm backup run + list inside the image" backup_in_image
 podman stop -t 15 "$NAME" >/dev/null
 code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
 check "SIGTERM drains and exits 0 (exit code $code)" test "$code" = 0

@@ -389,10 +389,11 @@ dtm_err_t dtm_gateway_init(void)
     dtm_server_set_loop_stop(gw_loop_stop);
     dtm_health_set_remote(remote_health);
     g_stop = false;
-    if (gw_nupstreams) {
-        check_all(); /* the first /health is already right */
+    /* The first round runs at once on the checker thread, not here: an upstream that does
+     * not answer (a host that is down, DNS not ready) must not delay the start. Until then
+     * replicas count as admitted; a refused connection ejects one on first use anyway. */
+    if (gw_nupstreams)
         g_health_running = pthread_create(&g_health, NULL, health_main, NULL) == 0;
-    }
     return DTM_OK;
 }
 

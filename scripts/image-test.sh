@@ -20,6 +20,13 @@ BASE_REF=localhost/debian:bookworm
 IMAGE=${DTM_IMAGE:-localhost/dtm:test}
 PORT=${DTM_IMAGE_TEST_PORT:-48080}
 mkdir -p "$CACHE"
+# One image test at a time per checkout (make test of several people, or CI and a developer):
+# they share the build context, the logs and the image tag.
+exec 9>"$CACHE/.lock"
+if ! flock -w 1800 9; then
+    echo "image-test: another image test still holds $CACHE/.lock after 30 min" >&2
+    exit 1
+fi
 
 log() { printf 'image-test: %s\n' "$*" >&2; }
 

@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/str.h"
 #include "core/timeutil.h"
+#include "db/redis.h"
 #include "services/service.h"
 
 #include <ctype.h>
@@ -153,19 +154,14 @@ static void check_postgres(report_t *r, const char *label, const char *url)
 
 static void check_redis(report_t *r)
 {
-    char host[256] = "127.0.0.1", pass[256] = "";
-    int port = 6379;
-    const char *u = dtm_cfg.redis_url;
-    if (strncmp(u, "redis://", 8) == 0)
-        u += 8;
-    const char *at = strchr(u, '@');
-    if (at) {
-        const char *colon = memchr(u, ':', (size_t)(at - u));
-        const char *p = colon ? colon + 1 : u;
-        snprintf(pass, sizeof pass, "%.*s", (int)(at - p), p);
-        u = at + 1;
+    /* The server's own parser: the same user, password decoding and defaults as dtm serve. */
+    char host[256] = "127.0.0.1", user[128] = "", pass[256] = "";
+    int port = 6379, db = 0;
+    if (dtm_redis_parse_url_user(dtm_cfg.redis_url, host, sizeof host, &port, user, sizeof user,
+                                 pass, sizeof pass, &db) != 0) {
+        add(r, "redis", H_DEGRADED, 0, "REDIS_URL is not a valid redis:// URL");
+        return;
     }
-    sscanf(u, "%255[^:/]:%d", host, &port);
     double t0 = dtm_mono_s();
     struct timeval tv = {2, 0};
     redisContext *c = redisConnectWithTimeout(host, port, tv);
@@ -176,7 +172,8 @@ static void check_redis(report_t *r)
     } else {
         redisSetTimeout(c, tv);
         if (*pass) {
-            redisReply *a = redisCommand(c, "AUTH %s", pass);
+            redisReply *a = *user ? redisCommand(c, "AUTH %s %s", user, pass)
+                                  : redisCommand(c, "AUTH %s", pass);
             if (a)
                 freeReplyObject(a);
         }

@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/str.h"
 #include "core/timeutil.h"
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 
 typedef struct {
     char host[256];
+    char user[128]; /* Redis 6 ACL user; "" = AUTH with the password alone */
     char password[256];
     int port, db;
 } redis_url_t;
@@ -47,8 +49,16 @@ static atomic_ullong commands, errors;
 
 /* ---- URL ---- */
 
-int dtm_redis_parse_url(const char *url, char *host, size_t host_cap, int *port, char *password,
-                        size_t pw_cap, int *db)
+/* Percent-decodes [s, s+n) into out (cap bytes with the NUL); false when malformed or too long. */
+static bool userinfo_decode(const char *s, size_t n, char *out, size_t cap)
+{
+    if (n >= cap)
+        return false;
+    return dtm_url_decode(s, n, out, false) >= 0;
+}
+
+int dtm_redis_parse_url_user(const char *url, char *host, size_t host_cap, int *port, char *user,
+                             size_t user_cap, char *password, size_t pw_cap, int *db)
 {
     if (!url || strncmp(url, "redis://", 8) != 0)
         return -1;
@@ -59,10 +69,16 @@ int dtm_redis_parse_url(const char *url, char *host, size_t host_cap, int *port,
         if (*q == '@')
             at = q;
     password[0] = '\0';
+    user[0] = '\0';
     if (at) {
+        /* userinfo is percent-encoded (RFC 3986); an unencoded '@' in the password still works
+         * because the last '@' ends it. */
         const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon && (size_t)(at - colon - 1) < pw_cap)
-            snprintf(password, pw_cap, "%.*s", (int)(at - colon - 1), colon + 1);
+        const char *user_end = colon ? colon : at;
+        if (!userinfo_decode(p, (size_t)(user_end - p), user, user_cap))
+            return -1;
+        if (colon && !userinfo_decode(colon + 1, (size_t)(at - colon - 1), password, pw_cap))
+            return -1;
         p = at + 1;
     }
     const char *colon = memchr(p, ':', (size_t)(end - p));
@@ -89,14 +105,23 @@ int dtm_redis_parse_url(const char *url, char *host, size_t host_cap, int *port,
     return 0;
 }
 
+int dtm_redis_parse_url(const char *url, char *host, size_t host_cap, int *port, char *password,
+                        size_t pw_cap, int *db)
+{
+    char user[128];
+    return dtm_redis_parse_url_user(url, host, host_cap, port, user, sizeof user, password, pw_cap,
+                                    db);
+}
+
 /* Parse dtm_cfg.redis_url once; caller holds mu. */
 static bool target_locked(void)
 {
     if (have_target)
         return true;
     const char *url = dtm_cfg.redis_url ? dtm_cfg.redis_url : "redis://127.0.0.1:6379/0";
-    if (dtm_redis_parse_url(url, target.host, sizeof target.host, &target.port, target.password,
-                            sizeof target.password, &target.db) < 0) {
+    if (dtm_redis_parse_url_user(url, target.host, sizeof target.host, &target.port, target.user,
+                                 sizeof target.user, target.password, sizeof target.password,
+                                 &target.db) < 0) {
         dtm_log_error("REDIS_URL is not a valid redis:// URL");
         return false;
     }
@@ -129,7 +154,8 @@ static redisContext *connect_ctx(const redis_url_t *t, int tmo_ms, bool command_
         redisSetTimeout(c, tv_ms(tmo_ms));
     redisEnableKeepAlive(c);
     if (t->password[0]) {
-        redisReply *r = redisCommand(c, "AUTH %s", t->password);
+        redisReply *r = t->user[0] ? redisCommand(c, "AUTH %s %s", t->user, t->password)
+                                   : redisCommand(c, "AUTH %s", t->password);
         bool ok = r && r->type != REDIS_REPLY_ERROR;
         if (r)
             freeReplyObject(r);

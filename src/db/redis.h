@@ -34,6 +34,10 @@ int dtm_redis_subscribe(const char *channel, void (*cb)(const char *msg, size_t 
 /** Split redis://[[user]:password@]host[:port][/db] (defaults port 6379, db 0). 0 or -1. */
 int dtm_redis_parse_url(const char *url, char *host, size_t host_cap, int *port, char *password,
                         size_t pw_cap, int *db);
+/** The same, with the ACL user name ("" when the URL has none). User and password are
+ *  percent-decoded (RFC 3986 userinfo); a malformed escape is an error. */
+int dtm_redis_parse_url_user(const char *url, char *host, size_t host_cap, int *port, char *user,
+                             size_t user_cap, char *password, size_t pw_cap, int *db);
 
 /** Gauges for /metrics: up, commands, errors, pool size. */
 typedef struct {

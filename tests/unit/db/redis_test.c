@@ -53,6 +53,14 @@ Test(redis, parse_url)
         0);
     cr_assert_str_eq(pw, "pw");
     cr_assert_eq(db, 0);
+    /* userinfo is percent-encoded in a URL (RFC 3986): "%40" is '@', "%2F" '/', "%3A" ':' */
+    cr_assert_eq(dtm_redis_parse_url("redis://:p%40ss%2Fw%3Ard@h:1/2", host, sizeof host, &port, pw,
+                                     sizeof pw, &db),
+                 0);
+    cr_assert_str_eq(pw, "p@ss/w:rd");
+    cr_assert_str_eq(host, "h");
+    cr_assert_eq(
+        dtm_redis_parse_url("redis://:bad%zz@h", host, sizeof host, &port, pw, sizeof pw, &db), -1);
     const char *bad[] = {"http://h",        "redis://",    "redis://h:0",
                          "redis://h:99999", "redis://h:x", "redis://h/abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -120,16 +128,25 @@ Test(redis, commands_replies_and_db_selection, .init = setup)
 static pid_t server_pid;
 static char private_url[64];
 
-static void start_server(int port)
+/* redis-server on `port`; with `user`, an ACL user with `password` and every right, and the
+ * default user disabled (only that user gets in). */
+static void start_server_acl(int port, const char *user, const char *password)
 {
+    char pass_rule[128];
+    snprintf(pass_rule, sizeof pass_rule, ">%s", password ? password : "");
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
     server_pid = fork();
     if (server_pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
-        execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", (char *)NULL);
+        if (user)
+            execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
+                   "--save", "", "--appendonly", "no", "--user", "default", "off", "--user", user,
+                   "on", pass_rule, "~*", "&*", "+@all", (char *)NULL);
+        else
+            execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
+                   "--save", "", "--appendonly", "no", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 100; i++) { /* wait until it accepts connections */
@@ -142,6 +159,11 @@ static void start_server(int port)
         usleep(20000);
     }
     cr_assert_fail("redis-server did not start on port %d", port);
+}
+
+static void start_server(int port)
+{
+    start_server_acl(port, NULL, NULL);
 }
 
 static void stop_server(void)
@@ -309,4 +331,25 @@ Test(redis, subscribe_receives_and_reconnects, .init = setup_private, .fini = st
     cr_assert(publish_until(channel, "after-restart", before + 1),
               "subscriber did not come back after a Redis restart");
     dtm_redis_shutdown(); /* joins the subscriber thread */
+}
+
+/* Redis 6+ ACL users (ElastiCache RBAC): `AUTH user password`, with a percent-encoded password. */
+Test(redis, acl_user_and_encoded_password, .fini = stop_server, .timeout = 20)
+{
+    if (system("command -v redis-server >/dev/null 2>&1") != 0)
+        cr_skip_test("redis-server is not installed");
+    int port = port_in_use = free_port(49100, 49899);
+    cr_assert_gt(port, 0);
+    start_server_acl(port, "dtm", "p@ss/w:rd");
+    snprintf(private_url, sizeof private_url, "redis://dtm:p%%40ss%%2Fw%%3Ard@127.0.0.1:%d/0",
+             port);
+    setenv("REDIS_URL", private_url, 1);
+    dtm_config_load(0, NULL);
+    dtm_redis_init();
+    redisReply *r = dtm_redis_cmd(NULL, "SET dtm:acl ok");
+    cr_assert_not_null(r, "authenticated as the ACL user");
+    cr_assert_eq(r->type, REDIS_REPLY_STATUS, "%s", r->str ? r->str : "");
+    freeReplyObject(r);
+    cr_assert(dtm_redis_up());
+    dtm_redis_shutdown();
 }

@@ -398,12 +398,34 @@ char *dtm_config_redact_url(const char *url)
             url = at;
         }
     }
-    /* key=value forms (libpq conninfo or ?password= in a URL) */
+    /* key=value forms (libpq conninfo or ?password= in a URL). libpq allows spaces around '='
+     * and single-quoted values with backslash escapes ("password='a b\\'c'"): the whole
+     * value goes, not only up to its first space. */
     const char *p;
-    while ((p = strstr(url, "password=")) != NULL) {
-        dtm_buf_append(&b, url, (size_t)(p - url) + 9);
-        dtm_buf_puts(&b, "***");
-        url = p + 9 + strcspn(p + 9, " &");
+    while ((p = strstr(url, "password")) != NULL) {
+        const char *v = p + 8;
+        while (*v == ' ')
+            v++;
+        if (*v != '=') {
+            dtm_buf_append(&b, url, (size_t)(p - url) + 8);
+            url = p + 8;
+            continue;
+        }
+        v++;
+        while (*v == ' ')
+            v++;
+        dtm_buf_append(&b, url, (size_t)(p - url));
+        dtm_buf_puts(&b, "password=***");
+        if (*v == '\'') {
+            for (v++; *v && *v != '\''; v++)
+                if (*v == '\\' && v[1])
+                    v++;
+            if (*v)
+                v++;
+        } else {
+            v += strcspn(v, " &");
+        }
+        url = v;
     }
     dtm_buf_puts(&b, url);
     return b.data;

@@ -179,6 +179,17 @@ Test(config, redact_conninfo)
     r = dtm_config_redact_url("postgres://u@h/db");
     cr_assert_str_eq(r, "postgres://u@h/db");
     free(r);
+    /* libpq quotes values with spaces; an escaped quote does not end the value */
+    r = dtm_config_redact_url("host=db password='correct horse \\'battery' dbname=y");
+    cr_assert_str_eq(r, "host=db password=*** dbname=y");
+    free(r);
+    r = dtm_config_redact_url("host=db password = 'a b' user=x");
+    cr_assert_null(strstr(r, "a b"), "%s", r);
+    cr_assert(strstr(r, "user=x"), "%s", r);
+    free(r);
+    r = dtm_config_redact_url("postgres://h/db?sslmode=require&password=p%20w&user=x");
+    cr_assert_str_eq(r, "postgres://h/db?sslmode=require&password=***&user=x");
+    free(r);
 }
 
 Test(config, per_service_lookups, .init = clean_env)

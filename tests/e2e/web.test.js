@@ -67,7 +67,7 @@ function watch(page, who) {
         const url = (msg.location() && msg.location().url) || '';
         if (/Failed to load resource: the server responded with a status of 422/.test(text) && url.endsWith('/api/attendance/punch-in')) return;
         if (/Failed to load resource: the server responded with a status of 401/.test(text) && url.endsWith('/api/auth/login')) return;
-        consoleProblems.push(`${who}: ${text}`);
+        consoleProblems.push(`${who}: ${text} (${url})`);
     });
 }
 
@@ -348,6 +348,31 @@ test('web client: admin sets up, merchandiser works a day, manager follows live 
     await phone.keyboard.type(PASSWORD);
     await phone.keyboard.press('Enter');
     await phone.getByRole('button', { name: 'Log out' }).waitFor();
+
+    // ---- change password, then sign in with the new one
+    const NEW_PASSWORD = 'shelves-and-aisles-42';
+    await nav(phone, 'Account');
+    await phone.getByRole('cell', { name: 'Closed' }).waitFor(); // the day's visit in the history
+    await phone.getByLabel('Current password').fill(PASSWORD);
+    await phone.getByLabel(/^New password/).fill(NEW_PASSWORD);
+    await phone.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
+    await phone.getByRole('button', { name: 'Change password' }).click();
+    await phone.getByText(/Password changed/).waitFor();
+    await snap(phone, 'merch-account-360');
+    await phone.getByRole('button', { name: 'Log out' }).click();
+    await signIn(phone, MERCH.email, NEW_PASSWORD);
+
+    // ---- the admin follows the task to its detail page
+    await admin.getByRole('link', { name: TASK.title }).click();
+    await admin.getByRole('form', { name: 'Edit task' }).waitFor();
+    await admin.getByText('Checklist (2/2)').waitFor();
+    const edit = admin.getByRole('form', { name: 'Edit task' });
+    await edit.getByLabel('Priority').selectOption('urgent');
+    await edit.getByLabel('Due').fill('2026-12-01T10:30');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await admin.getByText('Saved.').waitFor();
+    await admin.locator('.task-head').getByText('Urgent').waitFor();
+    await snap(admin, 'task-detail');
 
     // The service worker registered on a production build, and no console errors anywhere.
     const swState = await mgr.evaluate(async () => {

@@ -170,7 +170,11 @@ describe("ApiClient auth", () => {
     });
     const c = new ApiClient({ fetch: f.fn, storage, locks: null });
     await c.login("a@b.c", "x");
-    await c.logout();
+    const done = c.logout();
+    // already forgotten locally while the server is being told
+    expect(storage.getItem(REFRESH_KEY)).toBeNull();
+    expect(c.user).toBeNull();
+    await done;
     expect(f.calls.at(-1)?.body).toEqual({ refreshToken: "refresh-1" });
     expect(f.calls.at(-1)?.headers.authorization).toBe("Bearer access-1");
     expect(storage.getItem(REFRESH_KEY)).toBeNull();

@@ -211,16 +211,23 @@ export class ApiClient {
     return this.refresh();
   }
 
+  /**
+   * Forgets the session locally first (so a reload or another tab can never pick up a refresh
+   * token the server is about to revoke), then tells the server with the tokens it had.
+   */
   async logout(): Promise<void> {
-    const token = this.storage.getItem(REFRESH_KEY);
+    const refreshToken = this.storage.getItem(REFRESH_KEY);
+    const access = this.accessToken;
+    this.clearSession();
+    if (!refreshToken || !access) return;
     try {
-      if (token && this.accessToken) {
-        await this.request("POST", "/api/auth/logout", { body: { refreshToken: token } });
-      }
+      await this.request("POST", "/api/auth/logout", {
+        body: { refreshToken },
+        anonymous: true,
+        headers: { Authorization: `Bearer ${access}` },
+      });
     } catch {
-      // Logging out locally matters more than telling the server; the token expires anyway.
-    } finally {
-      this.clearSession();
+      // Logging out locally matters more than telling the server; the tokens expire anyway.
     }
   }
 

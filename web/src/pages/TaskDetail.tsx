@@ -115,15 +115,22 @@ function EditTask({
     setBusy(true);
     setError(null);
     try {
-      const body: Record<string, unknown> = {
-        title: title.trim(),
-        description: description.trim() || null,
-        priority,
-        dueAt: localInputToIso(dueAt),
-        storeId: storeId || null,
+      // Only what changed: a PATCH never rewrites fields the person did not touch.
+      const body: Record<string, unknown> = {};
+      const set = (k: string, v: unknown, was: unknown) => {
+        if (v !== was) body[k] = v;
       };
+      set("title", title.trim(), todo.title);
+      set("description", description.trim() || null, todo.description || null);
+      set("priority", priority, todo.priority);
+      if (dueAt !== isoToLocalInput(todo.dueAt)) body.dueAt = localInputToIso(dueAt);
+      set("storeId", storeId || null, todo.storeId ?? null);
       if (status !== todo.status && status !== "completed") body.status = status;
-      if (staff && assigneeId) body.assigneeId = assigneeId;
+      if (staff && assigneeId && assigneeId !== todo.assigneeId) body.assigneeId = assigneeId;
+      if (Object.keys(body).length === 0) {
+        onSaved(todo);
+        return;
+      }
       const r = await api.patch<{ todo: Todo }>(`/api/todos/${todo.id}`, body);
       onSaved(r.todo);
     } catch (err) {

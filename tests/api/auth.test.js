@@ -219,7 +219,9 @@ describe('POST /api/auth/login', () => {
     });
 
     test('logins are counted in /metrics by result', async () => {
-        const r = await dtm.api('GET', '/metrics');
+        // The auth service's own /metrics: the one process in `all`, its replica in `micro`.
+        const auth = dtm.topology === 'micro' ? dtm.replicas('auth')[0] : null;
+        const r = await dtm.api('GET', '/metrics', auth ? { base: auth.url } : {});
         assert.equal(r.status, 200);
         const val = (result) => {
             const m = new RegExp(`^dtm_logins_total\\{result="${result}"\\} (\\d+)`, 'm').exec(r.text);
@@ -408,9 +410,11 @@ describe('POST /api/auth/logout', () => {
         const key = `jwt:deny:${decodeJwt(a.accessToken).payload.jti}`;
         assert.equal(await dtm.redis('DEL', key), 1);
         assert.equal((await dtm.api('GET', '/api/auth/me', { token: a.accessToken })).status, 200, 'Redis forgot it');
-        await dtm.main.stop();
-        dtm.main.start();
-        await dtm.main.waitHealthy();
+        // Restart the process that runs auth (the whole dtm in `all`, the auth replica in `micro`).
+        const proc = dtm.topology === 'micro' ? dtm.replicas('auth')[0] : dtm.main;
+        await proc.stop();
+        proc.start();
+        await proc.waitHealthy();
         assert.equal(await dtm.redis('EXISTS', key), 1);
         assertError(await dtm.api('GET', '/api/auth/me', { token: a.accessToken }), 401, 'invalid_token');
     });

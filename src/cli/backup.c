@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,40 +147,69 @@ int dtm_backup_latest_complete(const char *dir, char *id, size_t idlen, double *
     return rc;
 }
 
-/* ---- metrics read at scrape time (the backup itself runs from cron, not in the server) ---- */
+/* ---- backup metrics (the backup itself runs from cron, not in the server) ----
+ * /metrics is answered on an event loop, which must never touch the disk: reading the catalogue
+ * (a directory scan and every manifest, maybe on a network mount) happens on a thread of its
+ * own every 10 s, and the gauges only read the last values. */
 
-static double g_last_ts, g_last_dur, g_checked;
+#define BACKUP_METRICS_INTERVAL_S 10
+
+static pthread_mutex_t bm_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bm_cv = PTHREAD_COND_INITIALIZER;
+static double g_last_ts, g_last_dur; /* under bm_mu */
+static bool bm_stop, bm_running;
+static pthread_t bm_thread;
 
 static void refresh_backup_metrics(void)
 {
-    double now = dtm_mono_s();
-    if (g_checked && now - g_checked < 10)
-        return;
-    g_checked = now;
     json_t *cat = catalogue(dtm_cfg.backup_dir);
     json_t *m = json_array_get(cat, 0);
     int64_t fin, st;
     if (m &&
         dtm_parse_iso8601(json_string_value(json_object_get(m, "finishedAt")) ?: "", &fin) == 0 &&
         dtm_parse_iso8601(json_string_value(json_object_get(m, "startedAt")) ?: "", &st) == 0) {
+        pthread_mutex_lock(&bm_mu);
         g_last_ts = (double)fin / 1000.0;
         g_last_dur = (double)(fin - st) / 1000.0;
+        pthread_mutex_unlock(&bm_mu);
     }
     json_decref(cat);
+}
+
+static void *backup_metrics_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&bm_mu);
+    while (!bm_stop) {
+        pthread_mutex_unlock(&bm_mu);
+        refresh_backup_metrics();
+        pthread_mutex_lock(&bm_mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += BACKUP_METRICS_INTERVAL_S;
+        if (!bm_stop)
+            pthread_cond_timedwait(&bm_cv, &bm_mu, &ts);
+    }
+    pthread_mutex_unlock(&bm_mu);
+    return NULL;
 }
 
 static double gauge_last(void *ud)
 {
     (void)ud;
-    refresh_backup_metrics();
-    return g_last_ts;
+    pthread_mutex_lock(&bm_mu);
+    double v = g_last_ts;
+    pthread_mutex_unlock(&bm_mu);
+    return v;
 }
 
 static double gauge_dur(void *ud)
 {
     (void)ud;
-    refresh_backup_metrics();
-    return g_last_dur;
+    pthread_mutex_lock(&bm_mu);
+    double v = g_last_dur;
+    pthread_mutex_unlock(&bm_mu);
+    return v;
 }
 
 void dtm_backup_metrics_register(void)
@@ -188,6 +218,22 @@ void dtm_backup_metrics_register(void)
                  "Finish time of the newest complete backup (0 when none)", NULL, gauge_last, NULL);
     dtm_gauge_fn("dtm_backup_duration_seconds", "Duration of the newest complete backup", NULL,
                  gauge_dur, NULL);
+    if (bm_running)
+        return;
+    bm_stop = false;
+    bm_running = pthread_create(&bm_thread, NULL, backup_metrics_main, NULL) == 0;
+}
+
+void dtm_backup_metrics_stop(void)
+{
+    if (!bm_running)
+        return;
+    pthread_mutex_lock(&bm_mu);
+    bm_stop = true;
+    pthread_cond_signal(&bm_cv);
+    pthread_mutex_unlock(&bm_mu);
+    pthread_join(bm_thread, NULL);
+    bm_running = false;
 }
 
 /* ---- run ---- */

@@ -17,8 +17,11 @@
 int dtm_backup_latest_complete(const char *dir, char *id, size_t idlen, double *age_s);
 
 /** Register the backup gauges (dtm_backup_last_success_timestamp_seconds,
- *  dtm_backup_duration_seconds) read from the catalogue at scrape time. */
+ *  dtm_backup_duration_seconds) and start a thread that re-reads the catalogue every 10 s, so
+ *  that a scrape (on an event loop) never touches the disk. */
 void dtm_backup_metrics_register(void);
+/** Stop the thread dtm_backup_metrics_register started (shutdown). */
+void dtm_backup_metrics_stop(void);
 
 /* ---- progress (bytes, rate, ETA on a terminal; JSON log lines otherwise) ---- */
 typedef struct {

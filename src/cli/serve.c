@@ -131,6 +131,7 @@ int dtm_cli_serve(int argc, char **argv)
     if (t.gateway)
         dtm_gateway_shutdown();
 out:
+    dtm_backup_metrics_stop();
     dtm_edge_shutdown();
     while (inited-- > 0)
         if (t.services[inited]->shutdown)

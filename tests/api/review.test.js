@@ -5,6 +5,7 @@
 const { test, describe, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
+const path = require('node:path');
 const { startDtm, sleep } = require('./lib/harness.js');
 const { storeBody } = require('./fieldops-fixtures.js');
 
@@ -108,5 +109,36 @@ describe('client IP behind the gateway (microservices topology)', () => {
             body: { email: dtm.admin.email, password: dtm.admin.password },
         });
         assert.equal(other.status, 200, `another client is not: ${other.text}`);
+    });
+});
+
+describe('/metrics runs on the event loop without file I/O', () => {
+    test('a backup directory that blocks (FIFO manifest, like a hung NFS mount) stalls neither /metrics nor the loop', async () => {
+        const fs = require('node:fs');
+        const { execFileSync } = require('node:child_process');
+        const dtm = await start({ DTM_LOOPS: '1' });
+        const dir = path.join(dtm.env.DTM_BACKUP_DIR, 'stuck');
+        fs.mkdirSync(dir, { recursive: true });
+        const fifo = path.join(dir, 'manifest.json');
+        execFileSync('mkfifo', [fifo]);
+        try {
+            const t0 = Date.now();
+            const m = await dtm.api('GET', '/metrics', { timeoutMs: 3000 }).catch((e) => ({ status: 0, text: String(e) }));
+            assert.equal(m.status, 200, `/metrics: ${m.text.slice(0, 200)}`);
+            assert.match(m.text, /^dtm_backup_last_success_timestamp_seconds /m);
+            const h = await dtm.api('GET', '/health', { timeoutMs: 3000 }).catch((e) => ({ status: 0, text: String(e) }));
+            assert.equal(h.status, 200, `/health on the same loop: ${h.text.slice(0, 200)}`);
+            assert.ok(Date.now() - t0 < 4000);
+        } finally {
+            // Whoever is blocked opening the FIFO for reading gets an empty document and moves on;
+            // then the FIFO goes, so that no later refresh (or shutdown) blocks on it.
+            fs.renameSync(fifo, fifo + '.gone');
+            try {
+                fs.closeSync(fs.openSync(fifo + '.gone', fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+            } catch {
+                /* ENXIO: nobody was blocked on it */
+            }
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

@@ -53,8 +53,13 @@ test('degraded without a backup, healthy after one, with every service listed', 
     assert.match(r.out, /CHECK\s+STATUS/);
     assert.match(r.out, /overall: /);
 
-    // The backup gauges reach /metrics on the edge.
-    const m = await dtm.api('GET', '/metrics');
+    // The backup gauges reach /metrics on the edge (re-read off the loop every 10 s).
+    let m;
+    for (let i = 0; i < 60; i++) {
+        m = await dtm.api('GET', '/metrics');
+        if (/^dtm_backup_last_success_timestamp_seconds [1-9]/m.test(m.text)) break;
+        await new Promise((res) => setTimeout(res, 250));
+    }
     assert.match(m.text, /^dtm_backup_last_success_timestamp_seconds [1-9]/m);
 });
 

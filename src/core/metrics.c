@@ -331,6 +331,37 @@ static double process_start(void)
     return start_time;
 }
 
+/* The /proc readings (RSS, open fds, start time) are taken by dtm_metrics_sample_process on a
+ * background thread, because /metrics is rendered on an event loop: walking /proc/self/fd is
+ * O(open fds), 10,000 entries on a busy gateway. Until the first sample, render reads inline. */
+static pthread_mutex_t proc_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool proc_sampled;
+static double proc_rss_v, proc_fds_v;
+
+void dtm_metrics_sample_process(void)
+{
+    double rss = process_rss(), fds = process_fds();
+    (void)process_start(); /* reads /proc/stat once */
+    pthread_mutex_lock(&proc_mu);
+    proc_rss_v = rss;
+    proc_fds_v = fds;
+    proc_sampled = true;
+    pthread_mutex_unlock(&proc_mu);
+}
+
+static void process_sample(double *rss, double *fds)
+{
+    pthread_mutex_lock(&proc_mu);
+    bool have = proc_sampled;
+    *rss = proc_rss_v;
+    *fds = proc_fds_v;
+    pthread_mutex_unlock(&proc_mu);
+    if (!have) {
+        *rss = process_rss();
+        *fds = process_fds();
+    }
+}
+
 /* ---- rendering ---- */
 
 static void put_value(dtm_buf_t *b, double v)
@@ -418,10 +449,12 @@ char *dtm_metrics_render(size_t *len)
     put_header(&b, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
                "counter");
     put_sample(&b, "process_cpu_seconds_total", "", "", NULL, process_cpu());
+    double rss, fds;
+    process_sample(&rss, &fds);
     put_header(&b, "process_resident_memory_bytes", "Resident memory size in bytes", "gauge");
-    put_sample(&b, "process_resident_memory_bytes", "", "", NULL, process_rss());
+    put_sample(&b, "process_resident_memory_bytes", "", "", NULL, rss);
     put_header(&b, "process_open_fds", "Number of open file descriptors", "gauge");
-    put_sample(&b, "process_open_fds", "", "", NULL, process_fds());
+    put_sample(&b, "process_open_fds", "", "", NULL, fds);
     put_header(&b, "process_start_time_seconds",
                "Start time of the process since unix epoch in seconds", "gauge");
     put_sample(&b, "process_start_time_seconds", "", "", NULL, process_start());

@@ -39,5 +39,9 @@ void dtm_metrics_observe_request(const char *service, const char *method, const 
 
 /** Render every metric plus process_* metrics (cpu, rss, fds, start time). malloc'd text. */
 char *dtm_metrics_render(size_t *len);
+/** Take the process readings from /proc (RSS, open fds) that dtm_metrics_render reports, so
+ *  that rendering (on an event loop) does no file I/O. Call periodically from a background
+ *  thread (the health probe does, every second); before the first call render reads inline. */
+void dtm_metrics_sample_process(void);
 
 #endif

@@ -81,6 +81,7 @@ static void probe(void)
     }
     atomic_store(&g_pg, worst);
     atomic_store(&g_redis, dtm_redis_up() ? DTM_HEALTH_OK : DTM_HEALTH_DEGRADED);
+    dtm_metrics_sample_process(); /* /proc reads off the loops (see metrics.h) */
 }
 
 static void *probe_thread(void *arg)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int count_substr(const char *hay, const char *needle)
 {
@@ -95,6 +96,39 @@ Test(metrics, process_metrics)
     const char *rss = strstr(text, "\nprocess_resident_memory_bytes ");
     cr_assert_gt(strtod(rss + 31, NULL), 1e5);
     free(text);
+}
+
+static double sample_value(const char *text, const char *name)
+{
+    char key[96];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(text, key);
+    cr_assert_not_null(p, "%s missing", name);
+    return strtod(p + strlen(key), NULL);
+}
+
+/* /metrics is rendered on an event loop: the /proc reads (open fds, RSS) happen in
+ * dtm_metrics_sample_process (a background thread calls it), and rendering uses that sample. */
+Test(metrics, render_uses_the_process_sample)
+{
+    dtm_metrics_sample_process();
+    char *text = dtm_metrics_render(NULL);
+    double fds = sample_value(text, "process_open_fds");
+    cr_assert_gt(sample_value(text, "process_resident_memory_bytes"), 1e5);
+    free(text);
+    int extra[64];
+    for (int i = 0; i < 64; i++)
+        extra[i] = dup(0);
+    text = dtm_metrics_render(NULL);
+    cr_assert_float_eq(sample_value(text, "process_open_fds"), fds, 0.5,
+                       "render must not walk /proc/self/fd itself");
+    free(text);
+    dtm_metrics_sample_process();
+    text = dtm_metrics_render(NULL);
+    cr_assert_geq(sample_value(text, "process_open_fds"), fds + 64);
+    free(text);
+    for (int i = 0; i < 64; i++)
+        close(extra[i]);
 }
 
 static void *hammer(void *arg)

@@ -253,8 +253,14 @@ test('web client: admin sets up, merchandiser works a day, manager follows live 
     await phoneCtx.setGeolocation(INSIDE);
     await phone.getByRole('button', { name: 'Update location' }).click();
     await phone.getByText('In range').waitFor();
+    // with a photo "from the camera" (a real PNG: the server checks the bytes)
+    await phone.getByLabel('Photo (optional)').setInputFiles(path.join(WEB, 'public', 'icons', 'icon-192.png'));
+    await phone.getByRole('img', { name: 'Photo to send with the punch-in' }).waitFor();
     await phone.getByRole('button', { name: 'Punch in' }).click();
     await phone.getByRole('button', { name: 'Punch out' }).waitFor();
+    const sent = phone.getByRole('img', { name: 'Photo sent with the punch-in' });
+    await sent.waitFor();
+    await phone.waitForFunction((el) => el.complete && el.naturalWidth === 192, await sent.elementHandle());
     await snap(phone, 'merch-punched-in-360');
 
     // the manager's page follows without a reload

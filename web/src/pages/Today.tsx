@@ -7,6 +7,7 @@ import { describeError } from "../api/errors";
 import { activeStores } from "../api/lookups";
 import type { Attendance, BreakType, Page, Store, Todo } from "../api/types";
 import { BREAK_TYPES } from "../api/types";
+import { AuthImage } from "../components/AuthImage";
 import { TaskCard } from "../components/TaskCard";
 import { Badge, Empty, ErrorBox, Loading, Notice } from "../components/ui";
 import { formatDistance } from "../api/errors";
@@ -274,6 +275,7 @@ function OnShift({ attendance: a, store, onChange }: { attendance: Attendance; s
         </div>
         <Badge value={onBreak ? "on_break" : "working"} tone={onBreak ? "warn" : "ok"} />
       </div>
+      {a.photoUrl && <AuthImage className="photo-thumb" src={a.photoUrl} alt="Photo sent with the punch-in" />}
       {onBreak ? (
         <div className="actions">
           <span>

@@ -81,7 +81,11 @@ int dtm_sha256_file(const char *path, char out[65], uint64_t *size)
     return 0;
 }
 
-int dtm_run(char *const argv[], bool as_postgres)
+extern char **environ;
+
+/* fork + execvp + wait. envp (NULL: ours) is built by the caller before the fork, so that the
+ * child only does async-signal-safe work. */
+static int spawn_wait(char *const argv[], bool as_postgres, char **envp)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -95,6 +99,8 @@ int dtm_run(char *const argv[], bool as_postgres)
                 _exit(127);
             }
         }
+        if (envp)
+            environ = envp;
         execvp(argv[0], argv);
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -108,13 +114,15 @@ int dtm_run(char *const argv[], bool as_postgres)
     return -1;
 }
 
-extern char **environ;
+int dtm_run(char *const argv[], bool as_postgres)
+{
+    return spawn_wait(argv, as_postgres, NULL);
+}
 
 int dtm_run_with_password(char *const argv[], const char *password)
 {
     if (!password)
-        return dtm_run(argv, false);
-    /* The child's environment is built before fork: only async-signal-safe work after it. */
+        return spawn_wait(argv, false, NULL);
     size_t n = 0;
     while (environ[n])
         n++;
@@ -128,28 +136,11 @@ int dtm_run_with_password(char *const argv[], const char *password)
     memcpy(pw, "PGPASSWORD=", 11);
     memcpy(pw + 11, password, plen + 1);
     envp[k] = pw;
-    pid_t pid = fork();
-    if (pid < 0) {
-        sodium_memzero(pw, plen + 12);
-        free(pw);
-        free(envp);
-        return -1;
-    }
-    if (pid == 0) {
-        environ = envp;
-        execvp(argv[0], argv);
-        _exit(127);
-    }
+    int rc = spawn_wait(argv, false, envp);
     sodium_memzero(pw, plen + 12);
     free(pw);
     free(envp);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    return -1;
+    return rc;
 }
 
 int dtm_mkdirs(const char *path, unsigned mode)

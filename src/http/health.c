@@ -184,12 +184,80 @@ json_t *dtm_health_document(dtm_health_t *overall)
                      "dependencies", deps);
 }
 
+/* The rendered document, per thread (each loop thread renders its own: no lock on the hot
+ * path). It depends only on the probed states and the uptime in whole seconds, so it is
+ * rebuilt when one of those changed, at most about once a second per thread. */
+typedef struct {
+    long long uptime;
+    int pg, redis, svc[MAX_LOCAL];
+    dtm_health_t overall;
+    size_t len;      /* 0: nothing cached */
+    char text[2048]; /* thread-local, not heap: nothing to free when a loop thread ends */
+} health_cache_t;
+
+static _Thread_local health_cache_t t_cache;
+
+static void cache_key(health_cache_t *k)
+{
+    const dtm_router_conf_t *c = dtm_router_conf();
+    k->uptime = (long long)(dtm_mono_s() - g_started);
+    k->pg = atomic_load(&g_pg);
+    k->redis = atomic_load(&g_redis);
+    memset(k->svc, 0, sizeof k->svc);
+    for (int i = 0; c->local && c->local[i] && i < MAX_LOCAL; i++)
+        k->svc[i] = atomic_load(&g_svc[i]);
+}
+
+/* Remote services (the gateway's replicas) change at their own pace: the document is cached
+ * only while there are none to report. */
+static bool remote_empty(void)
+{
+    if (!g_remote)
+        return true;
+    dtm_health_t rw = DTM_HEALTH_OK;
+    json_t *remote = g_remote(&rw);
+    bool empty = rw == DTM_HEALTH_OK && (!remote || json_object_size(remote) == 0);
+    json_decref(remote);
+    return empty;
+}
+
 void dtm_health_handler(dtm_req_t *req)
 {
-    dtm_health_t overall;
-    json_t *doc = dtm_health_document(&overall);
     dtm_resp_header(req, "Cache-Control", "no-store");
-    dtm_resp_json(req, overall == DTM_HEALTH_DOWN ? 503 : 200, doc);
+    health_cache_t k;
+    cache_key(&k);
+    health_cache_t *t = &t_cache;
+    bool fresh = t->len && k.uptime == t->uptime && k.pg == t->pg && k.redis == t->redis &&
+                 memcmp(k.svc, t->svc, sizeof k.svc) == 0;
+    if (!fresh || !remote_empty()) {
+        dtm_health_t overall;
+        json_t *doc = dtm_health_document(&overall);
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(doc);
+        if (!text) {
+            dtm_resp_error(req, 500, "internal", "Could not render the health document", NULL);
+            return;
+        }
+        size_t len = strlen(text);
+        dtm_resp_body(req, overall == DTM_HEALTH_DOWN ? 503 : 200,
+                      "application/json; charset=utf-8", text, len);
+        /* The key was read before the document: a state change in between only makes the
+         * next request rebuild. */
+        t->len = 0;
+        if (len < sizeof t->text && remote_empty()) {
+            memcpy(t->text, text, len + 1);
+            t->len = len;
+            t->overall = overall;
+            t->uptime = k.uptime;
+            t->pg = k.pg;
+            t->redis = k.redis;
+            memcpy(t->svc, k.svc, sizeof k.svc);
+        }
+        free(text);
+        return;
+    }
+    dtm_resp_body(req, t->overall == DTM_HEALTH_DOWN ? 503 : 200, "application/json; charset=utf-8",
+                  t->text, t->len);
 }
 
 void dtm_metrics_handler(dtm_req_t *req)

@@ -213,12 +213,21 @@ EOF
         terraform init -backend=false -input=false -no-color -lockfile=readonly >"$VAR/tf-init.log" ||
             { cat "$VAR/tf-init.log"; exit 1; }
         terraform validate -no-color
-        terraform test -no-color -filter=tests/modules.tftest.hcl | grep -vE '^  - ' | tail -12
+        # The four test runs are independent (no state, mocked provider): run them side by side.
+        terraform test -no-color -filter=tests/modules.tftest.hcl >"$VAR/tf-test-modules.log" 2>&1 &
+        local e pids=($!)
         for e in dev staging prod; do
-            echo "== environments/$e.tfvars"
             terraform test -no-color -filter=tests/environments.tftest.hcl \
-                -var-file="environments/$e.tfvars" | grep -vE '^  - ' | tail -6
+                -var-file="environments/$e.tfvars" >"$VAR/tf-test-$e.log" 2>&1 &
+            pids+=($!)
         done
+        local rc=0 p
+        for p in "${pids[@]}"; do wait "$p" || rc=1; done
+        for e in modules dev staging prod; do
+            echo "== terraform test ($e)"
+            grep -vE '^  - ' "$VAR/tf-test-$e.log" | tail -12
+        done
+        exit $rc
     )
 }
 

@@ -185,12 +185,9 @@ step_terraform() {
     local mirror
     mirror=$(find /opt/tf-plugins /usr/share/terraform/plugins /usr/local/share/terraform/plugins \
         "$HOME/.terraform.d/plugins" -maxdepth 0 -type d 2>/dev/null | head -1)
-    [[ -n $mirror ]] || {
-        echo "SKIP: no local provider mirror (looked in /opt/tf-plugins, /usr/share/terraform/plugins...)"
-        return 77
-    }
     mkdir -p "$VAR/terraform/plugin-cache"
-    cat >"$VAR/terraform/cli.tfrc" <<EOF
+    if [[ -n $mirror ]]; then
+        cat >"$VAR/terraform/cli.tfrc" <<EOF
 provider_installation {
   filesystem_mirror {
     path    = "$mirror"
@@ -203,6 +200,13 @@ provider_installation {
 plugin_cache_dir   = "$VAR/terraform/plugin-cache"
 disable_checkpoint = true
 EOF
+    elif [[ ${GITHUB_ACTIONS:-} == true || ${DTM_TF_ONLINE:-} == 1 ]]; then
+        # GitHub runners have no mirror but reach the Terraform registry.
+        printf 'plugin_cache_dir = "%s"\n' "$VAR/terraform/plugin-cache" >"$VAR/terraform/cli.tfrc"
+    else
+        echo "SKIP: no local provider mirror (looked in /opt/tf-plugins, /usr/share/terraform/plugins...)"
+        return 77
+    fi
     export TF_CLI_CONFIG_FILE=$VAR/terraform/cli.tfrc TF_DATA_DIR=$VAR/terraform/data \
         TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
     (

@@ -6,7 +6,7 @@
  * DTM_BACKUP_S3_URL     https://s3.<region>.amazonaws.com/<bucket>[/prefix] (path style), or
  *                       any S3-compatible endpoint (MinIO, Ceph RGW...)
  * DTM_BACKUP_S3_REGION  e.g. eu-west-1 (default us-east-1)
- * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (secrets; never logged) */
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, optional AWS_SESSION_TOKEN (secrets; never logged) */
 #include "cli/backup.h"
 #include "core/log.h"
 
@@ -46,6 +46,12 @@ int dtm_s3_put(const char *key, const char *path)
     snprintf(userpwd, sizeof userpwd, "%s:%s", ak, sk);
     CURL *h = curl_easy_init();
     struct curl_slist *hdrs = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    /* Temporary credentials (ECS task roles, EKS IRSA, STS) come with a session token. */
+    const char *sess = getenv("AWS_SESSION_TOKEN");
+    char tokhdr[4096];
+    if (sess && *sess &&
+        snprintf(tokhdr, sizeof tokhdr, "x-amz-security-token: %s", sess) < (int)sizeof tokhdr)
+        hdrs = curl_slist_append(hdrs, tokhdr);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_READDATA, f);

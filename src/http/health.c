@@ -125,8 +125,9 @@ static double gauge_redis(void *ud)
 void dtm_health_start(void)
 {
     g_started = dtm_mono_s();
-    dtm_gauge_fn("dtm_dependency_up", "1 when the dependency answers its health probe",
-                 "dependency=\"postgres\"", gauge_pg, NULL);
+    if (has_local_services()) /* a gateway alone has no database: no false "down" series */
+        dtm_gauge_fn("dtm_dependency_up", "1 when the dependency answers its health probe",
+                     "dependency=\"postgres\"", gauge_pg, NULL);
     dtm_gauge_fn("dtm_dependency_up", "1 when the dependency answers its health probe",
                  "dependency=\"redis\"", gauge_redis, NULL);
     probe(); /* so the first /health is already right */

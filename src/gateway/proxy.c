@@ -103,22 +103,33 @@ static void connect_new(gw_loop_t *gl, px_t *px);
 
 /* ---- hop-by-hop (RFC 9110 7.6.1) ---- */
 
-static bool hop_by_hop(const char *name)
+static bool is_name(const char *name, size_t len, const char *lit, size_t litlen)
 {
-    static const char *const hop[] = {"connection",
-                                      "keep-alive",
-                                      "proxy-connection",
-                                      "te",
-                                      "trailer",
-                                      "transfer-encoding",
-                                      "upgrade",
-                                      "proxy-authenticate",
-                                      "proxy-authorization",
-                                      NULL};
-    for (int i = 0; hop[i]; i++)
-        if (dtm_streq_ci(name, hop[i]))
-            return true;
-    return false;
+    return len == litlen && strncasecmp(name, lit, len) == 0;
+}
+#define IS(name, len, lit) is_name(name, len, lit, sizeof lit - 1)
+
+/* Every header of every proxied message goes through this: sort by length first. */
+static bool hop_by_hop_n(const char *name, size_t len)
+{
+    switch (len) {
+    case 2:
+        return IS(name, len, "te");
+    case 7:
+        return IS(name, len, "trailer") || IS(name, len, "upgrade");
+    case 10:
+        return IS(name, len, "connection") || IS(name, len, "keep-alive");
+    case 16:
+        return IS(name, len, "proxy-connection");
+    case 17:
+        return IS(name, len, "transfer-encoding");
+    case 18:
+        return IS(name, len, "proxy-authenticate");
+    case 19:
+        return IS(name, len, "proxy-authorization");
+    default:
+        return false;
+    }
 }
 
 /* Is `name` one of the comma-separated tokens of a Connection header value? */
@@ -356,17 +367,18 @@ static void commit_resp_header(upconn_t *uc)
     px_t *px = uc->px;
     if (!uc->f.len)
         return;
+    size_t nl = uc->f.len;
     dtm_buf_append(&uc->f, "", 1);
     dtm_buf_append(&uc->v, "", 1);
     const char *name = uc->f.data, *value = uc->v.data;
     dtm_arena_t *a = px->req->arena;
-    if (dtm_streq_ci(name, "content-type")) {
+    if (IS(name, nl, "content-type")) {
         px->content_type = dtm_arena_strdup(a, value);
-    } else if (dtm_streq_ci(name, "connection")) {
+    } else if (IS(name, nl, "connection")) {
         snprintf(px->connection_tokens, sizeof px->connection_tokens, "%s", value);
-    } else if (!hop_by_hop(name) && !dtm_streq_ci(name, "content-length") &&
-               !dtm_streq_ci(name, "date") && !dtm_streq_ci(name, "x-request-id") &&
-               !dtm_streq_ci(name, "x-content-type-options") && px->nh < MAX_PASS_HEADERS) {
+    } else if (!hop_by_hop_n(name, nl) && !IS(name, nl, "content-length") &&
+               !IS(name, nl, "date") && !IS(name, nl, "x-request-id") &&
+               !IS(name, nl, "x-content-type-options") && px->nh < MAX_PASS_HEADERS) {
         px->hdrs[px->nh].name = dtm_arena_strdup(a, name);
         px->hdrs[px->nh].value = dtm_arena_strdup(a, value);
         px->nh++;
@@ -762,20 +774,24 @@ static void build_request(px_t *px)
     const char *xff = NULL, *host = NULL;
     for (int i = 0; i < req->nheaders; i++) {
         const dtm_header_t *h = &req->headers[i];
-        if (strcmp(h->name, "x-forwarded-for") == 0) {
+        size_t nl = strlen(h->name); /* names arrive lower-cased */
+        if (nl == 15 && memcmp(h->name, "x-forwarded-for", 15) == 0) {
             xff = h->value;
             continue;
         }
-        if (strcmp(h->name, "host") == 0) {
+        if (nl == 4 && memcmp(h->name, "host", 4) == 0) {
             host = h->value;
             continue;
         }
-        if (hop_by_hop(h->name) || in_connection(conn_tokens, h->name) ||
-            strcmp(h->name, "content-length") == 0 || strcmp(h->name, "expect") == 0 ||
-            strcmp(h->name, "x-request-id") == 0 || strcmp(h->name, "x-forwarded-proto") == 0 ||
-            strcmp(h->name, "x-forwarded-host") == 0)
+        if (hop_by_hop_n(h->name, nl) || (conn_tokens && in_connection(conn_tokens, h->name)) ||
+            IS(h->name, nl, "content-length") || IS(h->name, nl, "expect") ||
+            IS(h->name, nl, "x-request-id") || IS(h->name, nl, "x-forwarded-proto") ||
+            IS(h->name, nl, "x-forwarded-host"))
             continue;
-        put_header(o, h->name, h->value);
+        dtm_buf_append(o, h->name, nl);
+        dtm_buf_append(o, ": ", 2);
+        put(o, h->value);
+        dtm_buf_append(o, "\r\n", 2);
     }
     const char *peer = dtm_server_req_peer(req);
     /* the edge rewrote client_ip only when the peer is a trusted proxy */

@@ -15,6 +15,9 @@
 # Reports per round and as medians: req/s, p99, ratio to nginx proxy, CPU µs per request of the
 # proxy process (utime+stime deltas from /proc/<pid>/stat, nginx master+worker summed).
 # Targets (issue 3): gateway >= 1.0x nginx proxy's req/s, p99 <= 1.2x nginx proxy's.
+# The proxied read costs the users service more CPU than either proxy, and that service shares
+# CPU 1 with wrk: req/s of both proxies is bounded by it, so CPU per request is the figure that
+# compares the proxies themselves.
 # Results also go to var/bench/gateway-*.txt; the nginx config to var/bench/nginx-gw/.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -170,6 +173,7 @@ TAKEN+="$NGINX_PORT "
 NGINX_RET_PORT=$(free_port)
 NG="$VAR/nginx-gw"
 mkdir -p "$NG/tmp"
+: >"$NG/access.log" # the line count at the end is this run's
 cat >"$NG/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;

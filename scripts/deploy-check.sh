@@ -35,7 +35,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 VAR=$ROOT/var/deploy-check
 TOOLS=$ROOT/var/deploy-tools
-PORT_BASE=${DTM_DEPLOY_CHECK_PORT:-48100}
+# A port nobody holds right now (the kernel picks it), unless DTM_DEPLOY_CHECK_PORT pins a base.
+free_port() {
+    node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+PORT_BASE=${DTM_DEPLOY_CHECK_PORT:-}
 mkdir -p "$VAR"
 
 ALL_STEPS=(shell dockerfile compose k8s terraform workflows monitoring logging cron rollout image)
@@ -266,7 +270,8 @@ step_monitoring() {
 
 # Lines a real dtm wrote: `dtm serve` on a loopback port, a few requests, SIGTERM.
 real_dtm_log() {
-    local out=$1 bin=${DTM_BIN:-$ROOT/build/dtm} port=$((PORT_BASE + 1)) pid envf
+    local out=$1 bin=${DTM_BIN:-$ROOT/build/dtm} port=${PORT_BASE:+$((PORT_BASE + 1))} pid envf
+    port=${port:-$(free_port)}
     [[ -x $bin ]] || return 1
     envf=${DTM_TEST_ENV_FILE:-$ROOT/var/test/dtm.env}
     (
@@ -403,7 +408,7 @@ step_cron() {
 
 step_rollout() {
     command -v jq >/dev/null || need_debs jq || return 1
-    DTM_DEPLOY_TEST_PORT=$((PORT_BASE + 2)) deploy/tests/ecs-deploy-test.sh
+    DTM_DEPLOY_TEST_PORT=${PORT_BASE:+$((PORT_BASE + 2))} deploy/tests/ecs-deploy-test.sh
 }
 
 step_image() {

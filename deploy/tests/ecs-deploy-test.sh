@@ -7,7 +7,7 @@
 # that never stabilise (rollback), and a failing migration (nothing rolled out).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PORT=${DTM_DEPLOY_TEST_PORT:-48091}
+PORT=${DTM_DEPLOY_TEST_PORT:-$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')}
 WORK=$(mktemp -d)
 SERVER_PID=""
 cleanup() {

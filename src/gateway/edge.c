@@ -445,9 +445,10 @@ void dtm_edge_headers(const dtm_req_t *req, dtm_buf_t *out)
 {
     const char *origin = dtm_req_header(req, "origin");
     if (origin && origin_allowed(origin)) {
-        dtm_buf_printf(out, "Access-Control-Allow-Origin: %s\r\n", origin);
-        dtm_buf_puts(out, "Access-Control-Allow-Credentials: true\r\n"
-                          "Access-Control-Expose-Headers: X-Request-Id, Retry-After\r\n"
+        /* The API authenticates with a bearer header, never cookies: no credentials mode, and
+         * "*" in DTM_CORS_ORIGINS means any origin, anonymously (never a reflected origin). */
+        dtm_buf_printf(out, "Access-Control-Allow-Origin: %s\r\n", g_any_origin ? "*" : origin);
+        dtm_buf_puts(out, "Access-Control-Expose-Headers: X-Request-Id, Retry-After\r\n"
                           "Vary: Origin\r\n");
         if (is_preflight(req)) {
             const char *rh = dtm_req_header(req, "access-control-request-headers");

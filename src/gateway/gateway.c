@@ -259,6 +259,10 @@ static void check_all(void)
         if (st > 0) {
             atomic_store(&u->fails, 0);
             if (!atomic_exchange(&u->up, 1)) {
+                /* Back from down (a restarted replica): a suspension earned before it went
+                 * down says nothing about it now, and would keep it idle for up to
+                 * GW_SUSPEND_MS after the checker let it in. */
+                atomic_store(&u->suspended_until, 0);
                 dtm_metric_set(u->m_up, 1);
                 dtm_log_info("upstream %s (%s) admitted", u->url, u->service);
             }

@@ -183,7 +183,11 @@ describe('gateway in front of replicated services', () => {
             const served = dtm.logs
                 .since(mark)
                 .filter((l) => l.proc === name && l.json && /^readmit-/.test(l.json.requestId || ''));
-            assert.ok(served.length >= 5, `${name} served ${served.length} of 20 (round robin expected)`);
+            const events = dtm.logs
+                .of('gateway')
+                .filter((l) => /suspended|ejected|admitted/.test(l.text))
+                .map((l) => `${new Date(l.t).toISOString()} ${l.json ? l.json.message : l.text}`);
+            assert.ok(served.length >= 5, `${name} served ${served.length} of 20 (round robin expected); gateway events:\n${events.join('\n')}`);
         }
     });
 

@@ -74,6 +74,7 @@ static const conf_row_t conf_table[] = {
     INT("DTM_MAX_HEADER", max_header_bytes, 16384, 1024, 1048576),
     INT("DTM_READ_TIMEOUT_MS", read_timeout_ms, 15000, 1, 3600000),
     INT("DTM_IDLE_TIMEOUT_MS", idle_timeout_ms, 60000, 1, 3600000),
+    INT("DTM_WRITE_TIMEOUT_MS", write_timeout_ms, 30000, 1, 3600000),
     INT("DTM_DRAIN_TIMEOUT_MS", drain_timeout_ms, 10000, 0, 3600000),
     STR("DTM_WEB_DIR", web_dir, "./web/dist", 0, check_not_empty),
     INT("DTM_RATE_LIMIT_PER_IP", rate_limit_per_ip, 1200, 0, 1000000000),

@@ -33,6 +33,8 @@ typedef struct {
     int max_header_bytes;       /* DTM_MAX_HEADER, default 16 KiB */
     int read_timeout_ms;        /* DTM_READ_TIMEOUT_MS (headers+body), default 15000 */
     int idle_timeout_ms;        /* DTM_IDLE_TIMEOUT_MS (keep-alive), default 60000 */
+    int write_timeout_ms;       /* DTM_WRITE_TIMEOUT_MS: a streamed response whose client reads
+                                   nothing for this long is cut off, default 30000 */
     int drain_timeout_ms;       /* DTM_DRAIN_TIMEOUT_MS on SIGTERM, default 10000 */
     const char *web_dir;        /* DTM_WEB_DIR, default ./web/dist */
     /* gateway */

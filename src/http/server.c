@@ -87,9 +87,10 @@ struct sreq {
     uv_cond_t cv;
     bool cv_init;
     bool st_begun, st_ended, st_signaled, gone;
-    dtm_buf_t sq;  /* produced, not yet handed to the socket */
-    dtm_buf_t sw;  /* in flight on the socket (loop only) */
-    size_t queued; /* sq.len + sw.len */
+    bool st_aborted; /* the client read nothing for DTM_WRITE_TIMEOUT_MS: close it */
+    dtm_buf_t sq;    /* produced, not yet handed to the socket */
+    dtm_buf_t sw;    /* in flight on the socket (loop only) */
+    size_t queued;   /* sq.len + sw.len */
     sreq_t *st_next;
     uv_write_t stw;
     bool st_raw; /* loop stream with a Content-Length: no chunk framing */
@@ -382,6 +383,16 @@ static void sweep_cb(uv_timer_t *t)
     conn_t *next;
     for (conn_t *c = lc->conns; c; c = next) {
         next = c->next;
+        if (!c->closing && c->qhead) {
+            /* A producer gave up on a client that read nothing (DTM_WRITE_TIMEOUT_MS). */
+            uv_mutex_lock(&lc->smu);
+            bool aborted = c->qhead->st_aborted;
+            uv_mutex_unlock(&lc->smu);
+            if (aborted) {
+                conn_close(c);
+                continue;
+            }
+        }
         if (c->closing || !c->deadline || now < c->deadline)
             continue;
         if (c->dl_kind == DL_READ)
@@ -1258,9 +1269,20 @@ int dtm_resp_stream_write(dtm_req_t *req, const void *data, size_t len)
     if (!r->st_begun)
         return -1;
     uv_mutex_lock(&lc->smu);
-    while (r->queued > STREAM_HIGH && !r->gone)
-        uv_cond_wait(&r->cv, &lc->smu);
-    if (r->gone) {
+    /* Each wake-up means the socket took bytes; a client that takes none for the write timeout
+     * is cut off, or it would hold this worker (and its database connection) forever. */
+    uint64_t limit_ns =
+        (uint64_t)(dtm_cfg.write_timeout_ms > 0 ? dtm_cfg.write_timeout_ms : 30000) * 1000000ull;
+    while (r->queued > STREAM_HIGH && !r->gone && !r->st_aborted) {
+        if (uv_cond_timedwait(&r->cv, &lc->smu, limit_ns) == UV_ETIMEDOUT &&
+            r->queued > STREAM_HIGH && !r->gone) {
+            r->st_aborted = true;
+            stream_signal(r);
+            uv_mutex_unlock(&lc->smu);
+            return -1;
+        }
+    }
+    if (r->gone || r->st_aborted) {
         uv_mutex_unlock(&lc->smu);
         return -1;
     }
@@ -1405,6 +1427,13 @@ static void stream_written(uv_write_t *w, int status)
 static void stream_flush(conn_t *c, sreq_t *r)
 {
     lctx_t *lc = c->lc;
+    uv_mutex_lock(&lc->smu);
+    bool aborted = r->st_aborted;
+    uv_mutex_unlock(&lc->smu);
+    if (aborted && !c->closing) {
+        conn_close(c); /* also cancels the write the client never drained */
+        return;
+    }
     if (c->writing || c->closing || c->qhead != r)
         return;
     uv_mutex_lock(&lc->smu);
@@ -1830,6 +1859,10 @@ static void wake_cb(uv_async_t *a)
         conn_t *c = r->conn;
         if (r->orphan || c->closing)
             continue;
+        if (r->st_aborted) { /* set under smu before the signal: visible after the lock above */
+            conn_close(c);
+            continue;
+        }
         r->ready = true;
         if (c->qhead == r)
             pump(c);

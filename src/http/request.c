@@ -321,39 +321,92 @@ static const char *reason_phrase(int status)
     }
 }
 
-/* The Date header changes once a second; each thread keeps its own formatted copy. */
-static const char *http_date(void)
+/* "Date: <IMF-fixdate>\r\n" changes once a second; each thread keeps its own formatted copy. */
+static const char *http_date_line(size_t *len)
 {
-    static _Thread_local char buf[40];
+    static _Thread_local char buf[48];
+    static _Thread_local size_t n;
     static _Thread_local time_t last;
     time_t now = time(NULL);
-    if (now != last) {
+    if (now != last || !n) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        n = strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
         last = now;
     }
+    *len = n;
     return buf;
 }
 
+static void put_lit(dtm_buf_t *out, const char *s, size_t n)
+{
+    dtm_buf_append(out, s, n);
+}
+#define PUT_LIT(out, lit) put_lit((out), (lit), sizeof(lit) - 1)
+
+static void put_str(dtm_buf_t *out, const char *s)
+{
+    dtm_buf_append(out, s, strlen(s));
+}
+
+static void put_ll(dtm_buf_t *out, long long v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    dtm_buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* Response heads are built from copies of static pieces: this runs for every response. */
 void dtm_resp_head(dtm_req_t *req, int status, bool keep_alive, long long content_length,
                    const char *content_type, dtm_buf_t *out)
 {
     dtm_resp_t *r = dtm_req_resp(req);
-    dtm_buf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, reason_phrase(status),
-                   http_date());
-    if (content_type)
-        dtm_buf_printf(out, "Content-Type: %s\r\n", content_type);
-    if (content_length >= 0 && status != 204 && status != 304)
-        dtm_buf_printf(out, "Content-Length: %lld\r\n", content_length);
-    if (req->request_id)
-        dtm_buf_printf(out, "X-Request-Id: %s\r\n", req->request_id);
-    dtm_buf_puts(out, "X-Content-Type-Options: nosniff\r\n");
-    for (int i = 0; i < r->nheaders; i++)
-        dtm_buf_printf(out, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
+    size_t dlen;
+    const char *date = http_date_line(&dlen);
+    if (status == 200) {
+        PUT_LIT(out, "HTTP/1.1 200 OK\r\n");
+    } else {
+        PUT_LIT(out, "HTTP/1.1 ");
+        put_ll(out, status);
+        PUT_LIT(out, " ");
+        put_str(out, reason_phrase(status));
+        PUT_LIT(out, "\r\n");
+    }
+    put_lit(out, date, dlen);
+    if (content_type) {
+        PUT_LIT(out, "Content-Type: ");
+        put_str(out, content_type);
+        PUT_LIT(out, "\r\n");
+    }
+    if (content_length >= 0 && status != 204 && status != 304) {
+        PUT_LIT(out, "Content-Length: ");
+        put_ll(out, content_length);
+        PUT_LIT(out, "\r\n");
+    }
+    if (req->request_id) {
+        PUT_LIT(out, "X-Request-Id: ");
+        put_str(out, req->request_id);
+        PUT_LIT(out, "\r\n");
+    }
+    PUT_LIT(out, "X-Content-Type-Options: nosniff\r\n");
+    for (int i = 0; i < r->nheaders; i++) {
+        put_str(out, r->headers[i].name);
+        PUT_LIT(out, ": ");
+        put_str(out, r->headers[i].value);
+        PUT_LIT(out, "\r\n");
+    }
     if (dtm_edge_enabled() && !req->internal)
         dtm_edge_headers(req, out);
-    dtm_buf_puts(out, keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+    if (keep_alive)
+        PUT_LIT(out, "Connection: keep-alive\r\n\r\n");
+    else
+        PUT_LIT(out, "Connection: close\r\n\r\n");
 }
 
 void dtm_resp_serialize(dtm_req_t *req, bool keep_alive, dtm_buf_t *out)

@@ -176,17 +176,12 @@ static bool plain_ascii(unsigned char c)
     return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
-/* "key":"escaped value" (or null); invalid UTF-8 bytes become '?'. Runs of plain ASCII are
- * copied in one append: this runs for every request. */
-static void put_str(dtm_buf_t *b, const char *key, const char *val)
+/* The escaped body of a JSON string (no quotes); invalid UTF-8 bytes become '?'. Runs of plain
+ * ASCII are copied in one append: this runs for every request. */
+#define APPEND_LIT(b, lit) dtm_buf_append((b), (lit), sizeof(lit) - 1)
+
+static void put_escaped(dtm_buf_t *b, const char *val)
 {
-    dtm_buf_append(b, ",\"", 2);
-    dtm_buf_puts(b, key);
-    if (!val) {
-        dtm_buf_append(b, "\":null", 6);
-        return;
-    }
-    dtm_buf_append(b, "\":\"", 3);
     const unsigned char *p = (const unsigned char *)val;
     while (*p) {
         const unsigned char *run = p;
@@ -198,10 +193,10 @@ static void put_str(dtm_buf_t *b, const char *key, const char *val)
             break;
         size_t n = utf8_seq(p);
         if (n == 0) {
-            dtm_buf_append(b, "?", 1);
+            APPEND_LIT(b, "?");
             p++;
         } else if (*p == '"' || *p == '\\') {
-            dtm_buf_append(b, "\\", 1);
+            APPEND_LIT(b, "\\");
             dtm_buf_append(b, p++, 1);
         } else if (*p < 0x20) {
             dtm_buf_printf(b, "\\u%04x", *p++);
@@ -210,7 +205,67 @@ static void put_str(dtm_buf_t *b, const char *key, const char *val)
             p += n;
         }
     }
-    dtm_buf_append(b, "\"", 1);
+}
+
+/* "key":"escaped value" (or null). */
+static void put_str(dtm_buf_t *b, const char *key, const char *val)
+{
+    APPEND_LIT(b, ",\"");
+    dtm_buf_puts(b, key);
+    if (!val) {
+        APPEND_LIT(b, "\":null");
+        return;
+    }
+    APPEND_LIT(b, "\":\"");
+    put_escaped(b, val);
+    APPEND_LIT(b, "\"");
+}
+
+static void put_ll(dtm_buf_t *b, long long v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    dtm_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* %.3f without printf for the usual durations (non-negative, finite, below 1e12 ms). */
+static void put_ms(dtm_buf_t *b, double ms)
+{
+    if (!(ms >= 0 && ms < 1e12)) {
+        dtm_buf_printf(b, "%.3f", ms);
+        return;
+    }
+    long long thousandths = llround(ms * 1000.0);
+    put_ll(b, thousandths / 1000);
+    char frac[4] = {'.', (char)('0' + thousandths / 100 % 10), (char)('0' + thousandths / 10 % 10),
+                    (char)('0' + thousandths % 10)};
+    dtm_buf_append(b, frac, 4);
+}
+
+/* "2026-01-02T03:04:05.678Z": the part up to the seconds is formatted once a second per thread. */
+static void put_timestamp(dtm_buf_t *b)
+{
+    static _Thread_local char head[24];
+    static _Thread_local long long head_s = -1;
+    long long ms = (long long)dtm_now_ms();
+    long long sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int milli = (int)(ms - sec * 1000);
+    if (sec != head_s) {
+        char full[32];
+        dtm_iso8601((int64_t)sec * 1000, full);
+        memcpy(head, full, 19); /* YYYY-MM-DDTHH:MM:SS */
+        head_s = sec;
+    }
+    dtm_buf_append(b, head, 19);
+    char tail[5] = {'.', (char)('0' + milli / 100), (char)('0' + milli / 10 % 10),
+                    (char)('0' + milli % 10), 'Z'};
+    dtm_buf_append(b, tail, 5);
 }
 
 void dtm_log_access(const dtm_access_t *a)
@@ -218,19 +273,36 @@ void dtm_log_access(const dtm_access_t *a)
     dtm_log_level_t level = a->status >= 500 ? DTM_LOG_ERROR : DTM_LOG_INFO;
     if ((int)level < atomic_load(&log_min_level))
         return;
-    char msg[1024], ts[32];
     const char *method = a->method ? a->method : "-", *path = a->path ? a->path : "-";
-    if (a->upstream)
-        snprintf(msg, sizeof msg, "%s %s -> %s", method, path, a->upstream);
-    else
-        snprintf(msg, sizeof msg, "%s %s", method, path);
-    dtm_iso8601(dtm_now_ms(), ts);
     dtm_buf_t b;
     dtm_buf_init(&b);
     b.data = dtm_alloc(b.cap = 512); /* one allocation for a typical line */
     b.data[0] = '\0';
-    dtm_buf_printf(&b, "{\"timestamp\":\"%s\",\"level\":\"%s\"", ts, level_names[level]);
-    put_str(&b, "message", msg);
+    APPEND_LIT(&b, "{\"timestamp\":\"");
+    put_timestamp(&b);
+    APPEND_LIT(&b, "\",\"level\":\"");
+    dtm_buf_puts(&b, level_names[level]);
+    APPEND_LIT(&b, "\"");
+    size_t mlen = strlen(method) + 1 + strlen(path) + (a->upstream ? 4 + strlen(a->upstream) : 0);
+    if (mlen < 1000) {
+        /* the message is "METHOD PATH[ -> UPSTREAM]", escaped in place */
+        APPEND_LIT(&b, ",\"message\":\"");
+        put_escaped(&b, method);
+        APPEND_LIT(&b, " ");
+        put_escaped(&b, path);
+        if (a->upstream) {
+            APPEND_LIT(&b, " -> ");
+            put_escaped(&b, a->upstream);
+        }
+        APPEND_LIT(&b, "\"");
+    } else {
+        char msg[1024]; /* truncated like any other log message */
+        if (a->upstream)
+            snprintf(msg, sizeof msg, "%s %s -> %s", method, path, a->upstream);
+        else
+            snprintf(msg, sizeof msg, "%s %s", method, path);
+        put_str(&b, "message", msg);
+    }
     pthread_mutex_lock(&log_mu);
     put_str(&b, "service", log_service);
     pthread_mutex_unlock(&log_mu);
@@ -242,8 +314,15 @@ void dtm_log_access(const dtm_access_t *a)
     put_str(&b, "userAgent", a->user_agent);
     put_str(&b, "requestId", a->request_id);
     put_str(&b, "userId", a->user_id);
-    dtm_buf_printf(&b, ",\"status\":%d,\"durationMs\":%.3f,\"bytesIn\":%lld,\"bytesOut\":%lld}\n",
-                   a->status, a->duration_ms, a->bytes_in, a->bytes_out);
+    APPEND_LIT(&b, ",\"status\":");
+    put_ll(&b, a->status);
+    APPEND_LIT(&b, ",\"durationMs\":");
+    put_ms(&b, a->duration_ms);
+    APPEND_LIT(&b, ",\"bytesIn\":");
+    put_ll(&b, a->bytes_in);
+    APPEND_LIT(&b, ",\"bytesOut\":");
+    put_ll(&b, a->bytes_out);
+    APPEND_LIT(&b, "}\n");
     pthread_mutex_lock(&log_mu);
     write_all(b.data, b.len);
     pthread_mutex_unlock(&log_mu);

@@ -15,6 +15,7 @@
 #include "http/internal.h"
 #include "services/service.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -345,14 +346,76 @@ void dtm_router_run(dtm_req_t *req)
     route->handler(req);
 }
 
+/* Request metrics: the two series of a (route, service, method, status) are resolved once per
+ * thread and kept in a small direct-mapped cache, instead of a registry lookup (label text,
+ * hash, lock) per request. The registry's series live as long as the process; the labels are
+ * compared by value (the pointers only pick the slot). */
+#define OBS_SLOTS 64
+typedef struct {
+    int status;
+    char method[16], service[48], label[112];
+    dtm_metric_t *hist, *count;
+} obs_slot_t;
+
+static _Thread_local obs_slot_t t_obs[OBS_SLOTS];
+
+static void escape_label(dtm_buf_t *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            dtm_buf_append(b, "\\", 1);
+        if (*s == '\n')
+            dtm_buf_puts(b, "\\n");
+        else
+            dtm_buf_append(b, s, 1);
+    }
+}
+
+static void observe(const dtm_route_t *route, const char *service, const char *method,
+                    const char *label, int status, double seconds)
+{
+    if (!route || !service || !method || !label || strlen(method) >= sizeof t_obs[0].method ||
+        strlen(service) >= sizeof t_obs[0].service || strlen(label) >= sizeof t_obs[0].label) {
+        dtm_metrics_observe_request(service, method, label, status, seconds);
+        return;
+    }
+    uintptr_t h = ((uintptr_t)route >> 4) ^ ((uintptr_t)service >> 3) * 31u ^
+                  (uintptr_t)status * 131u ^ (unsigned char)method[0] * 7u;
+    obs_slot_t *s = &t_obs[h % OBS_SLOTS];
+    if (!s->hist || s->status != status || strcmp(s->method, method) != 0 ||
+        strcmp(s->label, label) != 0 || strcmp(s->service, service) != 0) {
+        /* The same labels as dtm_metrics_observe_request (metrics.h). */
+        dtm_buf_t l;
+        dtm_buf_init(&l);
+        dtm_buf_puts(&l, "service=\"");
+        escape_label(&l, service);
+        dtm_buf_puts(&l, "\",method=\"");
+        escape_label(&l, method);
+        dtm_buf_puts(&l, "\",route=\"");
+        escape_label(&l, label);
+        dtm_buf_puts(&l, "\"");
+        s->hist = dtm_histogram("http_request_duration_seconds", "HTTP request latency in seconds",
+                                l.data);
+        dtm_buf_printf(&l, ",status=\"%d\"", status);
+        s->count = dtm_counter("http_requests_total", "HTTP requests handled", l.data);
+        dtm_buf_free(&l);
+        s->status = status;
+        strcpy(s->method, method);
+        strcpy(s->service, service);
+        strcpy(s->label, label);
+    }
+    dtm_histogram_observe(s->hist, seconds);
+    dtm_metric_inc(s->count);
+}
+
 void dtm_router_finish(dtm_req_t *req, int status, double seconds)
 {
     const dtm_route_t *route = req->route;
     const char *label = route ? route->path : "unmatched";
     if (route == &static_route)
         label = "static";
-    dtm_metrics_observe_request(req->service ? req->service : g_conf.process_service, req->method,
-                                label, status, seconds);
+    observe(route, req->service ? req->service : g_conf.process_service, req->method, label, status,
+            seconds);
     if (route && (route->flags & DTM_ROUTE_NO_LOG))
         return;
     dtm_req_core_t *core = req->core;

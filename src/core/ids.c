@@ -2,6 +2,7 @@
 #include "core/ids.h"
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,49 @@ static void random_bytes(void *buf, size_t n)
     randombytes_buf(buf, n);
 }
 
+/* UUIDs (request ids on every request) take their 16 bytes from a per-thread pool refilled 4 KiB
+ * at a time, instead of one getrandom(2) per id. A fork gives the child a copy of the pool:
+ * the generation bump makes every thread of the child refill before its next id. */
+#define POOL_SIZE 4096
+static _Atomic unsigned pool_generation = 1;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void pool_forked(void)
+{
+    atomic_fetch_add(&pool_generation, 1);
+}
+
+static void atfork_start(void)
+{
+    pthread_atfork(NULL, NULL, pool_forked);
+}
+
+static void pool_bytes(unsigned char out[16])
+{
+    static _Thread_local unsigned char pool[POOL_SIZE];
+    static _Thread_local size_t pos = POOL_SIZE;
+    static _Thread_local unsigned gen;
+    unsigned now = atomic_load_explicit(&pool_generation, memory_order_relaxed);
+    if (pos + 16 > POOL_SIZE || gen != now) {
+        pthread_once(&atfork_once, atfork_start);
+        /* One 32-byte seed from the OS (libsodium's getrandom reads at most 256 bytes a call)
+         * expanded with ChaCha20: one syscall per 256 ids. */
+        unsigned char seed[randombytes_SEEDBYTES];
+        random_bytes(seed, sizeof seed);
+        randombytes_buf_deterministic(pool, sizeof pool, seed);
+        sodium_memzero(seed, sizeof seed);
+        pos = 0;
+        gen = atomic_load(&pool_generation);
+    }
+    memcpy(out, pool + pos, 16);
+    sodium_memzero(pool + pos, 16); /* an id's bytes are never handed out twice */
+    pos += 16;
+}
+
 void dtm_uuid_v4(char out[DTM_UUID_LEN + 1])
 {
     unsigned char b[16];
-    random_bytes(b, sizeof b);
+    pool_bytes(b);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     static const char hex[] = "0123456789abcdef";

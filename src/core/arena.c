@@ -3,7 +3,9 @@
  * block of their own so the common small case stays a pointer bump. */
 #include "core/arena.h"
 #include "core/err.h"
+#include <pthread.h>
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,9 +63,89 @@ char *dtm_strdup(const char *s)
     return memcpy(dtm_alloc(n), s, n);
 }
 
+/* Default-size blocks are kept in a small per-thread cache when an arena is freed, so the next
+ * request on that thread reuses them instead of going through malloc (blocks of this size miss
+ * glibc's tcache). The cache is freed by a thread-exit destructor. Off under AddressSanitizer,
+ * which must see every block freed to catch a use after free. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_CACHE 0
+#endif
+#endif
+#ifndef ARENA_CACHE
+#define ARENA_CACHE 8
+#endif
+
+#if ARENA_CACHE
+typedef struct {
+    block_t *free[ARENA_CACHE];
+    int n;
+    bool registered;
+} block_cache_t;
+
+static _Thread_local block_cache_t t_blocks;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_release(void *p)
+{
+    block_cache_t *c = p;
+    while (c->n > 0)
+        free(c->free[--c->n]);
+}
+
+static void cache_key_init(void)
+{
+    if (pthread_key_create(&cache_key, cache_release) != 0)
+        cache_key = (pthread_key_t)-1;
+}
+
+/* True when b was kept for reuse. */
+static bool cache_put(block_t *b)
+{
+    block_cache_t *c = &t_blocks;
+    if (b->size != ARENA_DEFAULT_BLOCK || c->n == ARENA_CACHE)
+        return false;
+    if (!c->registered) {
+        pthread_once(&cache_once, cache_key_init);
+        if (cache_key == (pthread_key_t)-1 || pthread_setspecific(cache_key, c) != 0)
+            return false;
+        c->registered = true;
+    }
+    c->free[c->n++] = b;
+    return true;
+}
+
+static block_t *cache_get(size_t size)
+{
+    block_cache_t *c = &t_blocks;
+    return size == ARENA_DEFAULT_BLOCK && c->n > 0 ? c->free[--c->n] : NULL;
+}
+#else
+static bool cache_put(block_t *b)
+{
+    (void)b;
+    return false;
+}
+
+static block_t *cache_get(size_t size)
+{
+    (void)size;
+    return NULL;
+}
+#endif
+
 static block_t *block_new(size_t size, block_t *next)
 {
-    block_t *b = dtm_alloc(sizeof *b + size);
+    block_t *b = cache_get(size);
+    if (b) {
+        b->next = next;
+        b->used = 0;
+        return b;
+    }
+    b = dtm_alloc(sizeof *b + size);
     b->next = next;
     b->size = size;
     b->used = 0;
@@ -89,7 +171,8 @@ void dtm_arena_free(dtm_arena_t *a)
     }
     for (block_t *b = a->blocks, *next; b; b = next) {
         next = b->next;
-        free(b);
+        if (!cache_put(b))
+            free(b);
     }
     free(a);
 }

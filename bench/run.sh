@@ -7,6 +7,7 @@
 # same time (hashing must never run on an event loop).
 #
 #   bench/run.sh            (make bench) ROUNDS=3 DURATION=10 CONNS=64 STORM_DURATION=15
+#                           DTM_BIN=path/to/dtm BENCH_PORTS=43000-43999
 #
 # Reports per round and as medians: req/s, p99, ratio to nginx, server CPU µs per request
 # (utime+stime deltas from /proc/<pid>/stat over the run), dtm RSS under load; for the storm:
@@ -24,6 +25,7 @@ VAR="$ROOT/var/bench"
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 CLK_TCK=$(getconf CLK_TCK)
+BENCH_PORTS=${BENCH_PORTS:-43000-43999} # dtm and nginx ports are picked in this range
 
 for t in wrk nginx taskset; do
     command -v "$t" >/dev/null || {
@@ -54,7 +56,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # (listening or connected) has it as its local port.
 free_port() {
     local p
-    for p in $(shuf -i 43000-43999 -n 200); do
+    for p in $(shuf -i "$BENCH_PORTS" -n 200); do
         if [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && ! port_in_use "$p"; then
             echo "$p"
             return

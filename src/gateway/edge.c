@@ -166,7 +166,7 @@ static void limiter_init(limiter_t *l, int per_minute)
     l->b = dtm_calloc(BUCKETS, sizeof *l->b);
     int pct = dtm_cfg.rate_limit_burst_pct > 0 ? dtm_cfg.rate_limit_burst_pct : 25;
     l->rate = per_minute / 60.0;
-    l->burst = per_minute * pct / 100.0;
+    l->burst = (double)per_minute * pct / 100.0; /* in int, 1e9 a minute overflowed */
     if (l->burst < 1)
         l->burst = 1;
     char labels[64];

@@ -282,8 +282,8 @@ static bool edge_token_ok(dtm_req_t *req)
     const char *h = dtm_req_header(req, "authorization");
     dtm_claims_t c;
     if (h && strncasecmp(h, "Bearer ", 7) == 0 &&
-        dtm_jwt_verify(h + 7, dtm_jwt_keys(), dtm_now_ms() / 1000, &c) == DTM_OK &&
-        dtm_role_parse(c.role) != 0 && dtm_role_parse(c.role) != DTM_ROLE_SERVICE)
+        dtm_edge_verify(h + 7, dtm_now_ms() / 1000, &c) == DTM_OK && dtm_role_parse(c.role) != 0 &&
+        dtm_role_parse(c.role) != DTM_ROLE_SERVICE)
         return true;
     dtm_resp_header(req, "WWW-Authenticate", "Bearer");
     dtm_resp_error(

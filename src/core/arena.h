@@ -24,7 +24,7 @@ void dtm_arena_free(dtm_arena_t *a);
 /** Memory owned by the arena, aligned for any type; never NULL. */
 void *dtm_arena_alloc(dtm_arena_t *a, size_t n);
 void *dtm_arena_calloc(dtm_arena_t *a, size_t n);
-char *dtm_arena_strdup(dtm_arena_t *a, const char *s);      /* NULL in, NULL out */
+char *dtm_arena_strdup(dtm_arena_t *a, const char *s); /* NULL in, NULL out */
 char *dtm_arena_strndup(dtm_arena_t *a, const char *s, size_t n);
 char *dtm_arena_sprintf(dtm_arena_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *dtm_arena_vsprintf(dtm_arena_t *a, const char *fmt, va_list ap);

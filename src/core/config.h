@@ -16,7 +16,7 @@ typedef struct {
     int pg_timeout_ms;        /* DTM_PG_TIMEOUT_MS, connect + acquire timeout, default 2000 */
     /* DTM_PG_STATEMENT_TIMEOUT_MS, statement_timeout of pooled connections, default 30000 */
     int pg_statement_timeout_ms;
-    int redis_timeout_ms;     /* DTM_REDIS_TIMEOUT_MS, default 500 */
+    int redis_timeout_ms; /* DTM_REDIS_TIMEOUT_MS, default 500 */
     /* auth */
     const char *jwt_secret;           /* DTM_JWT_SECRET, >= 32 bytes, required for serve */
     const char *jwt_previous_secrets; /* DTM_JWT_PREVIOUS_SECRETS, comma-separated */
@@ -25,38 +25,38 @@ typedef struct {
     int login_limit_per_email;        /* DTM_LOGIN_LIMIT_PER_EMAIL, default 10 / minute */
     int login_limit_per_ip;           /* DTM_LOGIN_LIMIT_PER_IP, default 100 / minute */
     /* HTTP */
-    const char *host;           /* DTM_HOST, default 127.0.0.1 */
-    int port;                   /* DTM_PORT, 0 = the target's default */
-    int loops;                  /* DTM_LOOPS, event loops, default = number of CPUs */
-    int threads;                /* DTM_THREADS, worker pool size, default 16 */
-    long max_body_bytes;        /* DTM_MAX_BODY, default 1 MiB */
-    int max_header_bytes;       /* DTM_MAX_HEADER, default 16 KiB */
-    int read_timeout_ms;        /* DTM_READ_TIMEOUT_MS (headers+body), default 15000 */
-    int idle_timeout_ms;        /* DTM_IDLE_TIMEOUT_MS (keep-alive), default 60000 */
-    int write_timeout_ms;       /* DTM_WRITE_TIMEOUT_MS: a streamed response whose client reads
-                                   nothing for this long is cut off, default 30000 */
-    int drain_timeout_ms;       /* DTM_DRAIN_TIMEOUT_MS on SIGTERM, default 10000 */
-    const char *web_dir;        /* DTM_WEB_DIR, default ./web/dist */
+    const char *host;     /* DTM_HOST, default 127.0.0.1 */
+    int port;             /* DTM_PORT, 0 = the target's default */
+    int loops;            /* DTM_LOOPS, event loops, default = number of CPUs */
+    int threads;          /* DTM_THREADS, worker pool size, default 16 */
+    long max_body_bytes;  /* DTM_MAX_BODY, default 1 MiB */
+    int max_header_bytes; /* DTM_MAX_HEADER, default 16 KiB */
+    int read_timeout_ms;  /* DTM_READ_TIMEOUT_MS (headers+body), default 15000 */
+    int idle_timeout_ms;  /* DTM_IDLE_TIMEOUT_MS (keep-alive), default 60000 */
+    int write_timeout_ms; /* DTM_WRITE_TIMEOUT_MS: a streamed response whose client reads
+                             nothing for this long is cut off, default 30000 */
+    int drain_timeout_ms; /* DTM_DRAIN_TIMEOUT_MS on SIGTERM, default 10000 */
+    const char *web_dir;  /* DTM_WEB_DIR, default ./web/dist */
     /* gateway */
-    int rate_limit_per_ip;      /* DTM_RATE_LIMIT_PER_IP, default 1200 / minute */
-    int rate_limit_per_user;    /* DTM_RATE_LIMIT_PER_USER, default 600 / minute */
-    int rate_limit_burst_pct;   /* DTM_RATE_LIMIT_BURST_PCT: bucket size, % of the per-minute
-                                   limit (default 25: 300 requests for 1200/min) */
-    const char *trusted_proxies; /* DTM_TRUSTED_PROXIES, comma-separated IPs/CIDRs */
-    const char *cors_origins;   /* DTM_CORS_ORIGINS, comma-separated */
-    const char *balance;        /* DTM_BALANCE: round_robin | least_outstanding */
+    int rate_limit_per_ip;           /* DTM_RATE_LIMIT_PER_IP, default 1200 / minute */
+    int rate_limit_per_user;         /* DTM_RATE_LIMIT_PER_USER, default 600 / minute */
+    int rate_limit_burst_pct;        /* DTM_RATE_LIMIT_BURST_PCT: bucket size, % of the per-minute
+                                        limit (default 25: 300 requests for 1200/min) */
+    const char *trusted_proxies;     /* DTM_TRUSTED_PROXIES, comma-separated IPs/CIDRs */
+    const char *cors_origins;        /* DTM_CORS_ORIGINS, comma-separated */
+    const char *balance;             /* DTM_BALANCE: round_robin | least_outstanding */
     int upstream_connect_timeout_ms; /* DTM_UPSTREAM_CONNECT_TIMEOUT_MS, default 2000 */
-    int upstream_timeout_ms;    /* DTM_UPSTREAM_TIMEOUT_MS, default 30000 */
-    int health_interval_ms;     /* DTM_HEALTH_INTERVAL_MS, default 2000 */
+    int upstream_timeout_ms;         /* DTM_UPSTREAM_TIMEOUT_MS, default 30000 */
+    int health_interval_ms;          /* DTM_HEALTH_INTERVAL_MS, default 2000 */
     /* files */
-    const char *data_dir;       /* DTM_DATA_DIR, default ./var/data */
-    const char *backup_dir;     /* DTM_BACKUP_DIR, default ./var/backups */
+    const char *data_dir;   /* DTM_DATA_DIR, default ./var/data */
+    const char *backup_dir; /* DTM_BACKUP_DIR, default ./var/backups */
     /* seed / admin */
     const char *admin_email;    /* DTM_ADMIN_EMAIL, default admin@example.com */
     const char *admin_password; /* DTM_ADMIN_PASSWORD, secret */
     /* logging */
-    const char *log_level;      /* DTM_LOG_LEVEL, default info */
-    const char *env_file;       /* DTM_ENV_FILE actually loaded, or NULL */
+    const char *log_level; /* DTM_LOG_LEVEL, default info */
+    const char *env_file;  /* DTM_ENV_FILE actually loaded, or NULL */
 } dtm_config_t;
 
 /** The process-wide config; valid after dtm_config_load succeeded. */

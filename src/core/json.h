@@ -28,8 +28,8 @@ bool dtm_jstr(dtm_valid_t *v, json_t *obj, const char *field, bool required, siz
 bool dtm_jbool(dtm_valid_t *v, json_t *obj, const char *field, bool required, bool *out);
 bool dtm_jint(dtm_valid_t *v, json_t *obj, const char *field, bool required, int64_t min,
               int64_t max, int64_t *out);
-bool dtm_jnum(dtm_valid_t *v, json_t *obj, const char *field, bool required, double min,
-              double max, double *out); /* integers accepted too; rejects NaN/inf */
+bool dtm_jnum(dtm_valid_t *v, json_t *obj, const char *field, bool required, double min, double max,
+              double *out); /* integers accepted too; rejects NaN/inf */
 /** One of a NULL-terminated list of allowed strings. */
 bool dtm_jenum(dtm_valid_t *v, json_t *obj, const char *field, bool required,
                const char *const *allowed, const char **out);

@@ -13,7 +13,7 @@ typedef struct {
     char sub[64];
     char role[16]; /* admin | manager | merchandiser | service */
     char jti[64];
-    char iss[32];  /* "dtm" */
+    char iss[32];          /* "dtm" */
     int64_t iat, exp, nbf; /* seconds; nbf 0 when absent */
 } dtm_claims_t;
 

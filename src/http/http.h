@@ -33,30 +33,30 @@ const char *dtm_role_name(unsigned role);
 
 /* Route flags */
 enum {
-    DTM_ROUTE_ON_LOOP = 1u,   /* run on the event loop: must never block (health, metrics) */
-    DTM_ROUTE_RAW_BODY = 2u,  /* no JSON content-type check (multipart, CSV...) */
-    DTM_ROUTE_NO_LOG = 4u,    /* no access-log line (metrics scrapes) */
+    DTM_ROUTE_ON_LOOP = 1u,  /* run on the event loop: must never block (health, metrics) */
+    DTM_ROUTE_RAW_BODY = 2u, /* no JSON content-type check (multipart, CSV...) */
+    DTM_ROUTE_NO_LOG = 4u,   /* no access-log line (metrics scrapes) */
 };
 
 typedef struct dtm_req dtm_req_t;
 typedef void (*dtm_handler_fn)(dtm_req_t *req);
 
 typedef struct dtm_route {
-    const char *method;  /* "GET", "POST", ... */
-    const char *path;    /* "/api/users/:id"; full path as seen at the gateway */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* "/api/users/:id"; full path as seen at the gateway */
     dtm_handler_fn handler;
-    unsigned roles;      /* DTM_PUBLIC or a mask of DTM_ROLE_* */
+    unsigned roles; /* DTM_PUBLIC or a mask of DTM_ROLE_* */
     unsigned flags;
-    long max_body;       /* 0 = dtm_cfg.max_body_bytes */
-} dtm_route_t;           /* tables end with a {0} sentinel */
+    long max_body; /* 0 = dtm_cfg.max_body_bytes */
+} dtm_route_t;     /* tables end with a {0} sentinel */
 
 typedef struct {
     bool authed;
-    unsigned role;       /* one DTM_ROLE_* bit */
-    char sub[64];        /* user id */
+    unsigned role; /* one DTM_ROLE_* bit */
+    char sub[64];  /* user id */
     char jti[64];
     int64_t exp;
-    const char *token;   /* raw bearer token (for forwarding in dtm_call) */
+    const char *token; /* raw bearer token (for forwarding in dtm_call) */
 } dtm_auth_t;
 
 typedef struct {
@@ -66,11 +66,11 @@ typedef struct {
 struct dtm_req {
     dtm_arena_t *arena;
     const char *method;
-    const char *path;    /* percent-decoded path, no query */
+    const char *path;      /* percent-decoded path, no query */
     const char *raw_query; /* after '?', undecoded; NULL when none */
     dtm_header_t *headers; /* names lower-cased */
     int nheaders;
-    const char *body;    /* NUL-terminated copy of the body (body_len excludes the NUL) */
+    const char *body; /* NUL-terminated copy of the body (body_len excludes the NUL) */
     size_t body_len;
     const char *request_id;
     const char *client_ip;
@@ -79,9 +79,9 @@ struct dtm_req {
     dtm_header_t params[8]; /* route :params, decoded */
     int nparams;
     dtm_auth_t auth;
-    bool internal;       /* in-process dtm_call */
-    void *core;          /* private to the HTTP core */
-    bool via_tls;        /* a trusted proxy said the client used HTTPS (edge) */
+    bool internal; /* in-process dtm_call */
+    void *core;    /* private to the HTTP core */
+    bool via_tls;  /* a trusted proxy said the client used HTTPS (edge) */
 };
 
 /* ---- request accessors ---- */
@@ -145,7 +145,7 @@ long dtm_sse_clients(void);
  * user id. *status gets the HTTP status, *out the parsed JSON body (arena-owned; NULL when
  * none). `body` is borrowed. Returns DTM_OK when a response was received (any status), or
  * DTM_EUNAVAIL / DTM_ETIMEOUT when the callee could not be reached. */
-dtm_err_t dtm_call(dtm_req_t *req, const char *method, const char *path, json_t *body,
-                   int *status, json_t **out);
+dtm_err_t dtm_call(dtm_req_t *req, const char *method, const char *path, json_t *body, int *status,
+                   json_t **out);
 
 #endif

@@ -8,9 +8,9 @@
 #include "http/http.h"
 
 typedef struct dtm_service {
-    const char *name;        /* "auth": also the schema name and DATABASE_URL_<NAME> suffix */
-    const char *prefix;      /* "/api/auth" */
-    int default_port;        /* 3001 */
+    const char *name;   /* "auth": also the schema name and DATABASE_URL_<NAME> suffix */
+    const char *prefix; /* "/api/auth" */
+    int default_port;   /* 3001 */
     const dtm_route_t *routes;
     /** Called once per process before serving (pools, metrics, subscriptions). May be NULL. */
     dtm_err_t (*init)(void);

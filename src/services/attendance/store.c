@@ -13,136 +13,137 @@
 
 /* The API object's columns, from attendance.records_live aliased r. Breaks come along as one
  * JSON array so a page of records is one round trip. */
-#define FULL_COLS                                                                                      \
-    "r.id, r.user_id, r.store_id, r.status, " ISO("r.punch_in_at") " AS punch_in_at, " ISO(            \
-        "r.punch_out_at") " AS punch_out_at, r.punch_in_latitude, r.punch_in_longitude,"               \
-                          " r.punch_in_accuracy_m, r.punch_in_distance_m, r.punch_out_latitude,"       \
-                          " r.punch_out_longitude, r.punch_out_accuracy_m, "                           \
-                          "r.punch_out_distance_m,"                                                    \
-                          " r.note, r.photo_sha256, r.live_worked_minutes AS worked_minutes,"          \
-                          " r.live_break_minutes AS break_minutes, r.live_net_minutes AS "             \
-                          "net_minutes, r.live_overtime_minutes AS overtime_minutes, " ISO(            \
-                              "r."                                                                     \
-                              "creat"                                                                  \
-                              "ed_"                                                                    \
-                              "at") " AS created_at, " ISO("r.updated_at") " AS "                      \
-                                                                           "updated_at,"               \
-                                                                           " (SELECT "                 \
-                                                                           "coalesce("                 \
-                                                                           "json_agg("                 \
-                                                                           "json_build_"               \
-                                                                           "object('id'"               \
-                                                                           ", b.id, "                  \
-                                                                           "'type', "                  \
-                                                                           "b.type,"                   \
-                                                                           " '"                        \
-                                                                           "startedAt',"               \
-                                                                           " " ISO(                    \
-                                                                               "b."                    \
-                                                                               "sta"                   \
-                                                                               "rte"                   \
-                                                                               "d_"                    \
-                                                                               "at") ", "              \
-                                                                                     "'endedAt',"      \
-                                                                                     " " ISO("b."      \
-                                                                                             "end"     \
-                                                                                             "ed_"     \
-                                                                                             "at") ")" \
-                                                                                                   " " \
-                                                                                                   "O" \
-                                                                                                   "R" \
-                                                                                                   "D" \
-                                                                                                   "E" \
-                                                                                                   "R" \
-                                                                                                   " " \
-                                                                                                   "B" \
-                                                                                                   "Y" \
-                                                                                                   " " \
-                                                                                                   "b" \
-                                                                                                   "." \
-                                                                                                   "s" \
-                                                                                                   "t" \
-                                                                                                   "a" \
-                                                                                                   "r" \
-                                                                                                   "t" \
-                                                                                                   "e" \
-                                                                                                   "d" \
-                                                                                                   "_" \
-                                                                                                   "a" \
-                                                                                                   "t" \
-                                                                                                   ")" \
-                                                                                                   "," \
-                                                                                                   " " \
-                                                                                                   "'" \
-                                                                                                   "[" \
-                                                                                                   "]" \
-                                                                                                   "'" \
-                                                                                                   ")" \
-                                                                                                   " " \
-                                                                                                   "F" \
-                                                                                                   "R" \
-                                                                                                   "O" \
-                                                                                                   "M" \
-                                                                                                   " " \
-                                                                                                   "a" \
-                                                                                                   "t" \
-                                                                                                   "t" \
-                                                                                                   "e" \
-                                                                                                   "n" \
-                                                                                                   "d" \
-                                                                                                   "a" \
-                                                                                                   "n" \
-                                                                                                   "c" \
-                                                                                                   "e" \
-                                                                                                   "." \
-                                                                                                   "b" \
-                                                                                                   "r" \
-                                                                                                   "e" \
-                                                                                                   "a" \
-                                                                                                   "k" \
-                                                                                                   "s" \
-                                                                                                   " " \
-                                                                                                   "b" \
-                                                                                                   " " \
-                                                                                                   "W" \
-                                                                                                   "H" \
-                                                                                                   "E" \
-                                                                                                   "R" \
-                                                                                                   "E" \
-                                                                                                   " " \
-                                                                                                   "b" \
-                                                                                                   "." \
-                                                                                                   "a" \
-                                                                                                   "t" \
-                                                                                                   "t" \
-                                                                                                   "e" \
-                                                                                                   "n" \
-                                                                                                   "d" \
-                                                                                                   "a" \
-                                                                                                   "n" \
-                                                                                                   "c" \
-                                                                                                   "e" \
-                                                                                                   "_" \
-                                                                                                   "i" \
-                                                                                                   "d" \
-                                                                                                   " " \
-                                                                                                   "=" \
-                                                                                                   " " \
-                                                                                                   "r" \
-                                                                                                   "." \
-                                                                                                   "i" \
-                                                                                                   "d" \
-                                                                                                   ")" \
-                                                                                                   " " \
-                                                                                                   "A" \
-                                                                                                   "S" \
-                                                                                                   " " \
-                                                                                                   "b" \
-                                                                                                   "r" \
-                                                                                                   "e" \
-                                                                                                   "a" \
-                                                                                                   "k" \
-                                                                                                   "s"
+#define FULL_COLS                                                                                  \
+    "r.id, r.user_id, r.store_id, r.status, " ISO("r.punch_in_at") " AS punch_in_at, " ISO(        \
+        "r.punch_out_at") " AS punch_out_at, r.punch_in_latitude, r.punch_in_longitude,"           \
+                          " r.punch_in_accuracy_m, r.punch_in_distance_m, r.punch_out_latitude,"   \
+                          " r.punch_out_longitude, r.punch_out_accuracy_m, "                       \
+                          "r.punch_out_distance_m,"                                                \
+                          " r.note, r.photo_sha256, r.live_worked_minutes AS worked_minutes,"      \
+                          " r.live_break_minutes AS break_minutes, r.live_net_minutes AS "         \
+                          "net_minutes, r.live_overtime_minutes AS overtime_minutes, " ISO(        \
+                              "r."                                                                 \
+                              "creat"                                                              \
+                              "ed_"                                                                \
+                              "at") " AS created_at, " ISO("r.updated_at") " AS "                  \
+                                                                           "updated_at,"           \
+                                                                           " (SELECT "             \
+                                                                           "coalesce("             \
+                                                                           "json_agg("             \
+                                                                           "json_build_"           \
+                                                                           "object('id'"           \
+                                                                           ", b.id, "              \
+                                                                           "'type', "              \
+                                                                           "b.type,"               \
+                                                                           " '"                    \
+                                                                           "startedAt',"           \
+                                                                           " " ISO(                \
+                                                                               "b."                \
+                                                                               "sta"               \
+                                                                               "rte"               \
+                                                                               "d_"                \
+                                                                               "at") ", "          \
+                                                                                     "'endedAt',"  \
+                                                                                     " " ISO(      \
+                                                                                         "b."      \
+                                                                                         "end"     \
+                                                                                         "ed_"     \
+                                                                                         "at") ")" \
+                                                                                               " " \
+                                                                                               "O" \
+                                                                                               "R" \
+                                                                                               "D" \
+                                                                                               "E" \
+                                                                                               "R" \
+                                                                                               " " \
+                                                                                               "B" \
+                                                                                               "Y" \
+                                                                                               " " \
+                                                                                               "b" \
+                                                                                               "." \
+                                                                                               "s" \
+                                                                                               "t" \
+                                                                                               "a" \
+                                                                                               "r" \
+                                                                                               "t" \
+                                                                                               "e" \
+                                                                                               "d" \
+                                                                                               "_" \
+                                                                                               "a" \
+                                                                                               "t" \
+                                                                                               ")" \
+                                                                                               "," \
+                                                                                               " " \
+                                                                                               "'" \
+                                                                                               "[" \
+                                                                                               "]" \
+                                                                                               "'" \
+                                                                                               ")" \
+                                                                                               " " \
+                                                                                               "F" \
+                                                                                               "R" \
+                                                                                               "O" \
+                                                                                               "M" \
+                                                                                               " " \
+                                                                                               "a" \
+                                                                                               "t" \
+                                                                                               "t" \
+                                                                                               "e" \
+                                                                                               "n" \
+                                                                                               "d" \
+                                                                                               "a" \
+                                                                                               "n" \
+                                                                                               "c" \
+                                                                                               "e" \
+                                                                                               "." \
+                                                                                               "b" \
+                                                                                               "r" \
+                                                                                               "e" \
+                                                                                               "a" \
+                                                                                               "k" \
+                                                                                               "s" \
+                                                                                               " " \
+                                                                                               "b" \
+                                                                                               " " \
+                                                                                               "W" \
+                                                                                               "H" \
+                                                                                               "E" \
+                                                                                               "R" \
+                                                                                               "E" \
+                                                                                               " " \
+                                                                                               "b" \
+                                                                                               "." \
+                                                                                               "a" \
+                                                                                               "t" \
+                                                                                               "t" \
+                                                                                               "e" \
+                                                                                               "n" \
+                                                                                               "d" \
+                                                                                               "a" \
+                                                                                               "n" \
+                                                                                               "c" \
+                                                                                               "e" \
+                                                                                               "_" \
+                                                                                               "i" \
+                                                                                               "d" \
+                                                                                               " " \
+                                                                                               "=" \
+                                                                                               " " \
+                                                                                               "r" \
+                                                                                               "." \
+                                                                                               "i" \
+                                                                                               "d" \
+                                                                                               ")" \
+                                                                                               " " \
+                                                                                               "A" \
+                                                                                               "S" \
+                                                                                               " " \
+                                                                                               "b" \
+                                                                                               "r" \
+                                                                                               "e" \
+                                                                                               "a" \
+                                                                                               "k" \
+                                                                                               "s"
 
 dtm_err_t attendance_db_insert(dtm_db_t *db, const attendance_punch_in_t *in, char id[37])
 {

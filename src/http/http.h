@@ -10,6 +10,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/json.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -112,6 +113,9 @@ void dtm_resp_json(dtm_req_t *req, int status, json_t *body);
 /** {"error":{"code","message","details"},"requestId"}; details stolen, may be NULL. */
 void dtm_resp_error(dtm_req_t *req, int status, const char *code, const char *message,
                     json_t *details);
+/** 400 validation_failed with the validator's details (taken out of v; v still needs
+ *  dtm_valid_cleanup). message NULL = "Request is not valid". */
+void dtm_resp_invalid(dtm_req_t *req, const char *message, dtm_valid_t *v);
 /** Error from a code, with the table's default status/code; message NULL = default. */
 void dtm_resp_err(dtm_req_t *req, dtm_err_t err, const char *message);
 /** Raw body, copied. */

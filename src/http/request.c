@@ -158,8 +158,7 @@ bool dtm_req_page(dtm_req_t *req, int *page, int *limit)
     if (ls && (!parse_uint(ls, 100, &l) || l < 1))
         dtm_valid_fail(&v, "limit", "must be an integer from 1 to 100");
     if (!dtm_valid_ok(&v)) {
-        dtm_resp_error(req, 400, "validation_failed", "Invalid pagination parameters",
-                       dtm_valid_take(&v));
+        dtm_resp_invalid(req, "Invalid pagination parameters", &v);
         dtm_valid_cleanup(&v);
         return false;
     }
@@ -242,6 +241,12 @@ void dtm_resp_error(dtm_req_t *req, int status, const char *code, const char *me
     json_t *body =
         json_pack("{s:o,s:s}", "error", err, "requestId", req->request_id ? req->request_id : "");
     dtm_resp_json(req, status, body);
+}
+
+void dtm_resp_invalid(dtm_req_t *req, const char *message, dtm_valid_t *v)
+{
+    dtm_resp_error(req, 400, "validation_failed", message ? message : "Request is not valid",
+                   dtm_valid_take(v));
 }
 
 static bool resp_has_header(dtm_req_t *req, const char *name)

@@ -153,11 +153,6 @@ static dtm_valid_t *new_validator(dtm_req_t *req)
     return v;
 }
 
-static void resp_invalid(dtm_req_t *req, dtm_valid_t *v)
-{
-    dtm_resp_error(req, 400, "validation_failed", "Request body is not valid", dtm_valid_take(v));
-}
-
 static char *fmt_num(dtm_arena_t *a, double d)
 {
     return dtm_arena_sprintf(a, "%.17g", d);
@@ -275,7 +270,7 @@ void attendance_punch_in(dtm_req_t *req)
     dtm_jstr(v, body, "note", false, 0, 1000, &note);
     if (!dtm_valid_ok(v)) {
         dtm_metric_inc(M->rej_invalid);
-        resp_invalid(req, v);
+        dtm_resp_invalid(req, "Request body is not valid", v);
         return;
     }
     dtm_img_t img = DTM_IMG_NONE;
@@ -396,7 +391,7 @@ void attendance_punch_out(dtm_req_t *req)
         dtm_valid_fail(v, has_lat ? "longitude" : "latitude", "is required together with %s",
                        has_lat ? "latitude" : "longitude");
     if (!dtm_valid_ok(v)) {
-        resp_invalid(req, v);
+        dtm_resp_invalid(req, "Request body is not valid", v);
         return;
     }
 
@@ -505,7 +500,7 @@ void attendance_break_start(dtm_req_t *req)
     dtm_valid_t *v = new_validator(req);
     dtm_jenum(v, body, "type", true, types, &type);
     if (!dtm_valid_ok(v)) {
-        resp_invalid(req, v);
+        dtm_resp_invalid(req, "Request body is not valid", v);
         return;
     }
     dtm_db_t *db = open_db(req, req->arena);
@@ -608,7 +603,7 @@ void attendance_list(dtm_req_t *req)
     if (f.from && f.to && from_ms > to_ms)
         dtm_valid_fail(v, "to", "must not be before from");
     if (!dtm_valid_ok(v)) {
-        dtm_resp_error(req, 400, "validation_failed", "Invalid filter", dtm_valid_take(v));
+        dtm_resp_invalid(req, "Invalid filter", v);
         return;
     }
     if (!is_staff(req)) {
@@ -696,7 +691,7 @@ void attendance_team(dtm_req_t *req)
         dtm_valid_fail(v, "date", "must be a date (YYYY-MM-DD)");
     const char *store_id = uuid_param(req, v, "storeId");
     if (!dtm_valid_ok(v)) {
-        dtm_resp_error(req, 400, "validation_failed", "Invalid filter", dtm_valid_take(v));
+        dtm_resp_invalid(req, "Invalid filter", v);
         return;
     }
     /* "Today" and the day's bounds are the store's local day when a store is given. */

@@ -142,11 +142,6 @@ static void scope_end(scope_t *s)
     s->db = NULL;
 }
 
-static void resp_invalid(dtm_req_t *req, dtm_valid_t *v)
-{
-    dtm_resp_error(req, 400, "validation_failed", "Request is not valid", dtm_valid_take(v));
-}
-
 static void resp_invalid_token(dtm_req_t *req)
 {
     dtm_resp_error(req, 401, "invalid_token", "The refresh token is invalid or expired", NULL);
@@ -269,7 +264,7 @@ void auth_login(dtm_req_t *req)
     dtm_jstr(&v, body, "email", true, 1, 1024, &email);
     dtm_jstr(&v, body, "password", true, 1, 4096, &password);
     if (!dtm_valid_ok(&v)) {
-        resp_invalid(req, &v);
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -374,7 +369,7 @@ void auth_refresh(dtm_req_t *req)
     const char *token = NULL;
     dtm_jstr(&v, body, "refreshToken", true, 1, 512, &token);
     if (!dtm_valid_ok(&v)) {
-        resp_invalid(req, &v);
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -484,7 +479,7 @@ void auth_logout(dtm_req_t *req)
         dtm_valid_init(&v);
         dtm_jstr(&v, body, "refreshToken", false, 1, 512, &token);
         if (!dtm_valid_ok(&v)) {
-            resp_invalid(req, &v);
+            dtm_resp_invalid(req, NULL, &v);
             return;
         }
         dtm_valid_cleanup(&v);
@@ -564,7 +559,7 @@ void auth_change_password(dtm_req_t *req)
     dtm_jstr(&v, body, "currentPassword", true, 1, 4096, &current);
     dtm_jstr(&v, body, "newPassword", true, 0, 4096, &next);
     if (!dtm_valid_ok(&v)) {
-        resp_invalid(req, &v);
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_valid_cleanup(&v);

@@ -205,7 +205,7 @@ static void report(dtm_req_t *req, report_fn fn, const col_t *cols, const char *
             dtm_valid_fail(&v, "format", "must be json or csv");
     }
     if (!dtm_valid_ok(&v)) {
-        dtm_resp_error(req, 400, "validation_failed", "Bad filter", dtm_valid_take(&v));
+        dtm_resp_invalid(req, "Bad filter", &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -272,7 +272,7 @@ void reports_summary(dtm_req_t *req)
     if (store && !dtm_uuid_valid(store))
         dtm_valid_fail(&v, "storeId", "must be a UUID");
     if (!dtm_valid_ok(&v)) {
-        dtm_resp_error(req, 400, "validation_failed", "Bad filter", dtm_valid_take(&v));
+        dtm_resp_invalid(req, "Bad filter", &v);
         return;
     }
     dtm_valid_cleanup(&v);

@@ -167,7 +167,7 @@ void stores_create(dtm_req_t *req)
     dtm_valid_init(&v);
     read_input(req, body, true, &in, &v, &tz_check);
     if (!dtm_valid_ok(&v)) {
-        dtm_resp_error(req, 400, "validation_failed", "Request is not valid", dtm_valid_take(&v));
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -220,7 +220,7 @@ void stores_update(dtm_req_t *req)
                        "must hold at least one of code, name, address, latitude, longitude, "
                        "geofenceRadiusM, timezone, active");
     if (!dtm_valid_ok(&v)) {
-        dtm_resp_error(req, 400, "validation_failed", "Request is not valid", dtm_valid_take(&v));
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_valid_cleanup(&v);

@@ -88,11 +88,6 @@ static void forbidden(dtm_req_t *req, const char *message)
     dtm_resp_error(req, 403, "forbidden", message, NULL);
 }
 
-static void invalid(dtm_req_t *req, const char *message, dtm_valid_t *v)
-{
-    dtm_resp_error(req, 400, "validation_failed", message, dtm_valid_take(v));
-}
-
 static void resp_todo(dtm_req_t *req, int status, const PGresult *r)
 {
     dtm_resp_json(req, status, json_pack("{s:o}", "todo", todos_row_json(r, 0)));
@@ -160,7 +155,7 @@ static bool refs_ok(dtm_req_t *req, const char *assignee, const char *store)
         return false;
     }
     if (!dtm_valid_ok(&v)) {
-        invalid(req, "Request is not valid", &v);
+        dtm_resp_invalid(req, "Request is not valid", &v);
         return false;
     }
     dtm_valid_cleanup(&v);
@@ -337,7 +332,7 @@ void todos_list(dtm_req_t *req)
                            "priority");
     }
     if (!dtm_valid_ok(&v)) {
-        invalid(req, "Bad filter", &v);
+        dtm_resp_invalid(req, "Bad filter", &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -385,7 +380,7 @@ void todos_create(dtm_req_t *req)
         in.store_id = s;
     in.checklist = read_checklist(req, body, &v);
     if (!dtm_valid_ok(&v)) {
-        invalid(req, "Request is not valid", &v);
+        dtm_resp_invalid(req, "Request is not valid", &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -476,7 +471,7 @@ void todos_update(dtm_req_t *req)
                        "must hold at least one of title, description, status, priority, dueAt, "
                        "assigneeId, storeId, checklist");
     if (!dtm_valid_ok(&v)) {
-        invalid(req, "Request is not valid", &v);
+        dtm_resp_invalid(req, "Request is not valid", &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -646,7 +641,7 @@ void todos_check_item(dtm_req_t *req)
     bool done = false;
     dtm_jbool(&v, body, "done", true, &done);
     if (!dtm_valid_ok(&v)) {
-        invalid(req, "Request is not valid", &v);
+        dtm_resp_invalid(req, "Request is not valid", &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -706,7 +701,7 @@ void todos_bulk_assign(dtm_req_t *req)
         list[i] = low;
     }
     if (!dtm_valid_ok(&v)) {
-        invalid(req, "Request is not valid", &v);
+        dtm_resp_invalid(req, "Request is not valid", &v);
         return;
     }
     dtm_valid_cleanup(&v);

@@ -76,11 +76,6 @@ static void row_keep(dtm_arena_t *a, users_row_t *u)
     u->password_hash = dtm_arena_strdup(a, u->password_hash);
 }
 
-static void resp_invalid(dtm_req_t *req, dtm_valid_t *v)
-{
-    dtm_resp_error(req, 400, "validation_failed", "Request is not valid", dtm_valid_take(v));
-}
-
 static void resp_store_err(dtm_req_t *req, dtm_err_t err)
 {
     if (err == DTM_ENOTFOUND)
@@ -155,7 +150,7 @@ static void users_list_impl(dtm_req_t *req, dtm_arena_t **scope)
     if (f.search && strlen(f.search) > 200)
         dtm_valid_fail(&v, "search", "must be at most 200 characters");
     if (!dtm_valid_ok(&v)) {
-        dtm_resp_error(req, 400, "validation_failed", "Query is not valid", dtm_valid_take(&v));
+        dtm_resp_invalid(req, "Query is not valid", &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -210,7 +205,7 @@ static void users_create_impl(dtm_req_t *req, dtm_arena_t **scope)
     dtm_jenum(&v, body, "role", true, roles, &role);
     dtm_jbool(&v, body, "active", false, &active);
     if (!dtm_valid_ok(&v)) {
-        resp_invalid(req, &v);
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -309,7 +304,7 @@ static void users_patch_impl(dtm_req_t *req, dtm_arena_t **scope)
     if (dtm_jbool(&v, body, "active", false, &active_v))
         active = active_v;
     if (!dtm_valid_ok(&v)) {
-        resp_invalid(req, &v);
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -394,7 +389,7 @@ static void users_verify_credentials_impl(dtm_req_t *req, dtm_arena_t **scope)
     dtm_jstr(&v, body, "email", true, 1, 1024, &email);
     dtm_jstr(&v, body, "password", true, 1, 4096, &password);
     if (!dtm_valid_ok(&v)) {
-        resp_invalid(req, &v);
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_valid_cleanup(&v);
@@ -459,7 +454,7 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
     dtm_jstr(&v, body, "currentPassword", true, 1, 4096, &current);
     dtm_jstr(&v, body, "newPassword", true, 0, USERS_PASSWORD_MAX * 4, &next);
     if (!dtm_valid_ok(&v)) {
-        resp_invalid(req, &v);
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_db_t *db = db_open(req, scope);
@@ -480,7 +475,7 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
     const char *problem = users_password_problem(next, u.email);
     if (problem) {
         dtm_valid_fail(&v, "newPassword", "%s", problem);
-        resp_invalid(req, &v);
+        dtm_resp_invalid(req, NULL, &v);
         return;
     }
     dtm_valid_cleanup(&v);

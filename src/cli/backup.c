@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/str.h"
+#include "core/ticker.h"
 #include "core/timeutil.h"
 #include "db/migrate.h"
 #include "db/redis.h"
@@ -155,13 +156,12 @@ int dtm_backup_latest_complete(const char *dir, char *id, size_t idlen, double *
 #define BACKUP_METRICS_INTERVAL_S 10
 
 static pthread_mutex_t bm_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t bm_cv = PTHREAD_COND_INITIALIZER;
 static double g_last_ts, g_last_dur; /* under bm_mu */
-static bool bm_stop, bm_running;
-static pthread_t bm_thread;
+static dtm_ticker_t *bm_ticker;
 
-static void refresh_backup_metrics(void)
+static void refresh_backup_metrics(void *ud)
 {
+    (void)ud;
     json_t *cat = catalogue(dtm_cfg.backup_dir);
     json_t *m = json_array_get(cat, 0);
     int64_t fin, st;
@@ -174,24 +174,6 @@ static void refresh_backup_metrics(void)
         pthread_mutex_unlock(&bm_mu);
     }
     json_decref(cat);
-}
-
-static void *backup_metrics_main(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&bm_mu);
-    while (!bm_stop) {
-        pthread_mutex_unlock(&bm_mu);
-        refresh_backup_metrics();
-        pthread_mutex_lock(&bm_mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += BACKUP_METRICS_INTERVAL_S;
-        if (!bm_stop)
-            pthread_cond_timedwait(&bm_cv, &bm_mu, &ts);
-    }
-    pthread_mutex_unlock(&bm_mu);
-    return NULL;
 }
 
 static double gauge_last(void *ud)
@@ -218,22 +200,15 @@ void dtm_backup_metrics_register(void)
                  "Finish time of the newest complete backup (0 when none)", NULL, gauge_last, NULL);
     dtm_gauge_fn("dtm_backup_duration_seconds", "Duration of the newest complete backup", NULL,
                  gauge_dur, NULL);
-    if (bm_running)
-        return;
-    bm_stop = false;
-    bm_running = pthread_create(&bm_thread, NULL, backup_metrics_main, NULL) == 0;
+    if (!bm_ticker)
+        bm_ticker =
+            dtm_ticker_start(BACKUP_METRICS_INTERVAL_S * 1000, refresh_backup_metrics, NULL);
 }
 
 void dtm_backup_metrics_stop(void)
 {
-    if (!bm_running)
-        return;
-    pthread_mutex_lock(&bm_mu);
-    bm_stop = true;
-    pthread_cond_signal(&bm_cv);
-    pthread_mutex_unlock(&bm_mu);
-    pthread_join(bm_thread, NULL);
-    bm_running = false;
+    dtm_ticker_stop(bm_ticker);
+    bm_ticker = NULL;
 }
 
 /* ---- run ---- */

@@ -10,6 +10,7 @@
 #include "core/jwt.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/ticker.h"
 #include "core/timeutil.h"
 #include "db/redis.h"
 #include "http/internal.h"
@@ -211,36 +212,19 @@ static void sync_limiter(limiter_t *l, dtm_arena_t *a)
     }
 }
 
-static pthread_t g_sync;
-static bool g_sync_running, g_stop;
-static pthread_mutex_t g_sync_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_sync_cv = PTHREAD_COND_INITIALIZER;
+static dtm_ticker_t *g_sync;
 
-static void *sync_main(void *arg)
+/* Every 250 ms: exchange consumption with the other gateway replicas (Redis I/O happens only
+ * here, never on a loop). */
+static void sync_tick(void *ud)
 {
-    (void)arg;
-    pthread_mutex_lock(&g_sync_mu);
-    while (!g_stop) {
-        pthread_mutex_unlock(&g_sync_mu);
-        if (dtm_redis_up()) {
-            dtm_arena_t *a = dtm_arena_new(0);
-            sync_limiter(&g_ip, a);
-            sync_limiter(&g_user, a);
-            dtm_arena_free(a);
-        }
-        pthread_mutex_lock(&g_sync_mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        if (!g_stop)
-            pthread_cond_timedwait(&g_sync_cv, &g_sync_mu, &ts);
-    }
-    pthread_mutex_unlock(&g_sync_mu);
-    return NULL;
+    (void)ud;
+    if (!dtm_redis_up())
+        return;
+    dtm_arena_t *a = dtm_arena_new(0);
+    sync_limiter(&g_ip, a);
+    sync_limiter(&g_user, a);
+    dtm_arena_free(a);
 }
 
 /* ---- life cycle ---- */
@@ -295,22 +279,15 @@ int dtm_edge_init(void)
         return -1;
     limiter_init(&g_ip, dtm_cfg.rate_limit_per_ip);
     limiter_init(&g_user, dtm_cfg.rate_limit_per_user);
-    g_stop = false;
-    g_sync_running = pthread_create(&g_sync, NULL, sync_main, NULL) == 0;
+    g_sync = dtm_ticker_start(250, sync_tick, NULL);
     g_enabled = true;
     return 0;
 }
 
 void dtm_edge_shutdown(void)
 {
-    if (g_sync_running) {
-        pthread_mutex_lock(&g_sync_mu);
-        g_stop = true;
-        pthread_cond_signal(&g_sync_cv);
-        pthread_mutex_unlock(&g_sync_mu);
-        pthread_join(g_sync, NULL);
-        g_sync_running = false;
-    }
+    dtm_ticker_stop(g_sync);
+    g_sync = NULL;
     g_enabled = false;
 }
 

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/timeutil.h"
+#include "core/ticker.h"
 #include "gateway/gw.h"
 #include "http/health.h"
 #include "http/internal.h"
@@ -33,11 +34,7 @@ gw_upstream_t *gw_upstreams[GW_MAX_UPSTREAMS];
 int gw_nupstreams;
 bool gw_least_outstanding;
 
-static pthread_t g_health;
-static bool g_health_running;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
-static bool g_stop;
+static dtm_ticker_t *g_health; /* active upstream health checks */
 
 gw_service_t *gw_service_find(const char *name)
 {
@@ -274,28 +271,10 @@ static void check_all(void)
     }
 }
 
-static void *health_main(void *arg)
+static void health_tick(void *ud)
 {
-    (void)arg;
-    int interval = dtm_cfg.health_interval_ms > 0 ? dtm_cfg.health_interval_ms : 2000;
-    pthread_mutex_lock(&g_mu);
-    while (!g_stop) {
-        pthread_mutex_unlock(&g_mu);
-        check_all();
-        pthread_mutex_lock(&g_mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += interval / 1000;
-        ts.tv_nsec += (long)(interval % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        if (!g_stop)
-            pthread_cond_timedwait(&g_cv, &g_mu, &ts);
-    }
-    pthread_mutex_unlock(&g_mu);
-    return NULL;
+    (void)ud;
+    check_all();
 }
 
 /* /health of the gateway: one entry per remote service. */
@@ -392,25 +371,19 @@ dtm_err_t dtm_gateway_init(void)
     dtm_server_set_proxy(gw_proxy);
     dtm_server_set_loop_stop(gw_loop_stop);
     dtm_health_set_remote(remote_health);
-    g_stop = false;
     /* The first round runs at once on the checker thread, not here: an upstream that does
      * not answer (a host that is down, DNS not ready) must not delay the start. Until then
      * replicas count as admitted; a refused connection ejects one on first use anyway. */
     if (gw_nupstreams)
-        g_health_running = pthread_create(&g_health, NULL, health_main, NULL) == 0;
+        g_health = dtm_ticker_start(
+            dtm_cfg.health_interval_ms > 0 ? dtm_cfg.health_interval_ms : 2000, health_tick, NULL);
     return DTM_OK;
 }
 
 void dtm_gateway_shutdown(void)
 {
-    if (g_health_running) {
-        pthread_mutex_lock(&g_mu);
-        g_stop = true;
-        pthread_cond_signal(&g_cv);
-        pthread_mutex_unlock(&g_mu);
-        pthread_join(g_health, NULL);
-        g_health_running = false;
-    }
+    dtm_ticker_stop(g_health);
+    g_health = NULL;
     dtm_server_set_proxy(NULL);
     dtm_server_set_loop_stop(NULL);
     dtm_health_set_remote(NULL);

@@ -2,6 +2,7 @@
 #include "http/health.h"
 #include "core/config.h"
 #include "core/metrics.h"
+#include "core/ticker.h"
 #include "core/timeutil.h"
 #include "db/pg.h"
 #include "db/redis.h"
@@ -21,12 +22,7 @@ static atomic_int g_redis = DTM_HEALTH_OK;
 static atomic_int g_svc[MAX_LOCAL]; /* per local service, by index in conf->local */
 static dtm_health_remote_fn g_remote;
 static double g_started;
-
-static pthread_t g_thread;
-static bool g_running;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
-static bool g_stop;
+static dtm_ticker_t *g_ticker;
 
 const char *dtm_health_name(dtm_health_t h)
 {
@@ -84,30 +80,10 @@ static void probe(void)
     dtm_metrics_sample_process(); /* /proc reads off the loops (see metrics.h) */
 }
 
-static void *probe_thread(void *arg)
+static void probe_tick(void *ud)
 {
-    (void)arg;
-    int interval = dtm_cfg.health_interval_ms > 0 ? dtm_cfg.health_interval_ms : 2000;
-    if (interval > 1000)
-        interval = 1000; /* own dependencies: notice recovery within a second */
-    pthread_mutex_lock(&g_mu);
-    while (!g_stop) {
-        pthread_mutex_unlock(&g_mu);
-        probe();
-        pthread_mutex_lock(&g_mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += interval / 1000;
-        ts.tv_nsec += (long)(interval % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        if (!g_stop)
-            pthread_cond_timedwait(&g_cv, &g_mu, &ts);
-    }
-    pthread_mutex_unlock(&g_mu);
-    return NULL;
+    (void)ud;
+    probe();
 }
 
 static double gauge_pg(void *ud)
@@ -131,21 +107,16 @@ void dtm_health_start(void)
     dtm_gauge_fn("dtm_dependency_up", "1 when the dependency answers its health probe",
                  "dependency=\"redis\"", gauge_redis, NULL);
     probe(); /* so the first /health is already right */
-    g_stop = false;
-    if (pthread_create(&g_thread, NULL, probe_thread, NULL) == 0)
-        g_running = true;
+    int interval = dtm_cfg.health_interval_ms > 0 ? dtm_cfg.health_interval_ms : 2000;
+    if (interval > 1000)
+        interval = 1000; /* own dependencies: notice recovery within a second */
+    g_ticker = dtm_ticker_start(interval, probe_tick, NULL);
 }
 
 void dtm_health_stop(void)
 {
-    if (!g_running)
-        return;
-    pthread_mutex_lock(&g_mu);
-    g_stop = true;
-    pthread_cond_signal(&g_cv);
-    pthread_mutex_unlock(&g_mu);
-    pthread_join(g_thread, NULL);
-    g_running = false;
+    dtm_ticker_stop(g_ticker);
+    g_ticker = NULL;
 }
 
 json_t *dtm_health_document(dtm_health_t *overall)

@@ -36,4 +36,11 @@ char *dtm_jwt_sign(const dtm_claims_t *c, const dtm_keyset_t *keys);
 dtm_err_t dtm_jwt_verify(const char *token, const dtm_keyset_t *keys, int64_t now_s,
                          dtm_claims_t *out);
 
+/** dtm_jwt_verify(token, dtm_jwt_keys(), now_s, out) with a per-thread cache of recently
+ *  verified tokens (matched in constant time; exp and nbf re-checked against now_s on every
+ *  hit), so a client's token costs one HMAC and JSON parse per thread, not one per request.
+ *  Safe because the keys do not change while the process runs; revocation (the denylist) is
+ *  checked by the caller. DTM_OK or DTM_EAUTH. */
+dtm_err_t dtm_jwt_verify_cached(const char *token, int64_t now_s, dtm_claims_t *out);
+
 #endif

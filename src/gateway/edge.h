@@ -34,13 +34,6 @@ bool dtm_edge_filter(dtm_req_t *req);
  *  "Name: value\r\n" lines. Used for local and proxied responses alike. */
 void dtm_edge_headers(const dtm_req_t *req, dtm_buf_t *out);
 
-/** dtm_jwt_verify(token, dtm_jwt_keys(), now_s, out) with a per-thread cache of recently
- *  verified tokens (matched in constant time; exp and nbf re-checked against now_s on every
- *  hit), so that a client's token costs one HMAC and JSON parse per loop thread, not one per
- *  check. Safe because the keys do not change while the process runs and revocation (the
- *  denylist) is the service's check, not the edge's. DTM_OK or DTM_EAUTH. */
-dtm_err_t dtm_edge_verify(const char *token, int64_t now_s, dtm_claims_t *out);
-
 /** True when dtm_edge_init ran in this process. */
 bool dtm_edge_enabled(void);
 

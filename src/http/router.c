@@ -282,8 +282,8 @@ static bool edge_token_ok(dtm_req_t *req)
     const char *h = dtm_req_header(req, "authorization");
     dtm_claims_t c;
     if (h && strncasecmp(h, "Bearer ", 7) == 0 &&
-        dtm_edge_verify(h + 7, dtm_now_ms() / 1000, &c) == DTM_OK && dtm_role_parse(c.role) != 0 &&
-        dtm_role_parse(c.role) != DTM_ROLE_SERVICE)
+        dtm_jwt_verify_cached(h + 7, dtm_now_ms() / 1000, &c) == DTM_OK &&
+        dtm_role_parse(c.role) != 0 && dtm_role_parse(c.role) != DTM_ROLE_SERVICE)
         return true;
     dtm_resp_header(req, "WWW-Authenticate", "Bearer");
     dtm_resp_error(
@@ -303,9 +303,9 @@ bool dtm_router_authenticate(dtm_req_t *req)
     }
     const char *token = h + 7;
     dtm_claims_t c;
-    /* The per-thread cache of verified tokens (the edge's) saves the HMAC and JSON parse on
+    /* The per-thread cache of verified tokens saves the HMAC and JSON parse on
      * every request after the first; expiry is still checked on each hit. */
-    if (dtm_edge_verify(token, dtm_now_ms() / 1000, &c) != DTM_OK) {
+    if (dtm_jwt_verify_cached(token, dtm_now_ms() / 1000, &c) != DTM_OK) {
         dtm_resp_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         dtm_resp_error(req, 401, "invalid_token", "The access token is invalid or expired", NULL);
         return false;

@@ -103,11 +103,23 @@ static bool timezone_ok(dtm_req_t *req, dtm_db_t *db, const char *tz)
         dtm_resp_err(req, err, NULL);
         return false;
     }
-    if (!ok)
-        dtm_resp_error(req, 400, "validation_failed", "Request is not valid",
-                       json_pack("[{s:s, s:s}]", "field", "timezone", "message",
-                                 "must be an IANA time zone name such as Europe/Paris"));
+    if (!ok) {
+        dtm_valid_t v;
+        dtm_valid_init(&v);
+        dtm_valid_fail(&v, "timezone", "%s", "must be an IANA time zone name such as Europe/Paris");
+        dtm_resp_invalid(req, NULL, &v);
+        dtm_valid_cleanup(&v);
+    }
     return ok;
+}
+
+static void bad_filter(dtm_req_t *req, const char *field, const char *message)
+{
+    dtm_valid_t v;
+    dtm_valid_init(&v);
+    dtm_valid_fail(&v, field, "%s", message);
+    dtm_resp_invalid(req, "Bad filter", &v);
+    dtm_valid_cleanup(&v);
 }
 
 void stores_list(dtm_req_t *req)
@@ -122,18 +134,14 @@ void stores_list(dtm_req_t *req)
         else if (strcmp(active, "false") == 0)
             f.active = 0;
         else {
-            dtm_resp_error(
-                req, 400, "validation_failed", "Bad filter",
-                json_pack("[{s:s, s:s}]", "field", "active", "message", "must be true or false"));
+            bad_filter(req, "active", "must be true or false");
             return;
         }
     }
     const char *search = dtm_req_query(req, "search");
     if (search && *search) {
         if (strlen(search) > 200) {
-            dtm_resp_error(req, 400, "validation_failed", "Bad filter",
-                           json_pack("[{s:s, s:s}]", "field", "search", "message",
-                                     "must be at most 200 characters long"));
+            bad_filter(req, "search", "must be at most 200 characters long");
             return;
         }
         f.search = stores_like_pattern(req->arena, search);

@@ -76,11 +76,21 @@ void dtm_buf_csv_field(dtm_buf_t *b, const char *s)
 {
     if (!s)
         return;
+    /* OWASP "CSV injection": a spreadsheet runs a cell that starts with one of these as a
+     * formula; a leading apostrophe makes it text. */
+    bool formula = strchr("=+-@\t\r", s[0]) && s[0];
+    if (!formula && !strpbrk(s, ",\"\r\n")) {
+        dtm_buf_puts(b, s);
+        return;
+    }
     if (!strpbrk(s, ",\"\r\n")) {
+        dtm_buf_append(b, "'", 1);
         dtm_buf_puts(b, s);
         return;
     }
     dtm_buf_append(b, "\"", 1);
+    if (formula)
+        dtm_buf_append(b, "'", 1);
     for (const char *p = s; *p; p++) {
         if (*p == '"')
             dtm_buf_append(b, "\"\"", 2);

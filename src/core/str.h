@@ -18,7 +18,9 @@ void dtm_buf_reset(dtm_buf_t *b); /* len = 0, keeps capacity */
 void dtm_buf_append(dtm_buf_t *b, const void *data, size_t n);
 void dtm_buf_puts(dtm_buf_t *b, const char *s);
 void dtm_buf_printf(dtm_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Append s as one RFC 4180 CSV field (quoted when it holds , " CR or LF). NULL appends nothing. */
+/** Append s as one RFC 4180 CSV field (quoted when it holds , " CR or LF). NULL appends nothing.
+ *  A value starting with = + - @ TAB or CR gets a leading ' so that spreadsheets read it as text,
+ *  not as a formula (OWASP CSV injection); "-2+3" becomes '-2+3. */
 void dtm_buf_csv_field(dtm_buf_t *b, const char *s);
 
 /** ASCII case-insensitive equality / prefix test. */

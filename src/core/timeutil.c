@@ -26,14 +26,39 @@ static int64_t floordiv(int64_t a, int64_t b)
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
+/* Writes v (0 <= v < 10^n, else its last n digits) as exactly n digits. */
+static char *put_digits(char *p, int v, int n)
+{
+    unsigned u = (unsigned)(v < 0 ? -v : v);
+    for (int i = n - 1; i >= 0; i--, u /= 10)
+        p[i] = (char)('0' + u % 10);
+    return p + n;
+}
+
 void dtm_iso8601(int64_t ms, char out[32])
 {
     time_t secs = (time_t)floordiv(ms, 1000);
     int milli = (int)(ms - (int64_t)secs * 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", milli % 1000);
+    /* By hand: strftime's %Y does not zero-pad, and PostgreSQL reads "1-01-01" as a two-digit
+     * year (2001). Callers keep ms inside DTM_TIME_MIN_MS..DTM_TIME_MAX_MS. */
+    char *p = out;
+    p = put_digits(p, tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = put_digits(p, tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = put_digits(p, tm.tm_mday, 2);
+    *p++ = 'T';
+    p = put_digits(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = put_digits(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = put_digits(p, tm.tm_sec, 2);
+    *p++ = '.';
+    p = put_digits(p, milli % 1000, 3);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 /* Reads exactly n digits; -1 when any is missing. */
@@ -138,6 +163,11 @@ int dtm_parse_iso8601(const char *s, int64_t *ms)
         return -1;
     }
     int64_t secs = days_from_civil(y, m, d) * 86400 + sod - (int64_t)offset * 60;
-    *ms = secs * 1000 + milli;
+    int64_t v = secs * 1000 + milli;
+    /* PostgreSQL has no year 0 and we format four-digit years: an offset must not push the
+     * instant out of 0001..9999 UTC. */
+    if (v < DTM_TIME_MIN_MS || v > DTM_TIME_MAX_MS)
+        return -1;
+    *ms = v;
     return 0;
 }

@@ -210,6 +210,26 @@ describe('GET /api/reports/todos', () => {
         assert.deepEqual(created, [...created].sort());
     });
 
+    test('CSV: cells that a spreadsheet would run as formulas are prefixed with an apostrophe', async () => {
+        const st = await as('admin')('POST', '/api/stores', { code: `F${Date.now() % 1e6}`, name: 'Formula store', latitude: 1, longitude: 1 });
+        assert.equal(st.status, 201, st.text);
+        const titles = ['=HYPERLINK("http://evil.example/","click")', '=2*3', '+x', '@SUM(1)', '-2+3', 'safe = text'];
+        for (const title of titles) {
+            const r = await as('manager')('POST', '/api/todos', { title, storeId: st.json.store.id });
+            assert.equal(r.status, 201, r.text);
+        }
+        const r = await as('admin')('GET', `/api/reports/todos?storeId=${st.json.store.id}&format=csv`);
+        assert.equal(r.status, 200, r.text.slice(0, 300));
+        const rows = parseCsv(r.text);
+        const col = rows[0].indexOf('title');
+        const got = rows.slice(1).map((x) => x[col]).sort();
+        const want = titles.map((t) => (/^[=+\-@\t\r]/.test(t) ? `'${t}` : t)).sort();
+        assert.deepEqual(got, want);
+        // JSON keeps the value as written: neutralising is for spreadsheets only.
+        const j = await as('admin')('GET', `/api/reports/todos?storeId=${st.json.store.id}`);
+        assert.deepEqual(j.json.items.map((x) => x.title).sort(), [...titles].sort());
+    });
+
     test('bad filters: 400 naming each', async () => {
         const r = await as('admin')('GET', '/api/reports/todos?from=yesterday&to=x&storeId=1&userId=2&format=xml');
         for (const f of ['from', 'to', 'storeId', 'userId', 'format']) assertFieldNamed(r, f);

@@ -96,6 +96,18 @@ describe('POST /api/todos', () => {
         assert.equal(ok200.status, 201, '200 characters is the maximum');
     });
 
+    test('dueAt: years below 1000 round-trip exactly; outside 0001..9999 is a 400', async () => {
+        for (const dueAt of ['0001-01-01T00:00:00.000Z', '0999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999Z']) {
+            const t = await create('manager', { dueAt });
+            assert.equal(t.dueAt, dueAt);
+            const r = await as('manager')('GET', `/api/todos/${t.id}`);
+            assert.equal(r.json.todo.dueAt, dueAt, 'read back from PostgreSQL');
+        }
+        for (const dueAt of ['0000-06-01T00:00:00Z', '0001-01-01T00:00:00+01:00', '9999-12-31T23:00:00-02:00']) {
+            assertFieldNamed(await as('manager')('POST', '/api/todos', { title: 'x', dueAt }), 'dueAt');
+        }
+    });
+
     test('unknown or inactive assignee, unknown or inactive store: 400', async () => {
         assertFieldNamed(await as('manager')('POST', '/api/todos', { title: 'x', assigneeId: NIL }), 'assigneeId');
         assertFieldNamed(await as('manager')('POST', '/api/todos', { title: 'x', storeId: NIL }), 'storeId');

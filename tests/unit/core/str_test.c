@@ -41,6 +41,19 @@ Test(str, csv_quoting_rfc4180)
     csv(NULL, "");
 }
 
+Test(str, csv_neutralises_formulas)
+{
+    csv("=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");
+    csv("=2*3", "'=2*3");
+    csv("+x", "'+x");
+    csv("@SUM(1)", "'@SUM(1)");
+    csv("-2+3", "'-2+3");
+    csv("\tx", "'\tx");
+    csv("\rx", "\"'\rx\"");
+    csv("a=b", "a=b");
+    csv("2-3", "2-3");
+}
+
 Test(str, case_insensitive)
 {
     cr_assert(dtm_streq_ci("Content-Type", "content-type"));

@@ -32,6 +32,29 @@ Test(timeutil, parses_forms)
     cr_assert_eq(parse_ok("1970-01-01T00:00:00.5Z"), 500);
 }
 
+Test(timeutil, years_below_1000_round_trip)
+{
+    const char *in[] = {"0001-01-01T00:00:00.000Z", "0099-06-15T12:00:00.000Z",
+                        "0999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        char out[32];
+        dtm_iso8601(parse_ok(in[i]), out);
+        cr_assert_str_eq(out, in[i]);
+    }
+    cr_assert_eq(parse_ok("0001-01-01"), DTM_TIME_MIN_MS);
+}
+
+Test(timeutil, rejects_outside_supported_range)
+{
+    /* Year 0 does not exist in PostgreSQL; an offset can push 0001-01-01 or 9999-12-31 out. */
+    const char *bad[] = {"0000-01-01", "0000-12-31T23:59:59Z", "0001-01-01T00:30:00+01:00",
+                         "9999-12-31T23:59:59-01:00"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ms;
+        cr_assert_eq(dtm_parse_iso8601(bad[i], &ms), -1, "should reject: %s", bad[i]);
+    }
+}
+
 Test(timeutil, rejects_malformed)
 {
     const char *bad[] = {"",

@@ -104,6 +104,19 @@ bool dtm_req_page(dtm_req_t *req, int *page, int *limit);
 /** {"page","limit","total","pages"} (new reference). */
 json_t *dtm_pagination(int page, int limit, long long total);
 
+/* ---- offline-safe writes (API.md "Offline-safe writes") ---- */
+/** How far a client's capturedAt may lie from the server's clock. */
+#define DTM_CAPTURED_MAX_PAST_MS   (72LL * 3600 * 1000)
+#define DTM_CAPTURED_MAX_FUTURE_MS (5LL * 60 * 1000)
+/** The optional "capturedAt" of `body`: false when absent; when present but not an ISO-8601
+ *  time the validator gets the field error (400 with the others). *ms set when true. */
+bool dtm_req_captured_field(dtm_valid_t *v, json_t *body, int64_t *ms);
+/** Checks a capture time against the skew rules and against `floor_ms`, the latest instant of
+ *  the record the write extends or closes (INT64_MIN when none): NULL with 422
+ *  invalid_captured_at answered (details: capturedAt, earliest, latest). On success the time as
+ *  ISO-8601 text in the request arena, for SQL. */
+const char *dtm_req_captured_ok(dtm_req_t *req, int64_t ms, int64_t floor_ms);
+
 /** True if req->auth.role is in `roles` (SERVICE always passes). */
 bool dtm_req_has_role(const dtm_req_t *req, unsigned roles);
 

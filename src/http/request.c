@@ -175,6 +175,33 @@ json_t *dtm_pagination(int page, int limit, long long total)
                      "pages", (json_int_t)pages);
 }
 
+bool dtm_req_captured_field(dtm_valid_t *v, json_t *body, int64_t *ms)
+{
+    return dtm_jtime(v, body, "capturedAt", false, ms);
+}
+
+const char *dtm_req_captured_ok(dtm_req_t *req, int64_t ms, int64_t floor_ms)
+{
+    int64_t now = dtm_now_ms();
+    int64_t earliest = now - DTM_CAPTURED_MAX_PAST_MS;
+    if (floor_ms != INT64_MIN && floor_ms > earliest)
+        earliest = floor_ms;
+    int64_t latest = now + DTM_CAPTURED_MAX_FUTURE_MS;
+    char at[32], lo[32], hi[32];
+    dtm_iso8601(ms, at);
+    if (ms >= earliest && ms <= latest)
+        return dtm_arena_strdup(req->arena, at);
+    dtm_iso8601(earliest, lo);
+    dtm_iso8601(latest, hi);
+    const char *why = ms > latest ? "capturedAt lies more than 5 minutes in the future"
+                      : floor_ms != INT64_MIN && ms < floor_ms
+                          ? "capturedAt precedes the record it closes or extends"
+                          : "capturedAt lies more than 72 hours in the past";
+    dtm_resp_error(req, 422, "invalid_captured_at", why,
+                   json_pack("{s:s, s:s, s:s}", "capturedAt", at, "earliest", lo, "latest", hi));
+    return NULL;
+}
+
 bool dtm_req_has_role(const dtm_req_t *req, unsigned roles)
 {
     if (!req->auth.authed)

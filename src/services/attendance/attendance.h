@@ -25,6 +25,7 @@ typedef struct {
     const char *latitude, *longitude, *accuracy_m, *distance_m;
     const char *note;                                    /* NULL when none */
     const char *photo_sha256, *photo_type, *photo_bytes; /* NULL when no photo */
+    const char *captured_at; /* ISO-8601 capture time, NULL = now (the server's clock) */
 } attendance_punch_in_t;
 
 /** Insert an open record with a new id (written to id[37]). DTM_ECONFLICT when the user already
@@ -32,19 +33,23 @@ typedef struct {
 dtm_err_t attendance_db_insert(dtm_db_t *db, const attendance_punch_in_t *in, char id[37]);
 
 /** The user's record that is not closed, locked FOR UPDATE when `lock` (inside a transaction).
- *  *row has 0 rows when there is none. Columns: id, store_id, status. */
+ *  *row has 0 rows when there is none. Columns: id, store_id, status, floor_ms (the latest
+ *  instant recorded so far: punch-in or last break boundary, ms since the epoch). */
 dtm_err_t attendance_db_open_record(dtm_db_t *db, const char *user_id, bool lock, PGresult **row);
 
-/** Start a break of `type` on record `id` and mark it on_break. */
-dtm_err_t attendance_db_break_start(dtm_db_t *db, const char *id, const char *type);
-/** End the open break of record `id` (if any) and mark it open again. */
-dtm_err_t attendance_db_break_end(dtm_db_t *db, const char *id);
+/** Start a break of `type` on record `id` and mark it on_break. captured_at: ISO-8601 time the
+ *  break began (an offline capture), NULL = now. */
+dtm_err_t attendance_db_break_start(dtm_db_t *db, const char *id, const char *type,
+                                    const char *captured_at);
+/** End the open break of record `id` (if any) at captured_at (NULL = now), mark it open. */
+dtm_err_t attendance_db_break_end(dtm_db_t *db, const char *id, const char *captured_at);
 
 /** Close record `id`: ends an open break, stores the punch-out position (any of the text
- *  parameters may be NULL) and the worked/break/net/overtime minutes. */
+ *  parameters may be NULL) and the worked/break/net/overtime minutes, all as of captured_at
+ *  (ISO-8601, NULL = now). */
 dtm_err_t attendance_db_punch_out(dtm_db_t *db, const char *id, const char *latitude,
                                   const char *longitude, const char *accuracy_m,
-                                  const char *distance_m);
+                                  const char *distance_m, const char *captured_at);
 
 /** Full API rows (see attendance_row_json) of record `id`; DTM_ENOTFOUND when absent. */
 dtm_err_t attendance_db_get(dtm_db_t *db, const char *id, PGresult **row);

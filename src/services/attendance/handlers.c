@@ -196,7 +196,8 @@ static json_t *form_to_json(dtm_valid_t *v, const dtm_mpart_t *parts, int n)
                   {"latitude", true},
                   {"longitude", true},
                   {"accuracyM", true},
-                  {"note", false}};
+                  {"note", false},
+                  {"capturedAt", false}};
     json_t *o = json_object();
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         const dtm_mpart_t *p = dtm_multipart_find(parts, n, fields[i].name);
@@ -268,9 +269,16 @@ void attendance_punch_in(dtm_req_t *req)
     /* Any number is a valid body; implausible accuracy is a rule (422) checked later. */
     dtm_jnum(v, body, "accuracyM", true, -1e12, 1e12, &acc);
     dtm_jstr(v, body, "note", false, 0, 1000, &note);
+    int64_t captured_ms;
+    bool captured = dtm_req_captured_field(v, body, &captured_ms);
     if (!dtm_valid_ok(v)) {
         dtm_metric_inc(M->rej_invalid);
         dtm_resp_invalid(req, "Request body is not valid", v);
+        return;
+    }
+    const char *captured_at = NULL;
+    if (captured && !(captured_at = dtm_req_captured_ok(req, captured_ms, INT64_MIN))) {
+        dtm_metric_inc(M->rej_invalid);
         return;
     }
     dtm_img_t img = DTM_IMG_NONE;
@@ -340,6 +348,7 @@ void attendance_punch_in(dtm_req_t *req)
         .photo_sha256 = photo ? sha : NULL,
         .photo_type = photo ? dtm_image_mime(img) : NULL,
         .photo_bytes = photo ? dtm_arena_sprintf(req->arena, "%zu", photo->len) : NULL,
+        .captured_at = captured_at,
     };
     char id[DTM_UUID_LEN + 1];
     dtm_err_t err = attendance_db_insert(db, &in, id);
@@ -361,6 +370,13 @@ void attendance_punch_in(dtm_req_t *req)
 }
 
 /* ---- punch-out and breaks ---- */
+
+/* floor_ms of a row of attendance_db_open_record: a capture must not precede it. */
+static int64_t floor_ms(const PGresult *r)
+{
+    const char *s = dtm_pg_get(r, 0, "floor_ms");
+    return s ? strtoll(s, NULL, 10) : INT64_MIN;
+}
 
 /* The body of punch-out is optional: a client may punch out without a position. */
 static json_t *optional_body(dtm_req_t *req, bool *ok)
@@ -390,6 +406,8 @@ void attendance_punch_out(dtm_req_t *req)
     if (dtm_valid_ok(v) && has_lat != has_lon)
         dtm_valid_fail(v, has_lat ? "longitude" : "latitude", "is required together with %s",
                        has_lat ? "latitude" : "longitude");
+    int64_t captured_ms;
+    bool captured = dtm_req_captured_field(v, body, &captured_ms);
     if (!dtm_valid_ok(v)) {
         dtm_resp_invalid(req, "Request body is not valid", v);
         return;
@@ -441,10 +459,16 @@ void attendance_punch_out(dtm_req_t *req)
     const char *id = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "id"));
     if (store_id && strcmp(store_id, dtm_pg_get(r, 0, "store_id")) != 0)
         distance = NULL; /* a different visit started meanwhile */
+    const char *captured_at = NULL;
+    if (captured && !(captured_at = dtm_req_captured_ok(req, captured_ms, floor_ms(r)))) {
+        dtm_db_rollback(db);
+        return;
+    }
     err = attendance_db_punch_out(
         db, id, has_lat ? fmt_num(req->arena, lat) : NULL,
         has_lon ? fmt_num(req->arena, lon) : NULL,
-        has_acc ? dtm_arena_sprintf(req->arena, "%ld", (long)ceil(acc)) : NULL, distance);
+        has_acc ? dtm_arena_sprintf(req->arena, "%ld", (long)ceil(acc)) : NULL, distance,
+        captured_at);
     if (err == DTM_OK)
         err = dtm_db_commit(db);
     if (err != DTM_OK) {
@@ -456,8 +480,9 @@ void attendance_punch_out(dtm_req_t *req)
 }
 
 /* Locks the caller's open record inside a new transaction. false with the response set (409
- * not_punched_in or a database error); *id and *status on success. */
-static bool lock_open_record(dtm_req_t *req, dtm_db_t *db, const char **id, const char **status)
+ * not_punched_in or a database error); *id, *status and *floor (see floor_ms) on success. */
+static bool lock_open_record(dtm_req_t *req, dtm_db_t *db, const char **id, const char **status,
+                             int64_t *floor)
 {
     dtm_err_t err = dtm_db_begin(db);
     PGresult *r;
@@ -474,6 +499,7 @@ static bool lock_open_record(dtm_req_t *req, dtm_db_t *db, const char **id, cons
     }
     *id = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "id"));
     *status = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "status"));
+    *floor = floor_ms(r);
     return true;
 }
 
@@ -490,6 +516,23 @@ static void finish_write(dtm_req_t *req, dtm_db_t *db, dtm_err_t err, const char
     respond_record(req, db, id, status, event);
 }
 
+/* The capture time of a break write, checked against the locked record: NULL with the
+ * transaction rolled back and 422 answered when it precedes what the record already holds;
+ * *ok false then. */
+static const char *break_captured(dtm_req_t *req, dtm_db_t *db, bool captured, int64_t ms,
+                                  int64_t floor, bool *ok)
+{
+    *ok = true;
+    if (!captured)
+        return NULL;
+    const char *at = dtm_req_captured_ok(req, ms, floor);
+    if (!at) {
+        dtm_db_rollback(db);
+        *ok = false;
+    }
+    return at;
+}
+
 void attendance_break_start(dtm_req_t *req)
 {
     json_t *body = dtm_req_json(req);
@@ -499,34 +542,55 @@ void attendance_break_start(dtm_req_t *req)
     const char *type = NULL;
     dtm_valid_t *v = new_validator(req);
     dtm_jenum(v, body, "type", true, types, &type);
+    int64_t captured_ms;
+    bool captured = dtm_req_captured_field(v, body, &captured_ms);
     if (!dtm_valid_ok(v)) {
         dtm_resp_invalid(req, "Request body is not valid", v);
         return;
     }
     dtm_db_t *db = open_db(req, req->arena);
     const char *id, *status;
-    if (!db || !lock_open_record(req, db, &id, &status))
+    int64_t floor;
+    bool ok;
+    if (!db || !lock_open_record(req, db, &id, &status, &floor))
         return;
     if (strcmp(status, "on_break") == 0) {
         dtm_db_rollback(db);
         dtm_resp_error(req, 409, "already_on_break", "A break is already running", NULL);
         return;
     }
-    finish_write(req, db, attendance_db_break_start(db, id, type), id, 201, "break_start");
+    const char *at = break_captured(req, db, captured, captured_ms, floor, &ok);
+    if (ok)
+        finish_write(req, db, attendance_db_break_start(db, id, type, at), id, 201,
+                     "break_start");
 }
 
 void attendance_break_end(dtm_req_t *req)
 {
+    bool ok;
+    json_t *body = optional_body(req, &ok);
+    if (!ok)
+        return;
+    dtm_valid_t *v = new_validator(req);
+    int64_t captured_ms;
+    bool captured = dtm_req_captured_field(v, body, &captured_ms);
+    if (!dtm_valid_ok(v)) {
+        dtm_resp_invalid(req, "Request body is not valid", v);
+        return;
+    }
     dtm_db_t *db = open_db(req, req->arena);
     const char *id, *status;
-    if (!db || !lock_open_record(req, db, &id, &status))
+    int64_t floor;
+    if (!db || !lock_open_record(req, db, &id, &status, &floor))
         return;
     if (strcmp(status, "on_break") != 0) {
         dtm_db_rollback(db);
         dtm_resp_error(req, 409, "not_on_break", "No break is running", NULL);
         return;
     }
-    finish_write(req, db, attendance_db_break_end(db, id), id, 200, "break_end");
+    const char *at = break_captured(req, db, captured, captured_ms, floor, &ok);
+    if (ok)
+        finish_write(req, db, attendance_db_break_end(db, id, at), id, 200, "break_end");
 }
 
 /* ---- reads ---- */

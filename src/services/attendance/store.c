@@ -13,137 +13,26 @@
 
 /* The API object's columns, from attendance.records_live aliased r. Breaks come along as one
  * JSON array so a page of records is one round trip. */
-#define FULL_COLS                                                                                  \
-    "r.id, r.user_id, r.store_id, r.status, " ISO("r.punch_in_at") " AS punch_in_at, " ISO(        \
-        "r.punch_out_at") " AS punch_out_at, r.punch_in_latitude, r.punch_in_longitude,"           \
-                          " r.punch_in_accuracy_m, r.punch_in_distance_m, r.punch_out_latitude,"   \
-                          " r.punch_out_longitude, r.punch_out_accuracy_m, "                       \
-                          "r.punch_out_distance_m,"                                                \
-                          " r.note, r.photo_sha256, r.live_worked_minutes AS worked_minutes,"      \
-                          " r.live_break_minutes AS break_minutes, r.live_net_minutes AS "         \
-                          "net_minutes, r.live_overtime_minutes AS overtime_minutes, " ISO(        \
-                              "r."                                                                 \
-                              "creat"                                                              \
-                              "ed_"                                                                \
-                              "at") " AS created_at, " ISO("r.updated_at") " AS "                  \
-                                                                           "updated_at,"           \
-                                                                           " (SELECT "             \
-                                                                           "coalesce("             \
-                                                                           "json_agg("             \
-                                                                           "json_build_"           \
-                                                                           "object('id'"           \
-                                                                           ", b.id, "              \
-                                                                           "'type', "              \
-                                                                           "b.type,"               \
-                                                                           " '"                    \
-                                                                           "startedAt',"           \
-                                                                           " " ISO(                \
-                                                                               "b."                \
-                                                                               "sta"               \
-                                                                               "rte"               \
-                                                                               "d_"                \
-                                                                               "at") ", "          \
-                                                                                     "'endedAt',"  \
-                                                                                     " " ISO(      \
-                                                                                         "b."      \
-                                                                                         "end"     \
-                                                                                         "ed_"     \
-                                                                                         "at") ")" \
-                                                                                               " " \
-                                                                                               "O" \
-                                                                                               "R" \
-                                                                                               "D" \
-                                                                                               "E" \
-                                                                                               "R" \
-                                                                                               " " \
-                                                                                               "B" \
-                                                                                               "Y" \
-                                                                                               " " \
-                                                                                               "b" \
-                                                                                               "." \
-                                                                                               "s" \
-                                                                                               "t" \
-                                                                                               "a" \
-                                                                                               "r" \
-                                                                                               "t" \
-                                                                                               "e" \
-                                                                                               "d" \
-                                                                                               "_" \
-                                                                                               "a" \
-                                                                                               "t" \
-                                                                                               ")" \
-                                                                                               "," \
-                                                                                               " " \
-                                                                                               "'" \
-                                                                                               "[" \
-                                                                                               "]" \
-                                                                                               "'" \
-                                                                                               ")" \
-                                                                                               " " \
-                                                                                               "F" \
-                                                                                               "R" \
-                                                                                               "O" \
-                                                                                               "M" \
-                                                                                               " " \
-                                                                                               "a" \
-                                                                                               "t" \
-                                                                                               "t" \
-                                                                                               "e" \
-                                                                                               "n" \
-                                                                                               "d" \
-                                                                                               "a" \
-                                                                                               "n" \
-                                                                                               "c" \
-                                                                                               "e" \
-                                                                                               "." \
-                                                                                               "b" \
-                                                                                               "r" \
-                                                                                               "e" \
-                                                                                               "a" \
-                                                                                               "k" \
-                                                                                               "s" \
-                                                                                               " " \
-                                                                                               "b" \
-                                                                                               " " \
-                                                                                               "W" \
-                                                                                               "H" \
-                                                                                               "E" \
-                                                                                               "R" \
-                                                                                               "E" \
-                                                                                               " " \
-                                                                                               "b" \
-                                                                                               "." \
-                                                                                               "a" \
-                                                                                               "t" \
-                                                                                               "t" \
-                                                                                               "e" \
-                                                                                               "n" \
-                                                                                               "d" \
-                                                                                               "a" \
-                                                                                               "n" \
-                                                                                               "c" \
-                                                                                               "e" \
-                                                                                               "_" \
-                                                                                               "i" \
-                                                                                               "d" \
-                                                                                               " " \
-                                                                                               "=" \
-                                                                                               " " \
-                                                                                               "r" \
-                                                                                               "." \
-                                                                                               "i" \
-                                                                                               "d" \
-                                                                                               ")" \
-                                                                                               " " \
-                                                                                               "A" \
-                                                                                               "S" \
-                                                                                               " " \
-                                                                                               "b" \
-                                                                                               "r" \
-                                                                                               "e" \
-                                                                                               "a" \
-                                                                                               "k" \
-                                                                                               "s"
+/* clang-format off */
+#define BREAK_JSON                                                                              \
+    "json_build_object('id', b.id, 'type', b.type,"                                             \
+    " 'startedAt', " ISO("b.started_at") ", 'endedAt', " ISO("b.ended_at") ","                  \
+    " 'startedReceivedAt', " ISO("b.started_received_at") ","                                    \
+    " 'endedReceivedAt', " ISO("b.ended_received_at") ")"
+#define FULL_COLS                                                                               \
+    "r.id, r.user_id, r.store_id, r.status,"                                                    \
+    " " ISO("r.punch_in_at") " AS punch_in_at, " ISO("r.punch_out_at") " AS punch_out_at,"      \
+    " " ISO("r.punch_in_received_at") " AS punch_in_received_at,"                               \
+    " " ISO("r.punch_out_received_at") " AS punch_out_received_at,"                             \
+    " r.punch_in_latitude, r.punch_in_longitude, r.punch_in_accuracy_m, r.punch_in_distance_m," \
+    " r.punch_out_latitude, r.punch_out_longitude, r.punch_out_accuracy_m,"                     \
+    " r.punch_out_distance_m, r.note, r.photo_sha256,"                                          \
+    " r.live_worked_minutes AS worked_minutes, r.live_break_minutes AS break_minutes,"          \
+    " r.live_net_minutes AS net_minutes, r.live_overtime_minutes AS overtime_minutes,"          \
+    " " ISO("r.created_at") " AS created_at, " ISO("r.updated_at") " AS updated_at,"            \
+    " (SELECT coalesce(json_agg(" BREAK_JSON " ORDER BY b.started_at), '[]')"                   \
+    "  FROM attendance.breaks b WHERE b.attendance_id = r.id) AS breaks"
+/* clang-format on */
 
 dtm_err_t attendance_db_insert(dtm_db_t *db, const attendance_punch_in_t *in, char id[37])
 {
@@ -158,36 +47,42 @@ dtm_err_t attendance_db_insert(dtm_db_t *db, const attendance_punch_in_t *in, ch
                        in->note,
                        in->photo_sha256,
                        in->photo_type,
-                       in->photo_bytes};
+                       in->photo_bytes,
+                       in->captured_at};
     return dtm_db_query(db, NULL,
                         "INSERT INTO attendance.records (id, user_id, store_id, punch_in_latitude,"
                         " punch_in_longitude, punch_in_accuracy_m, punch_in_distance_m, note,"
-                        " photo_sha256, photo_type, photo_bytes)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                        11, p);
+                        " photo_sha256, photo_type, photo_bytes, punch_in_at)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                        " coalesce($12::timestamptz, now()))",
+                        12, p);
 }
 
 dtm_err_t attendance_db_open_record(dtm_db_t *db, const char *user_id, bool lock, PGresult **row)
 {
     const char *p[] = {user_id};
-    /* Matches the partial unique index's predicate, so the lookup uses it. */
-    return dtm_db_query(db, row,
-                        lock ? "SELECT id, store_id, status FROM attendance.records"
-                               " WHERE user_id = $1 AND status <> 'closed' FOR UPDATE"
-                             : "SELECT id, store_id, status FROM attendance.records"
-                               " WHERE user_id = $1 AND status <> 'closed'",
-                        1, p);
+    /* Matches the partial unique index's predicate, so the lookup uses it. floor_ms: the latest
+     * instant of the record so far (its punch-in or its last break boundary), which a capture
+     * closing or extending it must not precede. */
+#define OPEN_RECORD_SQL                                                                            \
+    "SELECT r.id, r.store_id, r.status,"                                                          \
+    " (extract(epoch FROM greatest(r.punch_in_at, (SELECT max(coalesce(b.ended_at, b.started_at))" \
+    "   FROM attendance.breaks b WHERE b.attendance_id = r.id))) * 1000)::bigint AS floor_ms"      \
+    " FROM attendance.records r WHERE r.user_id = $1 AND r.status <> 'closed'"
+    return dtm_db_query(db, row, lock ? OPEN_RECORD_SQL " FOR UPDATE OF r" : OPEN_RECORD_SQL, 1, p);
+#undef OPEN_RECORD_SQL
 }
 
-dtm_err_t attendance_db_break_start(dtm_db_t *db, const char *id, const char *type)
+dtm_err_t attendance_db_break_start(dtm_db_t *db, const char *id, const char *type,
+                                    const char *captured_at)
 {
     char bid[DTM_UUID_LEN + 1];
     dtm_uuid_v4(bid);
-    const char *p[] = {bid, id, type};
+    const char *p[] = {bid, id, type, captured_at};
     dtm_err_t err = dtm_db_query(db, NULL,
-                                 "INSERT INTO attendance.breaks (id, attendance_id, type)"
-                                 " VALUES ($1, $2, $3)",
-                                 3, p);
+                                 "INSERT INTO attendance.breaks (id, attendance_id, type, started_at)"
+                                 " VALUES ($1, $2, $3, coalesce($4::timestamptz, now()))",
+                                 4, p);
     if (err != DTM_OK)
         return err;
     return dtm_db_query(db, NULL,
@@ -196,13 +91,14 @@ dtm_err_t attendance_db_break_start(dtm_db_t *db, const char *id, const char *ty
                         1, p + 1);
 }
 
-dtm_err_t attendance_db_break_end(dtm_db_t *db, const char *id)
+dtm_err_t attendance_db_break_end(dtm_db_t *db, const char *id, const char *captured_at)
 {
-    const char *p[] = {id};
+    const char *p[] = {id, captured_at};
     dtm_err_t err = dtm_db_query(db, NULL,
-                                 "UPDATE attendance.breaks SET ended_at = now()"
+                                 "UPDATE attendance.breaks SET ended_at = greatest(started_at,"
+                                 " coalesce($2::timestamptz, now())), ended_received_at = now()"
                                  " WHERE attendance_id = $1 AND ended_at IS NULL",
-                                 1, p);
+                                 2, p);
     if (err != DTM_OK)
         return err;
     return dtm_db_query(db, NULL,
@@ -213,13 +109,15 @@ dtm_err_t attendance_db_break_end(dtm_db_t *db, const char *id)
 
 dtm_err_t attendance_db_punch_out(dtm_db_t *db, const char *id, const char *latitude,
                                   const char *longitude, const char *accuracy_m,
-                                  const char *distance_m)
+                                  const char *distance_m, const char *captured_at)
 {
-    const char *p[] = {id, latitude, longitude, accuracy_m, distance_m};
+    const char *p[] = {id, latitude, longitude, accuracy_m, distance_m, captured_at};
+    const char *bp[] = {id, captured_at};
     dtm_err_t err = dtm_db_query(db, NULL,
-                                 "UPDATE attendance.breaks SET ended_at = now()"
+                                 "UPDATE attendance.breaks SET ended_at = greatest(started_at,"
+                                 " coalesce($2::timestamptz, now())), ended_received_at = now()"
                                  " WHERE attendance_id = $1 AND ended_at IS NULL",
-                                 1, p);
+                                 2, bp);
     if (err != DTM_OK)
         return err;
     /* Whole minutes, each total floored on its own; the same rule as attendance.records_live
@@ -227,20 +125,23 @@ dtm_err_t attendance_db_punch_out(dtm_db_t *db, const char *id, const char *lati
     return dtm_db_query(
         db, NULL,
         "WITH t AS ("
-        "  SELECT greatest(floor(extract(epoch FROM now() - r.punch_in_at) / 60), 0)::integer"
+        "  SELECT greatest(floor(extract(epoch FROM coalesce($6::timestamptz, now())"
+        "                                           - r.punch_in_at) / 60), 0)::integer"
         "         AS worked,"
         "         (SELECT floor(coalesce(sum(extract(epoch FROM b.ended_at - b.started_at)), 0)"
         "                 / 60)::integer FROM attendance.breaks b WHERE b.attendance_id = r.id)"
         "         AS brk"
         "  FROM attendance.records r WHERE r.id = $1)"
-        " UPDATE attendance.records SET status = 'closed', punch_out_at = now(),"
+        " UPDATE attendance.records SET status = 'closed',"
+        " punch_out_at = greatest(punch_in_at, coalesce($6::timestamptz, now())),"
+        " punch_out_received_at = now(),"
         " punch_out_latitude = $2::float8, punch_out_longitude = $3::float8,"
         " punch_out_accuracy_m = $4::integer, punch_out_distance_m = $5::integer,"
         " worked_minutes = t.worked, break_minutes = t.brk,"
         " net_minutes = greatest(t.worked - t.brk, 0),"
         " overtime_minutes = greatest(t.worked - t.brk - 480, 0), updated_at = now()"
         " FROM t WHERE id = $1",
-        5, p);
+        6, p);
 }
 
 dtm_err_t attendance_db_get(dtm_db_t *db, const char *id, PGresult **row)
@@ -369,16 +270,22 @@ static json_t *int_or_null(const PGresult *r, int i, const char *col)
     return v ? json_integer(strtoll(v, NULL, 10)) : json_null();
 }
 
+/* A punch's position and its two times: capturedAt (when the person punched, the record's
+ * punchInAt/punchOutAt) and receivedAt (when the server got it; later for offline captures). */
 static json_t *position(const PGresult *r, int i, const char *prefix)
 {
-    char lat[48], lon[48], acc[48], dist[48];
+    char lat[48], lon[48], acc[48], dist[48], at[48], recv[48];
     snprintf(lat, sizeof lat, "%s_latitude", prefix);
     snprintf(lon, sizeof lon, "%s_longitude", prefix);
     snprintf(acc, sizeof acc, "%s_accuracy_m", prefix);
     snprintf(dist, sizeof dist, "%s_distance_m", prefix);
-    return json_pack("{s:o, s:o, s:o, s:o}", "latitude", num_or_null(r, i, lat), "longitude",
-                     num_or_null(r, i, lon), "accuracyM", int_or_null(r, i, acc), "distanceM",
-                     int_or_null(r, i, dist));
+    snprintf(at, sizeof at, "%s_at", prefix);
+    snprintf(recv, sizeof recv, "%s_received_at", prefix);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "latitude", num_or_null(r, i, lat),
+                     "longitude", num_or_null(r, i, lon), "accuracyM", int_or_null(r, i, acc),
+                     "distanceM", int_or_null(r, i, dist), "capturedAt",
+                     dtm_json_str_or_null(dtm_pg_get(r, i, at)), "receivedAt",
+                     dtm_json_str_or_null(dtm_pg_get(r, i, recv)));
 }
 
 json_t *attendance_row_json(const PGresult *r, int i)

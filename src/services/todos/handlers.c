@@ -640,11 +640,16 @@ void todos_check_item(dtm_req_t *req)
     dtm_valid_init(&v);
     bool done = false;
     dtm_jbool(&v, body, "done", true, &done);
+    int64_t captured_ms;
+    bool captured = dtm_req_captured_field(&v, body, &captured_ms);
     if (!dtm_valid_ok(&v)) {
         dtm_resp_invalid(req, "Request is not valid", &v);
         return;
     }
     dtm_valid_cleanup(&v);
+    const char *captured_at = NULL;
+    if (captured && !(captured_at = dtm_req_captured_ok(req, captured_ms, INT64_MIN)))
+        return;
     dtm_db_t *db = open_db(req);
     if (!db)
         return;
@@ -653,7 +658,7 @@ void todos_check_item(dtm_req_t *req)
     for (int i = 0; i <= DTM_UUID_LEN; i++)
         lower[i] = (char)((item[i] >= 'A' && item[i] <= 'F') ? item[i] + 32 : item[i]);
     PGresult *r;
-    dtm_err_t err = todos_db_check_item(db, id, lower, done, scope_user(req), &r);
+    dtm_err_t err = todos_db_check_item(db, id, lower, done, scope_user(req), captured_at, &r);
     if (err == DTM_ENOTFOUND) {
         explain_miss(req, db, id, NULL, "Checklist item not found");
         return;

@@ -233,20 +233,23 @@ dtm_err_t todos_db_reopen(dtm_db_t *db, const char *id, const char *assignee, PG
 }
 
 dtm_err_t todos_db_check_item(dtm_db_t *db, const char *id, const char *item_id, bool done,
-                              const char *assignee, PGresult **row)
+                              const char *assignee, const char *captured_at, PGresult **row)
 {
-    const char *p[] = {id, item_id, done ? "true" : "false", assignee};
+    const char *p[] = {id, item_id, done ? "true" : "false", assignee, captured_at};
     /* Rebuilds the array in its order with the one item changed; the row lock of the UPDATE
      * serialises concurrent ticks of the same todo. */
     dtm_err_t err = dtm_db_query(
         db, row,
         "UPDATE todos.todos t SET checklist = (SELECT jsonb_agg(CASE WHEN e ->> 'id' = $2"
-        "   THEN jsonb_set(e, '{done}', to_jsonb($3::bool)) ELSE e END ORDER BY o)"
+        "   THEN jsonb_set(e, '{done}', to_jsonb($3::bool)) || jsonb_build_object("
+        "     'doneAt', CASE WHEN $3::bool THEN " ISO("coalesce($5::timestamptz, now())") " END,"
+        "     'doneReceivedAt', CASE WHEN $3::bool THEN " ISO("now()") " END)"
+        "   ELSE e END ORDER BY o)"
         "   FROM jsonb_array_elements(t.checklist) WITH ORDINALITY AS x(e, o)),"
         " updated_at = now()"
         " WHERE t.id = $1 AND t.checklist @> jsonb_build_array(jsonb_build_object('id', $2::text))"
         " AND ($4::uuid IS NULL OR t.assignee_id = $4) RETURNING " TODO_COLS,
-        4, p);
+        5, p);
     if (err)
         return err;
     return PQntuples(*row) == 1 ? DTM_OK : DTM_ENOTFOUND;

@@ -60,10 +60,11 @@ dtm_err_t todos_db_delete(dtm_db_t *db, const char *id);
 dtm_err_t todos_db_complete(dtm_db_t *db, const char *id, const char *assignee, PGresult **row);
 /** Back to pending if completed (same conditions as complete). DTM_ENOTFOUND: nothing changed. */
 dtm_err_t todos_db_reopen(dtm_db_t *db, const char *id, const char *assignee, PGresult **row);
-/** Set done on checklist item `item_id`. DTM_ENOTFOUND when the todo (assigned to `assignee`
- *  when not NULL) has no such item. */
+/** Set done on checklist item `item_id`; a tick records doneAt (captured_at, an offline
+ *  capture's ISO-8601 time, or now when NULL) and doneReceivedAt. DTM_ENOTFOUND when the todo
+ *  (assigned to `assignee` when not NULL) has no such item. */
 dtm_err_t todos_db_check_item(dtm_db_t *db, const char *id, const char *item_id, bool done,
-                              const char *assignee, PGresult **row);
+                              const char *assignee, const char *captured_at, PGresult **row);
 /** Assign every todo of `ids` (PostgreSQL uuid[] text) to `assignee`, inside the caller's
  *  transaction; *updated = rows changed. */
 dtm_err_t todos_db_bulk_assign(dtm_db_t *db, const char *ids, const char *assignee,

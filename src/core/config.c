@@ -76,6 +76,9 @@ static const conf_row_t conf_table[] = {
     INT("DTM_IDLE_TIMEOUT_MS", idle_timeout_ms, 60000, 1, 3600000),
     INT("DTM_WRITE_TIMEOUT_MS", write_timeout_ms, 30000, 1, 3600000),
     INT("DTM_DRAIN_TIMEOUT_MS", drain_timeout_ms, 10000, 0, 3600000),
+    /* API.md: keys are kept at least 24 h. */
+    INT("DTM_IDEMPOTENCY_TTL_S", idempotency_ttl_s, 86400, 86400, 31 * 86400),
+    INT("DTM_IDEMPOTENCY_LEASE_MS", idempotency_lease_ms, 60000, 1000, 3600000),
     STR("DTM_WEB_DIR", web_dir, "./web/dist", 0, check_not_empty),
     INT("DTM_RATE_LIMIT_PER_IP", rate_limit_per_ip, 1200, 0, 1000000000),
     INT("DTM_RATE_LIMIT_PER_USER", rate_limit_per_user, 600, 0, 1000000000),

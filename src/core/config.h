@@ -36,6 +36,10 @@ typedef struct {
     int write_timeout_ms; /* DTM_WRITE_TIMEOUT_MS: a streamed response whose client reads
                              nothing for this long is cut off, default 30000 */
     int drain_timeout_ms; /* DTM_DRAIN_TIMEOUT_MS on SIGTERM, default 10000 */
+    /* offline-safe writes (src/services/idempotency.c) */
+    int idempotency_ttl_s;    /* DTM_IDEMPOTENCY_TTL_S: keys kept, default and minimum 86400 */
+    int idempotency_lease_ms; /* DTM_IDEMPOTENCY_LEASE_MS: a running key is the first request's
+                                 for this long; then a retry may take over (default 60000) */
     const char *web_dir;  /* DTM_WEB_DIR, default ./web/dist */
     /* gateway */
     int rate_limit_per_ip;           /* DTM_RATE_LIMIT_PER_IP, default 1200 / minute */

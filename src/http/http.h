@@ -37,6 +37,9 @@ enum {
     DTM_ROUTE_ON_LOOP = 1u,  /* run on the event loop: must never block (health, metrics) */
     DTM_ROUTE_RAW_BODY = 2u, /* no JSON content-type check (multipart, CSV...) */
     DTM_ROUTE_NO_LOG = 4u,   /* no access-log line (metrics scrapes) */
+    /* Idempotency-Key is ignored (a write whose repetition is harmless and whose answer must
+     * not be replayed, e.g. logout) */
+    DTM_ROUTE_NO_IDEMPOTENCY = 8u,
 };
 
 typedef struct dtm_req dtm_req_t;

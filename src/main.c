@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* dtm: one binary, many personalities. Subcommand dispatch only. */
 #include "cli/cli.h"
-#include "core/target.h"
+#include "cli/target.h"
 
 #include <stdio.h>
 #include <string.h>

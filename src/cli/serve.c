@@ -6,14 +6,17 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/target.h"
+#include "cli/target.h"
 #include "db/pg.h"
 #include "db/redis.h"
 #include "gateway/edge.h"
 #include "gateway/gateway.h"
 #include "http/health.h"
 #include "http/internal.h"
+#include "http/realip.h"
 #include "http/server.h"
+#include "services/auth/revoke.h"
+#include "services/service.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -27,6 +30,27 @@ static void usage(FILE *out)
                  "Serve HTTP. Default target: all (gateway + every service on port 3000).\n"
                  "Port: --port, else DTM_PORT, else the target's default port.\n\n");
     dtm_target_print(out);
+}
+
+/* Health probes: the HTTP layer knows no storage; what a process depends on is said here. */
+static dtm_health_t probe_pg(void *pool)
+{
+    return pool && dtm_pg_ping(pool) ? DTM_HEALTH_OK : DTM_HEALTH_DOWN;
+}
+
+static dtm_health_t probe_redis(void *ud)
+{
+    (void)ud;
+    return dtm_redis_up() ? DTM_HEALTH_OK : DTM_HEALTH_DEGRADED; /* Redis down: slower only */
+}
+
+static void add_probes(const dtm_target_set_t *t)
+{
+    dtm_health_clear_probes();
+    for (int i = 0; i < t->nservices; i++)
+        dtm_health_add_probe("postgres", t->services[i]->name, probe_pg,
+                             dtm_pg_pool_for(t->services[i]->name));
+    dtm_health_add_probe("redis", NULL, probe_redis, NULL);
 }
 
 static void on_ready(void *ud, int port)
@@ -92,10 +116,18 @@ int dtm_cli_serve(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     dtm_redis_init();
 
+    /* The phases (http/internal.h): client-IP trust everywhere (a service believes the
+     * gateway's X-Forwarded-For), CORS / rate limits / security headers at the edge only, the
+     * auth service's revocation check wherever authenticated routes are served. */
     dtm_router_conf_t rc = {
         .process_service = t.process_name,
         .gateway = t.gateway,
+        .registry = dtm_services,
         .local = t.services,
+        .realip = dtm_realip,
+        .preaccess = t.gateway ? dtm_edge_filter : NULL,
+        .authenticate = t.nservices > 0 ? dtm_auth_authenticate : NULL,
+        .resp_headers = t.gateway ? dtm_edge_headers : NULL,
     };
     dtm_router_configure(&rc);
     int rcode = 1;
@@ -109,7 +141,7 @@ int dtm_cli_serve(int argc, char **argv)
     }
     if (t.gateway)
         dtm_backup_metrics_register(); /* backups run from cron; the edge reports their age */
-    if (t.gateway ? dtm_edge_init() != 0 : dtm_edge_trust_init() != 0) {
+    if (t.gateway ? dtm_edge_init() != 0 : dtm_realip_init() != 0) {
         dtm_log_error("edge configuration is invalid");
         goto out;
     }
@@ -117,6 +149,7 @@ int dtm_cli_serve(int argc, char **argv)
         dtm_log_error("gateway failed to initialise");
         goto out;
     }
+    add_probes(&t);
     dtm_health_start();
 
     dtm_server_opts_t so = {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Edge protection, applied by the process that faces clients (the gateway, or `all`), on the
  * event loop and without I/O:
- *  - the client IP (X-Forwarded-For is believed only from DTM_TRUSTED_PROXIES),
+ *  (the client IP is settled before, by the realip phase: http/realip.h)
  *  - rate limits per client IP and per user: token buckets (rate = limit per minute, burst =
  *    DTM_RATE_LIMIT_BURST_PCT % of it) kept in memory and shared across gateway replicas by a
  *    background thread that exchanges consumption through Redis every 250 ms; when Redis is
@@ -16,22 +16,18 @@
 #include "http/http.h"
 #include <stdbool.h>
 
-/** Parse the trusted proxies and CORS origins, start the sync thread. 0 or -1 (logged). */
-int dtm_edge_init(void);
-/** Parse only DTM_TRUSTED_PROXIES (dtm_edge_init does it too): what a service process behind
- *  the gateway needs so that dtm_edge_client_ip can believe the gateway's X-Forwarded-For.
+/** Parse the trusted proxies (dtm_realip_init) and CORS origins, start the sync thread.
  *  0 or -1 (logged). */
-int dtm_edge_trust_init(void);
+int dtm_edge_init(void);
 void dtm_edge_shutdown(void);
 
-/** Replace req->client_ip with the forwarded client address when the peer is trusted. */
-void dtm_edge_client_ip(dtm_req_t *req);
-
-/** True when the request was fully answered here (CORS preflight, 429 rate limited). */
+/** The router's preaccess phase at the edge: true when the request was fully answered here
+ *  (CORS preflight, 429 rate limited). */
 bool dtm_edge_filter(dtm_req_t *req);
 
-/** Append the edge's response headers (CORS for an allowed Origin, security headers) as
- *  "Name: value\r\n" lines. Used for local and proxied responses alike. */
+/** The router's resp_headers phase at the edge: append the edge's response headers (CORS for an
+ * allowed Origin, security headers) as "Name: value\r\n" lines. Used for local and proxied
+ * responses alike. */
 void dtm_edge_headers(const dtm_req_t *req, dtm_buf_t *out);
 
 /** True when dtm_edge_init ran in this process. */

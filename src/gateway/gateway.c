@@ -333,8 +333,9 @@ dtm_err_t dtm_gateway_init(void)
 {
     int problems = 0;
     gw_least_outstanding = dtm_cfg.balance && strcmp(dtm_cfg.balance, "least_outstanding") == 0;
-    for (int i = 0; dtm_services[i]; i++) {
-        const dtm_service_t *svc = dtm_services[i];
+    const dtm_service_t *const *registry = dtm_router_conf()->registry; /* passed in by serve */
+    for (int i = 0; registry && registry[i]; i++) {
+        const dtm_service_t *svc = registry[i];
         if (is_local(svc) || gw_nservices >= GW_MAX_SERVICES)
             continue;
         gw_service_t *s = &gw_services[gw_nservices++];

@@ -6,7 +6,7 @@
 
 #include "core/metrics.h"
 #include "http/http.h"
-#include "services/service.h"
+#include "http/service.h"
 
 #include <netinet/in.h>
 #include <stdatomic.h>

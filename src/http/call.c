@@ -8,7 +8,7 @@
 #include "core/str.h"
 #include "core/timeutil.h"
 #include "http/internal.h"
-#include "services/service.h"
+#include "http/service.h"
 
 #include <curl/curl.h>
 #include <stdatomic.h>

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "http/health.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "core/ticker.h"
 #include "core/timeutil.h"
-#include "db/pg.h"
-#include "db/redis.h"
 #include "http/internal.h"
-#include "services/service.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,11 +13,18 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_LOCAL 16
+#define MAX_PROBES 16
 
-static atomic_int g_pg = DTM_HEALTH_OK; /* worst over the local services' databases */
-static atomic_int g_redis = DTM_HEALTH_OK;
-static atomic_int g_svc[MAX_LOCAL]; /* per local service, by index in conf->local */
+typedef struct {
+    const char *dependency, *service; /* service may be NULL */
+    dtm_health_probe_fn fn;
+    void *ud;
+    atomic_int state;
+} probe_t;
+
+/* Filled before dtm_health_start (one thread), read-only afterwards but for the states. */
+static probe_t g_probes[MAX_PROBES];
+static int g_nprobes;
 static dtm_health_remote_fn g_remote;
 static double g_started;
 static dtm_ticker_t *g_ticker;
@@ -29,14 +34,61 @@ const char *dtm_health_name(dtm_health_t h)
     return h == DTM_HEALTH_OK ? "ok" : h == DTM_HEALTH_DEGRADED ? "degraded" : "down";
 }
 
-dtm_health_t dtm_health_postgres(void)
+int dtm_health_add_probe(const char *dependency, const char *service, dtm_health_probe_fn fn,
+                         void *ud)
 {
-    return (dtm_health_t)atomic_load(&g_pg);
+    if (!dependency || !fn || g_nprobes == MAX_PROBES) {
+        dtm_log_error("health: cannot add probe %s (at most %d)", dependency ? dependency : "?",
+                      MAX_PROBES);
+        return -1;
+    }
+    probe_t *p = &g_probes[g_nprobes++];
+    p->dependency = dependency;
+    p->service = service;
+    p->fn = fn;
+    p->ud = ud;
+    atomic_store(&p->state, DTM_HEALTH_OK);
+    return 0;
 }
 
-dtm_health_t dtm_health_redis(void)
+void dtm_health_clear_probes(void)
 {
-    return (dtm_health_t)atomic_load(&g_redis);
+    g_nprobes = 0;
+}
+
+/* The worst state of the probes whose dependency (or service) is `name`; -1 when none. */
+static int worst_of(const char *name, bool by_service)
+{
+    int worst = -1;
+    for (int i = 0; i < g_nprobes; i++) {
+        const char *n = by_service ? g_probes[i].service : g_probes[i].dependency;
+        if (!n || strcmp(n, name) != 0)
+            continue;
+        int st = atomic_load(&g_probes[i].state);
+        if (st > worst)
+            worst = st;
+    }
+    return worst;
+}
+
+/* First probe of that name (its index), to list each name once, in registration order. */
+static bool first_of(int i, bool by_service)
+{
+    const char *n = by_service ? g_probes[i].service : g_probes[i].dependency;
+    if (!n)
+        return false;
+    for (int j = 0; j < i; j++) {
+        const char *m = by_service ? g_probes[j].service : g_probes[j].dependency;
+        if (m && strcmp(m, n) == 0)
+            return false;
+    }
+    return true;
+}
+
+dtm_health_t dtm_health_dependency(const char *name)
+{
+    int w = worst_of(name, false);
+    return w < 0 ? DTM_HEALTH_OK : (dtm_health_t)w;
 }
 
 void dtm_health_set_remote(dtm_health_remote_fn fn)
@@ -44,69 +96,43 @@ void dtm_health_set_remote(dtm_health_remote_fn fn)
     g_remote = fn;
 }
 
-static bool has_local_services(void)
+/* One round: each distinct (fn, ud) runs once (several services sharing a pool ping it once). */
+void dtm_health_probe_now(void)
 {
-    const dtm_router_conf_t *c = dtm_router_conf();
-    return c->local && c->local[0];
-}
-
-/* One round: ping each distinct pool once, then Redis. */
-static void probe(void)
-{
-    const dtm_router_conf_t *c = dtm_router_conf();
-    dtm_pg_pool_t *seen[MAX_LOCAL];
-    bool seen_ok[MAX_LOCAL];
-    int nseen = 0;
-    dtm_health_t worst = DTM_HEALTH_OK;
-    for (int i = 0; c->local && c->local[i] && i < MAX_LOCAL; i++) {
-        dtm_pg_pool_t *p = dtm_pg_pool_for(c->local[i]->name);
-        bool ok = false;
+    for (int i = 0; i < g_nprobes; i++) {
+        probe_t *p = &g_probes[i];
         int j;
-        for (j = 0; j < nseen && seen[j] != p; j++)
+        for (j = 0; j < i && !(g_probes[j].fn == p->fn && g_probes[j].ud == p->ud); j++)
             ;
-        if (j < nseen) {
-            ok = seen_ok[j];
-        } else {
-            ok = p && dtm_pg_ping(p);
-            seen[nseen] = p;
-            seen_ok[nseen++] = ok;
-        }
-        atomic_store(&g_svc[i], ok ? DTM_HEALTH_OK : DTM_HEALTH_DOWN);
-        if (!ok)
-            worst = DTM_HEALTH_DOWN;
+        dtm_health_t st = j < i ? (dtm_health_t)atomic_load(&g_probes[j].state) : p->fn(p->ud);
+        atomic_store(&p->state, st);
     }
-    atomic_store(&g_pg, worst);
-    atomic_store(&g_redis, dtm_redis_up() ? DTM_HEALTH_OK : DTM_HEALTH_DEGRADED);
     dtm_metrics_sample_process(); /* /proc reads off the loops (see metrics.h) */
 }
 
 static void probe_tick(void *ud)
 {
     (void)ud;
-    probe();
+    dtm_health_probe_now();
 }
 
-static double gauge_pg(void *ud)
+static double gauge_dep(void *ud)
 {
-    (void)ud;
-    return has_local_services() && dtm_health_postgres() == DTM_HEALTH_OK ? 1 : 0;
-}
-
-static double gauge_redis(void *ud)
-{
-    (void)ud;
-    return dtm_health_redis() == DTM_HEALTH_OK ? 1 : 0;
+    return dtm_health_dependency(ud) == DTM_HEALTH_OK ? 1 : 0;
 }
 
 void dtm_health_start(void)
 {
     g_started = dtm_mono_s();
-    if (has_local_services()) /* a gateway alone has no database: no false "down" series */
-        dtm_gauge_fn("dtm_dependency_up", "1 when the dependency answers its health probe",
-                     "dependency=\"postgres\"", gauge_pg, NULL);
-    dtm_gauge_fn("dtm_dependency_up", "1 when the dependency answers its health probe",
-                 "dependency=\"redis\"", gauge_redis, NULL);
-    probe(); /* so the first /health is already right */
+    for (int i = 0; i < g_nprobes; i++) {
+        if (!first_of(i, false))
+            continue;
+        char labels[96];
+        snprintf(labels, sizeof labels, "dependency=\"%s\"", g_probes[i].dependency);
+        dtm_gauge_fn("dtm_dependency_up", "1 when the dependency answers its health probe", labels,
+                     gauge_dep, (void *)g_probes[i].dependency);
+    }
+    dtm_health_probe_now(); /* so the first /health is already right */
     int interval = dtm_cfg.health_interval_ms > 0 ? dtm_cfg.health_interval_ms : 2000;
     if (interval > 1000)
         interval = 1000; /* own dependencies: notice recovery within a second */
@@ -122,14 +148,14 @@ void dtm_health_stop(void)
 json_t *dtm_health_document(dtm_health_t *overall)
 {
     const dtm_router_conf_t *c = dtm_router_conf();
-    dtm_health_t worst = DTM_HEALTH_OK;
+    int worst = DTM_HEALTH_OK;
     json_t *services = json_object();
-    for (int i = 0; c->local && c->local[i] && i < MAX_LOCAL; i++) {
-        dtm_health_t h = (dtm_health_t)atomic_load(&g_svc[i]);
-        json_object_set_new(services, c->local[i]->name,
-                            json_pack("{s:s}", "status", dtm_health_name(h)));
-        if (h > worst)
-            worst = h;
+    for (int i = 0; i < g_nprobes; i++) {
+        if (!first_of(i, true))
+            continue;
+        int h = worst_of(g_probes[i].service, true);
+        json_object_set_new(services, g_probes[i].service,
+                            json_pack("{s:s}", "status", dtm_health_name((dtm_health_t)h)));
     }
     if (g_remote) {
         dtm_health_t rw = DTM_HEALTH_OK;
@@ -137,20 +163,24 @@ json_t *dtm_health_document(dtm_health_t *overall)
         if (remote)
             json_object_update(services, remote);
         json_decref(remote);
-        if (rw > worst)
-            worst = rw;
+        if ((int)rw > worst)
+            worst = (int)rw;
     }
+    /* A dependency is "ok" or "down" in the document; what its probe returned (down for a
+     * database, degraded for a cache) is what it costs the overall status. */
     json_t *deps = json_object();
-    if (has_local_services())
-        json_object_set_new(deps, "postgres",
-                            json_pack("{s:s}", "status", dtm_health_name(dtm_health_postgres())));
-    dtm_health_t rh = dtm_health_redis();
-    json_object_set_new(deps, "redis",
-                        json_pack("{s:s}", "status", rh == DTM_HEALTH_OK ? "ok" : "down"));
-    if (rh != DTM_HEALTH_OK && worst == DTM_HEALTH_OK)
-        worst = DTM_HEALTH_DEGRADED;
-    *overall = worst;
-    return json_pack("{s:s,s:s,s:s,s:I,s:o,s:o}", "status", dtm_health_name(worst), "service",
+    for (int i = 0; i < g_nprobes; i++) {
+        int st = atomic_load(&g_probes[i].state);
+        if (st > worst)
+            worst = st;
+        if (first_of(i, false)) {
+            dtm_health_t d = dtm_health_dependency(g_probes[i].dependency);
+            json_object_set_new(deps, g_probes[i].dependency,
+                                json_pack("{s:s}", "status", d == DTM_HEALTH_OK ? "ok" : "down"));
+        }
+    }
+    *overall = (dtm_health_t)worst;
+    return json_pack("{s:s,s:s,s:s,s:I,s:o,s:o}", "status", dtm_health_name(*overall), "service",
                      c->process_service ? c->process_service : "dtm", "version", DTM_VERSION,
                      "uptimeSeconds", (json_int_t)(dtm_mono_s() - g_started), "services", services,
                      "dependencies", deps);
@@ -161,7 +191,7 @@ json_t *dtm_health_document(dtm_health_t *overall)
  * rebuilt when one of those changed, at most about once a second per thread. */
 typedef struct {
     long long uptime;
-    int pg, redis, svc[MAX_LOCAL];
+    int states[MAX_PROBES];
     dtm_health_t overall;
     size_t len;      /* 0: nothing cached */
     char text[2048]; /* thread-local, not heap: nothing to free when a loop thread ends */
@@ -171,13 +201,10 @@ static _Thread_local health_cache_t t_cache;
 
 static void cache_key(health_cache_t *k)
 {
-    const dtm_router_conf_t *c = dtm_router_conf();
     k->uptime = (long long)(dtm_mono_s() - g_started);
-    k->pg = atomic_load(&g_pg);
-    k->redis = atomic_load(&g_redis);
-    memset(k->svc, 0, sizeof k->svc);
-    for (int i = 0; c->local && c->local[i] && i < MAX_LOCAL; i++)
-        k->svc[i] = atomic_load(&g_svc[i]);
+    memset(k->states, 0, sizeof k->states);
+    for (int i = 0; i < g_nprobes; i++)
+        k->states[i] = atomic_load(&g_probes[i].state);
 }
 
 /* Remote services (the gateway's replicas) change at their own pace: the document is cached
@@ -199,8 +226,8 @@ void dtm_health_handler(dtm_req_t *req)
     health_cache_t k;
     cache_key(&k);
     health_cache_t *t = &t_cache;
-    bool fresh = t->len && k.uptime == t->uptime && k.pg == t->pg && k.redis == t->redis &&
-                 memcmp(k.svc, t->svc, sizeof k.svc) == 0;
+    bool fresh =
+        t->len && k.uptime == t->uptime && memcmp(k.states, t->states, sizeof k.states) == 0;
     if (!fresh || !remote_empty()) {
         dtm_health_t overall;
         json_t *doc = dtm_health_document(&overall);
@@ -221,9 +248,7 @@ void dtm_health_handler(dtm_req_t *req)
             t->len = len;
             t->overall = overall;
             t->uptime = k.uptime;
-            t->pg = k.pg;
-            t->redis = k.redis;
-            memcpy(t->svc, k.svc, sizeof k.svc);
+            memcpy(t->states, k.states, sizeof k.states);
         }
         free(text);
         return;

@@ -59,7 +59,7 @@ typedef struct {
     unsigned role; /* one DTM_ROLE_* bit */
     char sub[64];  /* user id */
     char jti[64];
-    int64_t exp;
+    int64_t iat, exp;
     const char *token; /* raw bearer token (for forwarding in dtm_call) */
 } dtm_auth_t;
 

@@ -5,7 +5,6 @@
 #include "core/json.h"
 #include "core/str.h"
 #include "core/timeutil.h"
-#include "gateway/edge.h"
 #include "http/internal.h"
 
 #include <limits.h>
@@ -433,8 +432,9 @@ void dtm_resp_head(dtm_req_t *req, int status, bool keep_alive, long long conten
         put_str(out, r->headers[i].value);
         PUT_LIT(out, "\r\n");
     }
-    if (dtm_edge_enabled() && !req->internal)
-        dtm_edge_headers(req, out);
+    const dtm_router_conf_t *rc = dtm_router_conf();
+    if (rc->resp_headers && !req->internal)
+        rc->resp_headers(req, out);
     if (keep_alive)
         PUT_LIT(out, "Connection: keep-alive\r\n\r\n");
     else

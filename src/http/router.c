@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The router: one flat table built from the local services' route tables plus the built-in
  * operational routes, matched by path segments (literal segments beat :params), then the
- * request phases in a fixed order (nginx style): match -> limits -> auth -> role -> handler. */
+ * request phases in a fixed order (nginx style, hooks in internal.h): realip -> preaccess ->
+ * match -> token -> authenticate -> role -> content_before -> handler -> content_after. */
 #include "core/config.h"
 #include "core/ids.h"
 #include "core/jwt.h"
@@ -9,11 +10,9 @@
 #include "core/metrics.h"
 #include "core/str.h"
 #include "core/timeutil.h"
-#include "db/redis.h"
-#include "gateway/edge.h"
 #include "http/health.h"
 #include "http/internal.h"
-#include "services/service.h"
+#include "http/service.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -77,6 +76,14 @@ static void add_routes(const dtm_route_t *routes, const dtm_service_t *svc)
     }
 }
 
+static const dtm_service_t *registry_find(const char *name)
+{
+    for (int i = 0; g_conf.registry && g_conf.registry[i]; i++)
+        if (strcmp(g_conf.registry[i]->name, name) == 0)
+            return g_conf.registry[i];
+    return NULL;
+}
+
 /* Every service's routes are known to every process (one binary): the edge answers 404, 405,
  * 413 and 401 for remote services without a hop, and proxies only what a service would take. */
 void dtm_router_configure(const dtm_router_conf_t *conf)
@@ -86,15 +93,15 @@ void dtm_router_configure(const dtm_router_conf_t *conf)
     g_entries = NULL;
     g_nentries = 0;
     add_routes(builtin_routes, NULL);
-    for (int i = 0; dtm_services[i]; i++) {
-        const dtm_service_t *svc = dtm_services[i];
+    for (int i = 0; conf->registry && conf->registry[i]; i++) {
+        const dtm_service_t *svc = conf->registry[i];
         for (int j = 0; conf->local && conf->local[j]; j++)
             if (strcmp(conf->local[j]->name, svc->name) == 0)
                 svc = conf->local[j]; /* the instance this process was given wins */
         add_routes(svc->routes, svc);
     }
     for (int j = 0; conf->local && conf->local[j]; j++)
-        if (!dtm_service_find(conf->local[j]->name))
+        if (!registry_find(conf->local[j]->name))
             add_routes(conf->local[j]->routes, conf->local[j]);
 }
 
@@ -160,10 +167,11 @@ static bool method_matches(const char *route_method, const char *method)
 /* The service whose prefix owns `path` (whether local or not), or NULL. */
 const dtm_service_t *dtm_router_owner(const char *path)
 {
-    for (int i = 0; dtm_services[i]; i++) {
-        size_t n = strlen(dtm_services[i]->prefix);
-        if (strncmp(path, dtm_services[i]->prefix, n) == 0 && (path[n] == '/' || !path[n]))
-            return dtm_services[i];
+    const dtm_service_t *const *tables = g_conf.registry ? g_conf.registry : g_conf.local;
+    for (int i = 0; tables && tables[i]; i++) {
+        size_t n = strlen(tables[i]->prefix);
+        if (strncmp(path, tables[i]->prefix, n) == 0 && (path[n] == '/' || !path[n]))
+            return tables[i];
     }
     return NULL;
 }
@@ -193,14 +201,11 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
     /* In-process dtm_call sub-requests are ours, not the client's: charging them to the
      * client's IP bucket counted one request several times, and a 429 inside a call surfaced
      * as a 500 of the outer request. */
-    if (g_conf.gateway && dtm_edge_enabled() && !req->internal) {
-        dtm_edge_client_ip(req);
-        if (dtm_edge_filter(req))
+    if (!req->internal) {
+        if (g_conf.realip)
+            g_conf.realip(req);
+        if (g_conf.preaccess && g_conf.preaccess(req))
             return DTM_DISPATCH_DONE;
-    } else if (!g_conf.gateway && !req->internal) {
-        /* A service behind the gateway: the client is in X-Forwarded-For when the peer (the
-         * gateway) is trusted; else per-IP login limits would count the gateway's address. */
-        dtm_edge_client_ip(req);
     }
 
     const entry_t *best = NULL;
@@ -316,21 +321,17 @@ bool dtm_router_authenticate(dtm_req_t *req)
         dtm_resp_error(req, 401, "invalid_token", "The access token is invalid or expired", NULL);
         return false;
     }
-    if (role != DTM_ROLE_SERVICE) {
-        /* Logout puts the jti on a denylist until the token expires. When Redis is down the
-         * check is skipped: tokens live 15 minutes and the platform keeps serving. */
-        redisReply *r = dtm_redis_cmd(req->arena, "EXISTS jwt:deny:%s", c.jti);
-        if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-            dtm_resp_error(req, 401, "invalid_token", "The access token has been revoked", NULL);
-            return false;
-        }
-    }
     req->auth.authed = true;
     req->auth.role = role;
     memcpy(req->auth.sub, c.sub, sizeof req->auth.sub);
     memcpy(req->auth.jti, c.jti, sizeof req->auth.jti);
+    req->auth.iat = c.iat;
     req->auth.exp = c.exp;
     req->auth.token = token;
+    if (g_conf.authenticate && !g_conf.authenticate(req)) {
+        req->auth.authed = false; /* the hook set the refusal */
+        return false;
+    }
     return true;
 }
 
@@ -345,7 +346,11 @@ void dtm_router_run(dtm_req_t *req)
             return;
         }
     }
+    if (g_conf.content_before && g_conf.content_before(req))
+        return;
     route->handler(req);
+    if (g_conf.content_after)
+        g_conf.content_after(req);
 }
 
 /* Request metrics: the two series of a (route, service, method, status) are resolved once per

@@ -1,22 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* A service: a route prefix, a route table and life-cycle hooks. The registry (registry.c)
- * lists every service; targets pick which ones a process serves. */
+/* The registry (registry.c) lists every service of this binary (each a dtm_service_t, see
+ * http/service.h); targets (cli/target.h) pick which ones a process serves. */
 #ifndef DTM_SERVICE_H
 #define DTM_SERVICE_H
 
-#include "core/err.h"
-#include "http/http.h"
-
-typedef struct dtm_service {
-    const char *name;   /* "auth": also the schema name and DATABASE_URL_<NAME> suffix */
-    const char *prefix; /* "/api/auth" */
-    int default_port;   /* 3001 */
-    const dtm_route_t *routes;
-    /** Called once per process before serving (pools, metrics, subscriptions). May be NULL. */
-    dtm_err_t (*init)(void);
-    /** Called once at shutdown after the loops stopped. May be NULL. */
-    void (*shutdown)(void);
-} dtm_service_t;
+#include "http/service.h" /* dtm_service_t: a mounted route table */
 
 /** Every service, NULL-terminated, in port order. */
 extern const dtm_service_t *const dtm_services[];

@@ -8,7 +8,7 @@
  *
  * Redis keys (all optional: Redis down means slower, never wrong):
  *   jwt:deny:<jti>                  access-token denylist, TTL = seconds until the token's exp
- *                                   (the router checks it on every authenticated request)
+ *                                   (read only by revoke.c, the router's authenticate hook)
  *   rl:login:ip:<ip>                login attempts per client IP, 60 s window
  *   rl:login:email:<ip>:<email>     login attempts per client IP + e-mail, 60 s window
  * When Redis is down, rate limits fall back to a per-process table (auth_rl_*). */

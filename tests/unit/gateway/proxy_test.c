@@ -289,7 +289,10 @@ static void start(void)
     setenv("DTM_LOG_LEVEL", "error", 1);
     cr_assert_eq(dtm_config_load(DTM_NEED_JWT, stderr), 0);
     dtm_log_init("test", DTM_LOG_ERROR);
-    dtm_router_conf_t rc = {.process_service = "api-gateway", .gateway = true, .local = g_local};
+    dtm_router_conf_t rc = {.process_service = "api-gateway",
+                            .gateway = true,
+                            .registry = dtm_services,
+                            .local = g_local};
     dtm_router_configure(&rc);
     cr_assert_eq(dtm_gateway_init(), DTM_OK);
 

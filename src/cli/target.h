@@ -2,8 +2,8 @@
 /* Targets (Grafana Loki's -target): what one `dtm serve` process runs. "all" is the gateway
  * plus every service in one process; "gateway" is the edge alone; a service name (or a
  * comma-separated list) runs those services. */
-#ifndef DTM_TARGET_H
-#define DTM_TARGET_H
+#ifndef DTM_CLI_TARGET_H
+#define DTM_CLI_TARGET_H
 
 #include "services/service.h"
 #include <stdbool.h>

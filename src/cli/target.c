@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/target.h"
+#include "cli/target.h"
 #include <string.h>
 
 /* The static table: composite targets first, then one per service (from the registry). */

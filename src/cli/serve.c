@@ -16,6 +16,7 @@
 #include "http/realip.h"
 #include "http/server.h"
 #include "services/auth/revoke.h"
+#include "services/idempotency.h"
 #include "services/service.h"
 
 #include <curl/curl.h>
@@ -118,7 +119,8 @@ int dtm_cli_serve(int argc, char **argv)
 
     /* The phases (http/internal.h): client-IP trust everywhere (a service believes the
      * gateway's X-Forwarded-For), CORS / rate limits / security headers at the edge only, the
-     * auth service's revocation check wherever authenticated routes are served. */
+     * auth service's revocation check and the Idempotency-Key policy wherever authenticated
+     * routes are served. */
     dtm_router_conf_t rc = {
         .process_service = t.process_name,
         .gateway = t.gateway,
@@ -127,6 +129,8 @@ int dtm_cli_serve(int argc, char **argv)
         .realip = dtm_realip,
         .preaccess = t.gateway ? dtm_edge_filter : NULL,
         .authenticate = t.nservices > 0 ? dtm_auth_authenticate : NULL,
+        .content_before = t.nservices > 0 ? dtm_idempotency_before : NULL,
+        .content_after = t.nservices > 0 ? dtm_idempotency_after : NULL,
         .resp_headers = t.gateway ? dtm_edge_headers : NULL,
     };
     dtm_router_configure(&rc);
@@ -139,6 +143,8 @@ int dtm_cli_serve(int argc, char **argv)
             goto out;
         }
     }
+    if (t.nservices > 0)
+        dtm_idempotency_start();
     if (t.gateway)
         dtm_backup_metrics_register(); /* backups run from cron; the edge reports their age */
     if (t.gateway ? dtm_edge_init() != 0 : dtm_realip_init() != 0) {
@@ -165,6 +171,7 @@ int dtm_cli_serve(int argc, char **argv)
         dtm_gateway_shutdown();
 out:
     dtm_backup_metrics_stop();
+    dtm_idempotency_stop();
     dtm_edge_shutdown();
     while (inited-- > 0)
         if (t.services[inited]->shutdown)

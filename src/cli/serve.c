@@ -107,6 +107,8 @@ int dtm_cli_serve(int argc, char **argv)
             goto out;
         }
     }
+    if (dtm_services_events_start(t.services, t.nservices) != 0)
+        goto out;
     if (t.gateway)
         dtm_backup_metrics_register(); /* backups run from cron; the edge reports their age */
     if (t.gateway ? dtm_edge_init() != 0 : dtm_edge_trust_init() != 0) {
@@ -133,6 +135,7 @@ int dtm_cli_serve(int argc, char **argv)
 out:
     dtm_backup_metrics_stop();
     dtm_edge_shutdown();
+    dtm_services_events_stop();
     while (inited-- > 0)
         if (t.services[inited]->shutdown)
             t.services[inited]->shutdown();

@@ -145,6 +145,8 @@ int dtm_cli_serve(int argc, char **argv)
     }
     if (t.nservices > 0)
         dtm_idempotency_start();
+    if (dtm_services_events_start(t.services, t.nservices) != 0)
+        goto out;
     if (t.gateway)
         dtm_backup_metrics_register(); /* backups run from cron; the edge reports their age */
     if (t.gateway ? dtm_edge_init() != 0 : dtm_realip_init() != 0) {
@@ -173,6 +175,7 @@ out:
     dtm_backup_metrics_stop();
     dtm_idempotency_stop();
     dtm_edge_shutdown();
+    dtm_services_events_stop();
     while (inited-- > 0)
         if (t.services[inited]->shutdown)
             t.services[inited]->shutdown();

@@ -52,6 +52,10 @@ typedef struct {
     int upstream_connect_timeout_ms; /* DTM_UPSTREAM_CONNECT_TIMEOUT_MS, default 2000 */
     int upstream_timeout_ms;         /* DTM_UPSTREAM_TIMEOUT_MS, default 30000 */
     int health_interval_ms;          /* DTM_HEALTH_INTERVAL_MS, default 2000 */
+    /* outbox (db/outbox.h) and background jobs */
+    int outbox_poll_ms;      /* DTM_OUTBOX_POLL_MS: relay polling fallback, default 1000 */
+    int outbox_retry_max_ms; /* DTM_OUTBOX_RETRY_MAX_MS: cap of the retry backoff, default 30000 */
+    int visits_job_ms;       /* DTM_VISITS_JOB_INTERVAL_MS: missed/materialise job, default 60000 */
     /* files */
     const char *data_dir;   /* DTM_DATA_DIR, default ./var/data */
     const char *backup_dir; /* DTM_BACKUP_DIR, default ./var/backups */

@@ -12,6 +12,7 @@ struct dtm_ticker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    bool kicked; /* dtm_ticker_kick: run the next round now */
     int interval_ms;
     void (*fn)(void *);
     void *ud;
@@ -33,8 +34,9 @@ static void *ticker_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        while (!t->stop && pthread_cond_timedwait(&t->cv, &t->mu, &ts) == 0)
-            ; /* woken early (spuriously, or for stop): wait out the rest unless stopping */
+        while (!t->stop && !t->kicked && pthread_cond_timedwait(&t->cv, &t->mu, &ts) == 0)
+            ; /* woken early (spuriously): wait out the rest unless stopping or kicked */
+        t->kicked = false;
     }
     pthread_mutex_unlock(&t->mu);
     return NULL;
@@ -59,6 +61,16 @@ dtm_ticker_t *dtm_ticker_start(int interval_ms, void (*fn)(void *), void *ud)
         return NULL;
     }
     return t;
+}
+
+void dtm_ticker_kick(dtm_ticker_t *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->kicked = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
 }
 
 void dtm_ticker_stop(dtm_ticker_t *t)

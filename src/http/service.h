@@ -7,6 +7,13 @@
 
 #include "core/err.h"
 #include "http/http.h"
+#include <stdbool.h>
+
+/** An outbox topic a service consumes and the internal route (POST, role SERVICE) that takes
+ *  one event: body {eventId, topic, createdAt, payload}; any 2xx means handled (db/outbox.h). */
+typedef struct {
+    const char *topic, *path;
+} dtm_subscription_t;
 
 typedef struct dtm_service {
     const char *name;   /* "auth": also the schema name and DATABASE_URL_<NAME> suffix */
@@ -17,6 +24,10 @@ typedef struct dtm_service {
     dtm_err_t (*init)(void);
     /** Called once at shutdown after the loops stopped. May be NULL. */
     void (*shutdown)(void);
+    /** Publishes through <name>.outbox (db/outbox.h): a relay runs where the service does. */
+    bool outbox;
+    /** Topics consumed, {0}-terminated; NULL when none. */
+    const dtm_subscription_t *subscriptions;
 } dtm_service_t;
 
 #endif

@@ -12,9 +12,13 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#define ATT_SSE_TOPIC          "attendance"
-#define ATT_REDIS_CHANNEL      "dtm:attendance"
-#define ATT_MAX_ACCURACY_M     200.0
+#define ATT_SSE_TOPIC      "attendance"
+#define ATT_REDIS_CHANNEL  "dtm:attendance"
+#define ATT_MAX_ACCURACY_M 200.0
+/* Outbox topics (db/outbox.h): payload {attendanceId, userId, storeId, storeTimezone | null,
+ * punchInAt, punchOutAt | null} */
+#define ATT_TOPIC_PUNCHED_IN   "attendance.punched_in"
+#define ATT_TOPIC_PUNCHED_OUT  "attendance.punched_out"
 #define ATT_OVERTIME_AFTER_MIN 480 /* net minutes beyond 8 h are overtime */
 
 /* ---- store.c: data access ---- */
@@ -31,6 +35,10 @@ typedef struct {
 /** Insert an open record with a new id (written to id[37]). DTM_ECONFLICT when the user already
  *  has an open record (the partial unique index records_one_open_per_user). */
 dtm_err_t attendance_db_insert(dtm_db_t *db, const attendance_punch_in_t *in, char id[37]);
+
+/** Inside the caller's transaction: emit outbox event `topic` about record `id` (its payload
+ *  read in the same transaction). store_tz may be NULL when unknown. */
+dtm_err_t attendance_db_emit(dtm_db_t *db, const char *topic, const char *id, const char *store_tz);
 
 /** The user's record that is not closed, locked FOR UPDATE when `lock` (inside a transaction).
  *  *row has 0 rows when there is none. Columns: id, store_id, status, floor_ms (the latest

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "core/timeutil.h"
+#include "db/outbox.h"
 #include "services/attendance/attendance.h"
 #include "services/attendance/geo.h"
 #include "services/attendance/photo.h"
@@ -351,7 +352,17 @@ void attendance_punch_in(dtm_req_t *req)
         .captured_at = captured_at,
     };
     char id[DTM_UUID_LEN + 1];
-    dtm_err_t err = attendance_db_insert(db, &in, id);
+    /* The record and its punched_in event commit together (the outbox): whatever restarts
+     * after the commit, the visits service still hears of it. */
+    dtm_err_t err = dtm_db_begin(db);
+    if (err == DTM_OK)
+        err = attendance_db_insert(db, &in, id);
+    if (err == DTM_OK)
+        err = attendance_db_emit(db, ATT_TOPIC_PUNCHED_IN, id, store.timezone);
+    if (err == DTM_OK)
+        err = dtm_db_commit(db);
+    if (err != DTM_OK)
+        dtm_db_rollback(db);
     if (err == DTM_ECONFLICT) {
         reject(req, M->rej_conflict, 409, "already_punched_in",
                "You are already punched in; punch out first", NULL);
@@ -361,6 +372,7 @@ void attendance_punch_in(dtm_req_t *req)
         dtm_resp_err(req, err, NULL);
         return;
     }
+    dtm_outbox_wake(req->arena, "attendance");
     dtm_metric_inc(M->punch_ins);
     if (photo) {
         dtm_metric_inc(M->photos);
@@ -470,12 +482,15 @@ void attendance_punch_out(dtm_req_t *req)
         has_acc ? dtm_arena_sprintf(req->arena, "%ld", (long)ceil(acc)) : NULL, distance,
         captured_at);
     if (err == DTM_OK)
+        err = attendance_db_emit(db, ATT_TOPIC_PUNCHED_OUT, id, NULL);
+    if (err == DTM_OK)
         err = dtm_db_commit(db);
     if (err != DTM_OK) {
         dtm_db_rollback(db);
         dtm_resp_err(req, err, NULL);
         return;
     }
+    dtm_outbox_wake(req->arena, "attendance");
     respond_record(req, db, id, 200, "punch_out");
 }
 

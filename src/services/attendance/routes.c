@@ -92,4 +92,5 @@ const dtm_service_t dtm_svc_attendance = {
     .default_port = 3005,
     .routes = routes,
     .init = attendance_init,
+    .outbox = true,
 };

@@ -4,6 +4,7 @@
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/str.h"
+#include "db/outbox.h"
 #include "services/attendance/attendance.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,28 @@ dtm_err_t attendance_db_insert(dtm_db_t *db, const attendance_punch_in_t *in, ch
                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
                         " coalesce($12::timestamptz, now()))",
                         12, p);
+}
+
+dtm_err_t attendance_db_emit(dtm_db_t *db, const char *topic, const char *id, const char *store_tz)
+{
+    const char *p[] = {id, store_tz};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(
+        db, &r,
+        "SELECT json_build_object('attendanceId', id, 'userId', user_id, 'storeId', store_id,"
+        " 'storeTimezone', $2::text, 'punchInAt', " ISO("punch_in_at") ", 'punchOutAt', " ISO(
+            "punch_out_at") ")::text AS payload FROM attendance.records WHERE id = $1",
+        2, p);
+    if (err)
+        return err;
+    if (PQntuples(r) != 1)
+        return DTM_ENOTFOUND;
+    json_t *payload = json_loads(dtm_pg_get(r, 0, "payload"), 0, NULL);
+    if (!payload)
+        return DTM_EINTERNAL;
+    err = dtm_outbox_emit(db, "attendance", topic, payload, NULL);
+    json_decref(payload);
+    return err;
 }
 
 dtm_err_t attendance_db_open_record(dtm_db_t *db, const char *user_id, bool lock, PGresult **row)

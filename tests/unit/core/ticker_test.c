@@ -39,3 +39,18 @@ Test(ticker, stop_does_not_wait_for_the_interval)
     cr_assert_eq(atomic_load(&calls), 1);
     dtm_ticker_stop(NULL);
 }
+
+Test(ticker, kick_runs_the_next_round_early)
+{
+    atomic_store(&calls, 0);
+    dtm_ticker_t *t = dtm_ticker_start(60000, count, NULL);
+    usleep(20000);
+    cr_assert_eq(atomic_load(&calls), 1);
+    dtm_ticker_kick(t);
+    usleep(50000);
+    cr_assert_eq(atomic_load(&calls), 2, "a kick runs one round without waiting the interval");
+    usleep(50000);
+    cr_assert_eq(atomic_load(&calls), 2, "and only one");
+    dtm_ticker_stop(t);
+    dtm_ticker_kick(NULL);
+}

@@ -29,6 +29,7 @@ core postgresql-15
 core postgresql-client-15
 core redis-server
 core redis-tools
+core pgbouncer
 core clang
 core libclang-rt-14-dev
 core util-linux

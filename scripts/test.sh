@@ -12,6 +12,7 @@
 #   api         node --test tests/api/*.test.js against build/dtm
 #   api-asan    the same against build-asan/dtm; a sanitizer report or leak fails the run
 #   micro       the API suite against the microservices topology (when src/gateway/ exists)
+#   pgbouncer   the API suite through a real PgBouncer in transaction mode (tests/pgbouncer/run.sh)
 #   web         web client lint, type-check and unit tests (npm scripts lint, typecheck, test)
 #   e2e         browser tests: tests/e2e/run.sh, else web's `e2e` npm script, else
 #               node --test tests/e2e/*.test.{js,mjs}
@@ -55,7 +56,7 @@ if [ -f "$ROOT/tests/lsan.supp" ]; then
 fi
 NODE_TEST=(node --test --test-reporter=spec --test-timeout=600000)
 
-ALL_SUITES=(scripts unit unit-asan api api-asan micro web e2e deploy monitoring backup fuzz)
+ALL_SUITES=(scripts unit unit-asan api api-asan micro pgbouncer web e2e deploy monitoring backup fuzz)
 
 shopt -s nullglob
 
@@ -89,6 +90,7 @@ present() {
     unit | unit-asan) unit_present ;;
     api | api-asan) [ -n "$(api_files)" ] ;;
     micro) [ -n "$(api_files)" ] && [ -n "$(find src/gateway -name '*.c' 2>/dev/null | head -n1)" ] ;;
+    pgbouncer) [ -f tests/pgbouncer/run.sh ] && [ -n "$(api_files)" ] ;;
     web) [ -f web/package.json ] ;;
     e2e) [ -f tests/e2e/run.sh ] || [ -n "$(node_tests_in tests/e2e)" ] ;;
     deploy) [ -f scripts/deploy-check.sh ] || [ -f deploy/check.sh ] ;;
@@ -139,6 +141,7 @@ suite() {
         mapfile -t files < <(api_files)
         DTM_TEST_TOPOLOGY=micro "${NODE_TEST[@]}" "${files[@]}"
         ;;
+    pgbouncer) with_test_env bash tests/pgbouncer/run.sh ;;
     web)
         scripts/web.sh run lint typecheck test
         ;;

@@ -36,6 +36,7 @@ typedef struct {
 
 static const char *check_log_level(const char *v);
 static const char *check_balance(const char *v);
+static const char *check_pooler(const char *v);
 static const char *check_pg_url(const char *v);
 static const char *check_redis_url(const char *v);
 static const char *check_not_empty(const char *v);
@@ -59,6 +60,7 @@ static const conf_row_t conf_table[] = {
     INT("DTM_PG_POOL_SIZE", pg_pool_size, 32, 1, 1024),
     INT("DTM_PG_TIMEOUT_MS", pg_timeout_ms, 2000, 1, 600000),
     INT("DTM_PG_STATEMENT_TIMEOUT_MS", pg_statement_timeout_ms, 30000, 0, 3600000),
+    STR("DTM_PG_POOLER", pg_pooler, "none", 0, check_pooler),
     INT("DTM_REDIS_TIMEOUT_MS", redis_timeout_ms, 500, 1, 60000),
     STR("DTM_JWT_SECRET", jwt_secret, NULL, CONF_SECRET, NULL),
     STR("DTM_JWT_PREVIOUS_SECRETS", jwt_previous_secrets, NULL, CONF_SECRET, NULL),
@@ -117,6 +119,13 @@ static const char *check_balance(const char *v)
     if (strcmp(v, "round_robin") == 0 || strcmp(v, "least_outstanding") == 0)
         return NULL;
     return "must be round_robin or least_outstanding";
+}
+
+static const char *check_pooler(const char *v)
+{
+    if (strcmp(v, "none") == 0 || strcmp(v, "session") == 0 || strcmp(v, "transaction") == 0)
+        return NULL;
+    return "must be none, session or transaction";
 }
 
 static const char *check_pg_url(const char *v)

@@ -16,6 +16,11 @@ typedef struct {
     int pg_timeout_ms;        /* DTM_PG_TIMEOUT_MS, connect + acquire timeout, default 2000 */
     /* DTM_PG_STATEMENT_TIMEOUT_MS, statement_timeout of pooled connections, default 30000 */
     int pg_statement_timeout_ms;
+    /* DTM_PG_POOLER: what DATABASE_URL points at. none (PostgreSQL itself) or session (a pooler
+     * in session mode): named prepared statements per connection and a session
+     * statement_timeout. transaction (PgBouncer in transaction mode): unnamed statements only,
+     * no session state, the statement timeout enforced by dtm with a cancel request. */
+    const char *pg_pooler;
     int redis_timeout_ms; /* DTM_REDIS_TIMEOUT_MS, default 500 */
     /* auth */
     const char *jwt_secret;           /* DTM_JWT_SECRET, >= 32 bytes, required for serve */

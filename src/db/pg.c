@@ -44,6 +44,7 @@ struct dtm_pg_pool {
     char *url;
     int size, timeout_ms;
     int statement_timeout_ms; /* 0: the server's default */
+    bool txn_pooler;          /* behind a transaction-mode pooler: no session state */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     conn_t *idle;
@@ -107,7 +108,7 @@ static conn_t *conn_open(const dtm_pg_pool_t *p)
     PQsetNoticeProcessor(pg, notice_log, NULL);
     /* Set per session rather than in the startup options, which an `options` parameter of
      * the URL would silently replace. */
-    if (p->statement_timeout_ms > 0) {
+    if (p->statement_timeout_ms > 0 && !p->txn_pooler) {
         char set[64];
         snprintf(set, sizeof set, "SET statement_timeout = %d", p->statement_timeout_ms);
         PGresult *r = PQexec(pg, set);
@@ -176,6 +177,13 @@ void dtm_pg_pool_set_statement_timeout(dtm_pg_pool_t *p, int ms)
 {
     pthread_mutex_lock(&p->mu);
     p->statement_timeout_ms = ms > 0 ? ms : 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void dtm_pg_pool_set_transaction_pooler(dtm_pg_pool_t *p, bool on)
+{
+    pthread_mutex_lock(&p->mu);
+    p->txn_pooler = on;
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -380,6 +388,8 @@ dtm_pg_pool_t *dtm_pg_pool_for(const char *service)
     if (!p) {
         p = dtm_pg_pool_new(url, dtm_cfg.pg_pool_size, dtm_cfg.pg_timeout_ms);
         dtm_pg_pool_set_statement_timeout(p, dtm_cfg.pg_statement_timeout_ms);
+        dtm_pg_pool_set_transaction_pooler(
+            p, dtm_cfg.pg_pooler && strcmp(dtm_cfg.pg_pooler, "transaction") == 0);
         p->next_shared = shared;
         shared = p;
         /* One DATABASE_URL for all services (the usual case) is the "default" pool. */
@@ -537,6 +547,52 @@ static void clear_result(void *r)
     PQclear(r);
 }
 
+/* Behind a transaction-mode pooler the next statement may run on another server connection, so
+ * nothing may outlive a statement: one unnamed Parse/Bind/Execute/Sync, and statement_timeout
+ * enforced here. Past the timeout a cancel request goes out (the pooler forwards it to the
+ * server running the statement), which then fails with 57014 like a server-side timeout. */
+static PGresult *exec_unnamed(PGconn *pg, const char *sql, int nparams, const char *const *params,
+                              int timeout_ms)
+{
+    if (!PQsendQueryParams(pg, sql, nparams, NULL, params, NULL, NULL, 0))
+        return NULL;
+    if (timeout_ms > 0) {
+        double deadline = dtm_mono_s() + timeout_ms / 1000.0;
+        bool cancelled = false;
+        while (PQisBusy(pg)) {
+            int wait = cancelled ? -1 : (int)((deadline - dtm_mono_s()) * 1000.0);
+            if (!cancelled && wait <= 0) {
+                PGcancel *cn = PQgetCancel(pg);
+                char errbuf[256];
+                if (cn) {
+                    PQcancel(cn, errbuf, sizeof errbuf);
+                    PQfreeCancel(cn);
+                }
+                cancelled = true;
+                continue;
+            }
+            struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+            int rc = poll(&pfd, 1, wait);
+            if (rc < 0 && errno != EINTR)
+                break;
+            if (rc > 0 && !PQconsumeInput(pg))
+                break;
+        }
+    }
+    PGresult *last = NULL, *r;
+    while ((r = PQgetResult(pg)) != NULL) {
+        if (last && PQresultStatus(last) != PGRES_FATAL_ERROR) {
+            PQclear(last);
+            last = r;
+        } else if (last) {
+            PQclear(r); /* keep the first error */
+        } else {
+            last = r;
+        }
+    }
+    return last;
+}
+
 dtm_err_t dtm_db_query(dtm_db_t *db, PGresult **out, const char *sql, int nparams,
                        const char *const *params)
 {
@@ -545,11 +601,17 @@ dtm_err_t dtm_db_query(dtm_db_t *db, PGresult **out, const char *sql, int nparam
         *out = NULL;
     if (db->broken)
         return DTM_EDB;
-    const char *name = NULL;
-    dtm_err_t err = prepared(db, sql, nparams, &name);
-    if (err != DTM_OK)
-        return err;
-    PGresult *r = PQexecPrepared(db->c->pg, name, nparams, params, NULL, NULL, 0);
+    PGresult *r;
+    dtm_err_t err;
+    if (db->pool->txn_pooler) {
+        r = exec_unnamed(db->c->pg, sql, nparams, params, db->pool->statement_timeout_ms);
+    } else {
+        const char *name = NULL;
+        err = prepared(db, sql, nparams, &name);
+        if (err != DTM_OK)
+            return err;
+        r = PQexecPrepared(db->c->pg, name, nparams, params, NULL, NULL, 0);
+    }
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         err = db_error(db, r, sql);

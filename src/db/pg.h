@@ -23,6 +23,11 @@ void dtm_pg_pool_free(dtm_pg_pool_t *p);
  *  DTM_ETIMEOUT, so a hung query cannot hold a worker thread forever. dtm_pg_pool_for sets
  *  DTM_PG_STATEMENT_TIMEOUT_MS. Call before the pool is shared between threads. */
 void dtm_pg_pool_set_statement_timeout(dtm_pg_pool_t *p, int ms);
+/** The pool's connections go through a transaction-mode pooler (PgBouncer pool_mode =
+ *  transaction; DTM_PG_POOLER=transaction for dtm_pg_pool_for): statements are sent unnamed,
+ *  nothing is SET per session, and the statement timeout is enforced by the client with a
+ *  cancel request. Call before the pool is shared between threads. */
+void dtm_pg_pool_set_transaction_pooler(dtm_pg_pool_t *p, bool on);
 
 /** The shared pool for a service: DATABASE_URL_<SERVICE> or DATABASE_URL, one pool per distinct
  *  URL in the process, created on first use (thread-safe). NULL when no URL is configured. */

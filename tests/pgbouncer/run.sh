@@ -50,7 +50,7 @@ if [ "$(id -u)" = 0 ]; then # PgBouncer refuses to run as root
 fi
 "${as[@]}" "$PGB" -d "$dir/pgbouncer.ini"
 cleanup() {
-    [ -f "$dir/pgbouncer.pid" ] && kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
+    if [ -f "$dir/pgbouncer.pid" ]; then kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true; fi
     sleep 0.2
     if [ -n "${DTM_TEST_OUTPUT:-}" ]; then cp "$dir/pgbouncer.log" "$DTM_TEST_OUTPUT/pgbouncer.log" 2>/dev/null || true; fi
     rm -rf "$dir"

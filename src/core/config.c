@@ -37,6 +37,7 @@ typedef struct {
 static const char *check_log_level(const char *v);
 static const char *check_balance(const char *v);
 static const char *check_pooler(const char *v);
+static const char *check_sentinels(const char *v);
 static const char *check_pg_url(const char *v);
 static const char *check_redis_url(const char *v);
 static const char *check_not_empty(const char *v);
@@ -57,6 +58,9 @@ static const char *check_not_empty(const char *v);
 static const conf_row_t conf_table[] = {
     STR("DATABASE_URL", database_url, NULL, CONF_URL, check_pg_url),
     STR("REDIS_URL", redis_url, "redis://127.0.0.1:6379/0", CONF_URL, check_redis_url),
+    STR("REDIS_SENTINELS", redis_sentinels, NULL, 0, check_sentinels),
+    STR("REDIS_MASTER_NAME", redis_master_name, "dtm", 0, check_not_empty),
+    STR("REDIS_SENTINEL_PASSWORD", redis_sentinel_password, NULL, CONF_SECRET, NULL),
     INT("DTM_PG_POOL_SIZE", pg_pool_size, 32, 1, 1024),
     INT("DTM_PG_TIMEOUT_MS", pg_timeout_ms, 2000, 1, 600000),
     INT("DTM_PG_STATEMENT_TIMEOUT_MS", pg_statement_timeout_ms, 30000, 0, 3600000),
@@ -119,6 +123,26 @@ static const char *check_balance(const char *v)
     if (strcmp(v, "round_robin") == 0 || strcmp(v, "least_outstanding") == 0)
         return NULL;
     return "must be round_robin or least_outstanding";
+}
+
+/* host:port[,host:port...] */
+static const char *check_sentinels(const char *v)
+{
+    const char *p = v;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *colon = memchr(p, ':', n);
+        if (!colon || colon == p || colon + 1 >= p + n || n > 255)
+            return "must be host:port[,host:port...]";
+        for (const char *d = colon + 1; d < p + n; d++)
+            if (*d < '0' || *d > '9')
+                return "must be host:port[,host:port...]";
+        p += n + (end ? 1 : 0);
+        if (end && !*p)
+            return "must be host:port[,host:port...]";
+    }
+    return NULL;
 }
 
 static const char *check_pooler(const char *v)

@@ -12,6 +12,10 @@ typedef struct {
     /* data stores */
     const char *database_url; /* DATABASE_URL (DATABASE_URL_<SERVICE> via dtm_config_db_url) */
     const char *redis_url;    /* REDIS_URL, default redis://127.0.0.1:6379/0 */
+    /* REDIS_SENTINELS host:port,...: the master is found through Sentinel (REDIS_MASTER_NAME,
+     * default "dtm") and followed across failovers; REDIS_URL then gives only the user,
+     * password and db. REDIS_SENTINEL_PASSWORD when the sentinels require AUTH. */
+    const char *redis_sentinels, *redis_master_name, *redis_sentinel_password;
     int pg_pool_size;         /* DTM_PG_POOL_SIZE, default 32 (2x threads: dtm_call nests) */
     int pg_timeout_ms;        /* DTM_PG_TIMEOUT_MS, connect + acquire timeout, default 2000 */
     /* DTM_PG_STATEMENT_TIMEOUT_MS, statement_timeout of pooled connections, default 30000 */

@@ -141,10 +141,99 @@ static struct timeval tv_ms(int ms)
     return tv;
 }
 
-/* A connected, authenticated context on the right db, or NULL. */
+/* ---- Sentinel ---- */
+
+/* The master's address as the first sentinel of REDIS_SENTINELS that answers says (asking them
+ * in order). false when none knows it. */
+static bool sentinel_master(int tmo_ms, char *host, size_t cap, int *port)
+{
+    const char *p = dtm_cfg.redis_sentinels;
+    while (p && *p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char addr[256];
+        snprintf(addr, sizeof addr, "%.*s", (int)n, p);
+        p += n + (end ? 1 : 0);
+        char *colon = strrchr(addr, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        redisContext *c = redisConnectWithTimeout(addr, atoi(colon + 1), tv_ms(tmo_ms));
+        if (!c || c->err) {
+            if (c)
+                redisFree(c);
+            continue;
+        }
+        redisSetTimeout(c, tv_ms(tmo_ms));
+        bool authed = true;
+        if (dtm_cfg.redis_sentinel_password && dtm_cfg.redis_sentinel_password[0]) {
+            redisReply *a = redisCommand(c, "AUTH %s", dtm_cfg.redis_sentinel_password);
+            authed = a && a->type != REDIS_REPLY_ERROR;
+            if (a)
+                freeReplyObject(a);
+        }
+        redisReply *r = authed ? redisCommand(c, "SENTINEL get-master-addr-by-name %s",
+                                              dtm_cfg.redis_master_name)
+                               : NULL;
+        bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->str &&
+                  r->element[1]->str;
+        if (ok) {
+            snprintf(host, cap, "%s", r->element[0]->str);
+            *port = atoi(r->element[1]->str);
+        }
+        if (r)
+            freeReplyObject(r);
+        redisFree(c);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+static char g_master[300]; /* "host:port" of the master last connected to, under mu */
+static atomic_ullong master_changes;
+
+/* Sentinel mode: the connection must be to a master (a demoted one answers as a replica). */
+static bool is_master(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "ROLE");
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->str &&
+              strcmp(r->element[0]->str, "master") == 0;
+    if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
+static void note_master(const char *host, int port)
+{
+    char now[300];
+    snprintf(now, sizeof now, "%s:%d", host, port);
+    pthread_mutex_lock(&mu);
+    bool changed = strcmp(now, g_master) != 0;
+    bool first = !g_master[0];
+    if (changed)
+        snprintf(g_master, sizeof g_master, "%s", now);
+    pthread_mutex_unlock(&mu);
+    if (changed && !first) {
+        atomic_fetch_add(&master_changes, 1);
+        dtm_log_warn("redis master is now %s (Sentinel failover)", now);
+    } else if (changed) {
+        dtm_log_info("redis master %s (from Sentinel)", now);
+    }
+}
+
+/* A connected, authenticated context on the right db, or NULL. With REDIS_SENTINELS the
+ * address comes from Sentinel on every new connection, so a failover is followed by the next
+ * connect (the breaker drops the old ones). */
 static redisContext *connect_ctx(const redis_url_t *t, int tmo_ms, bool command_timeout)
 {
-    redisContext *c = redisConnectWithTimeout(t->host, t->port, tv_ms(tmo_ms));
+    bool sentinel = dtm_cfg.redis_sentinels && dtm_cfg.redis_sentinels[0];
+    char host[256];
+    int port = t->port;
+    snprintf(host, sizeof host, "%s", t->host);
+    if (sentinel && !sentinel_master(tmo_ms, host, sizeof host, &port))
+        return NULL;
+    redisContext *c = redisConnectWithTimeout(host, port, tv_ms(tmo_ms));
     if (!c || c->err) {
         if (c)
             redisFree(c);
@@ -174,6 +263,13 @@ static redisContext *connect_ctx(const redis_url_t *t, int tmo_ms, bool command_
             redisFree(c);
             return NULL;
         }
+    }
+    if (sentinel) {
+        if (!is_master(c)) {
+            redisFree(c);
+            return NULL;
+        }
+        note_master(host, port);
     }
     return c;
 }
@@ -277,7 +373,10 @@ static void reply_free(void *r)
 static redisReply *finish(dtm_arena_t *a, redisContext *c, redisReply *r, bool probe)
 {
     atomic_fetch_add(&commands, 1);
-    bool failed = r == NULL || c->err != 0;
+    /* READONLY: this connection's server was demoted to a replica (a failover): drop it and
+     * let the next connect find the new master. */
+    bool failed = r == NULL || c->err != 0 ||
+                  (r->type == REDIS_REPLY_ERROR && r->str && strncmp(r->str, "READONLY", 8) == 0);
     if (failed) {
         atomic_fetch_add(&errors, 1);
         if (r)
@@ -359,6 +458,12 @@ static double m_pool(void *ud)
     return pool_size;
 }
 
+static double m_master_changes(void *ud)
+{
+    (void)ud;
+    return (double)atomic_load(&master_changes);
+}
+
 static int subs_stop_all(void);
 
 void dtm_redis_init(void)
@@ -374,6 +479,9 @@ void dtm_redis_init(void)
     dtm_counter_fn("dtm_redis_commands_total", "Redis commands sent", NULL, m_commands, NULL);
     dtm_counter_fn("dtm_redis_errors_total", "Redis commands or connects that failed", NULL,
                    m_errors, NULL);
+    dtm_counter_fn("dtm_redis_master_changes_total",
+                   "Times Sentinel named a new Redis master (REDIS_SENTINELS)", NULL,
+                   m_master_changes, NULL);
     redisReply *r = dtm_redis_cmd(NULL, "PING");
     if (r)
         freeReplyObject(r);

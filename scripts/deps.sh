@@ -30,6 +30,7 @@ core postgresql-client-15
 core redis-server
 core redis-tools
 core pgbouncer
+core redis-sentinel
 core clang
 core libclang-rt-14-dev
 core util-linux

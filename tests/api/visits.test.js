@@ -413,3 +413,29 @@ test('the reporting view and /metrics', async () => {
         assert.match(m.text, /dtm_visits_missed_total [1-9]/);
     }
 });
+
+test('GET /api/reports/visits: JSON and RFC 4180 CSV for staff, 403 for merchandisers', async () => {
+    const u = await f.dtm.createUser(f.tok.admin, { role: 'merchandiser', firstName: 'Csv', lastName: 'Walker, "Jr"' });
+    const d = addDays(today(), 1);
+    const v = (await f.as('admin')('POST', '/api/visits', { userId: u.id, storeId: stores.a.id, plannedDate: d, plannedStart: '07:45' })).json.visit;
+    const j = await f.as('manager')('GET', `/api/reports/visits?userId=${u.id}`);
+    assert.equal(j.status, 200, j.text);
+    assert.equal(j.json.items.length, 1);
+    assert.equal(j.json.items[0].id, v.id);
+    assert.equal(j.json.items[0].plannedDate, d);
+    assert.equal(j.json.items[0].plannedStart, '07:45');
+    assert.equal(j.json.items[0].storeName, stores.a.name);
+    const c = await f.as('admin')('GET', `/api/reports/visits?userId=${u.id}&format=csv&from=${d}&to=${d}`);
+    assert.equal(c.status, 200, c.text);
+    assert.match(c.headers['content-type'], /^text\/csv/);
+    const lines = c.text.trim().split(/\r\n/);
+    assert.equal(lines[0].split(',')[0], 'id');
+    assert.ok(lines[0].includes('plannedDate') && lines[0].includes('status'));
+    assert.equal(lines.length, 2);
+    assert.ok(lines[1].startsWith(v.id));
+    assert.ok(lines[1].includes('"Csv Walker, ""Jr"""'), lines[1]);
+    const none = await f.as('admin')('GET', `/api/reports/visits?userId=${u.id}&from=${addDays(d, 1)}`);
+    assert.equal(none.json.items.length, 0);
+    assertError(await f.as('merch')('GET', '/api/reports/visits'), 403);
+    assertError(await f.as('admin')('GET', '/api/reports/visits?format=xml'), 400);
+});

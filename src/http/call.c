@@ -11,6 +11,7 @@
 #include "http/service.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +76,34 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
-/* One easy handle per worker thread keeps upstream connections alive between calls. */
-static _Thread_local CURL *t_curl;
+/* One easy handle per thread keeps upstream connections alive between calls. A thread-specific
+ * key (not _Thread_local) so that a thread that ends (the outbox relay's, when it is stopped)
+ * frees its handle. */
+static pthread_key_t g_curl_key;
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_free_handle(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
+static void curl_key_init(void)
+{
+    pthread_key_create(&g_curl_key, curl_free_handle);
+}
+
+static CURL *thread_curl(void)
+{
+    pthread_once(&g_curl_once, curl_key_init);
+    CURL *h = pthread_getspecific(g_curl_key);
+    if (!h) {
+        h = curl_easy_init();
+        pthread_setspecific(g_curl_key, h);
+    } else {
+        curl_easy_reset(h);
+    }
+    return h;
+}
 
 static atomic_uint g_rr;
 
@@ -111,11 +138,7 @@ static dtm_err_t call_remote(dtm_req_t *req, const dtm_service_t *owner, const c
     c.exp = c.iat + 60;
     char *token = dtm_jwt_sign(&c, dtm_jwt_keys());
 
-    if (!t_curl)
-        t_curl = curl_easy_init();
-    else
-        curl_easy_reset(t_curl);
-    CURL *h = t_curl;
+    CURL *h = thread_curl();
     dtm_buf_t resp;
     dtm_buf_init(&resp);
     struct curl_slist *hdrs = NULL;

@@ -56,6 +56,24 @@ static const col_t attendance_cols[] = {
     {0},
 };
 
+static const col_t visit_cols[] = {
+    {"id", "id", COL_STR},
+    {"userId", "user_id", COL_STR},
+    {"userName", "user_name", COL_STR},
+    {"storeId", "store_id", COL_STR},
+    {"storeCode", "store_code", COL_STR},
+    {"storeName", "store_name", COL_STR},
+    {"plannedDate", "planned_date", COL_STR},
+    {"plannedStart", "planned_start", COL_STR},
+    {"sequence", "sequence", COL_INT},
+    {"status", "status", COL_STR},
+    {"attendanceId", "attendance_id", COL_STR},
+    {"planId", "plan_id", COL_STR},
+    {"startedAt", "started_at", COL_STR},
+    {"completedAt", "completed_at", COL_STR},
+    {0},
+};
+
 typedef dtm_err_t (*report_fn)(dtm_db_t *db, const reports_views_t *v, const reports_filter_t *f,
                                const char *after_ts, const char *after_id, int limit,
                                long long offset, PGresult **rows, long long *total);
@@ -327,4 +345,9 @@ void reports_summary(dtm_req_t *req)
                   json_pack("{s:s, s:o, s:o, s:o, s:{s:b}}", "generatedAt", now, "date",
                             dtm_json_str_or_null(date), "totals", totals, "stores", stores,
                             "sources", "users", views.users));
+}
+
+void reports_visits(dtm_req_t *req)
+{
+    report(req, reports_db_visits, visit_cols, "visits.csv");
 }

@@ -49,9 +49,16 @@ dtm_err_t reports_db_attendance(dtm_db_t *db, const reports_views_t *v, const re
                                 const char *after_ts, const char *after_id, int limit,
                                 long long offset, PGresult **rows, long long *total);
 
+/** Same for the visits report (reporting.visits, published by the visits service), in
+ *  (planned_at, id) order: planned_at is the start of the visit's local day. */
+dtm_err_t reports_db_visits(dtm_db_t *db, const reports_views_t *v, const reports_filter_t *f,
+                            const char *after_ts, const char *after_id, int limit, long long offset,
+                            PGresult **rows, long long *total);
+
 /* ---- handlers.c ---- */
 void reports_summary(dtm_req_t *req);
 void reports_todos(dtm_req_t *req);
 void reports_attendance(dtm_req_t *req);
+void reports_visits(dtm_req_t *req);
 
 #endif

@@ -16,6 +16,10 @@ static const dtm_route_t routes[] = {
      .path = "/api/reports/attendance",
      .handler = reports_attendance,
      .roles = DTM_ROLES_STAFF},
+    {.method = "GET",
+     .path = "/api/reports/visits",
+     .handler = reports_visits,
+     .roles = DTM_ROLES_STAFF},
     {0},
 };
 

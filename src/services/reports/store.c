@@ -201,6 +201,29 @@ dtm_err_t reports_db_todos(dtm_db_t *db, const reports_views_t *v, const reports
                       limit, offset, rows, total);
 }
 
+dtm_err_t reports_db_visits(dtm_db_t *db, const reports_views_t *v, const reports_filter_t *f,
+                            const char *after_ts, const char *after_id, int limit, long long offset,
+                            PGresult **rows, long long *total)
+{
+    /* clang-format off */
+#define VISIT_SELECT(uname, ujoin)                                                                 \
+    "SELECT t.id::text AS id, t.user_id::text AS user_id, " uname " AS user_name,"                 \
+    " t.store_id::text AS store_id, st.code AS store_code, st.name AS store_name,"                 \
+    " t.planned_date::text AS planned_date, to_char(t.planned_start, 'HH24:MI') AS planned_start,"\
+    " t.sequence, t.status, t.attendance_id::text AS attendance_id, t.plan_id::text AS plan_id,"   \
+    " " ISO("t.started_at") " AS started_at, " ISO("t.completed_at") " AS completed_at,"           \
+    " t.planned_at::text AS k_ts, t.id::text AS k_id"                                              \
+    " FROM reporting.visits t LEFT JOIN reporting.stores st ON st.id = t.store_id" ujoin
+    /* clang-format on */
+    static const char *const with_users = VISIT_SELECT(
+        "u.first_name || ' ' || u.last_name", " LEFT JOIN reporting.users u ON u.id = t.user_id");
+    static const char *const without_users = VISIT_SELECT("NULL::text", "");
+#undef VISIT_SELECT
+    return run_report(db, v->users ? with_users : without_users, "reporting.visits t",
+                      "t.planned_at, t.id", f, "planned_at", "user_id", after_ts, after_id, limit,
+                      offset, rows, total);
+}
+
 dtm_err_t reports_db_attendance(dtm_db_t *db, const reports_views_t *v, const reports_filter_t *f,
                                 const char *after_ts, const char *after_id, int limit,
                                 long long offset, PGresult **rows, long long *total)

@@ -24,6 +24,6 @@ const dtm_service_t *dtm_service_find(const char *name);
 
 /* Each service folder defines one of these in its routes.c. */
 extern const dtm_service_t dtm_svc_auth, dtm_svc_users, dtm_svc_todos, dtm_svc_stores,
-    dtm_svc_attendance, dtm_svc_reports;
+    dtm_svc_attendance, dtm_svc_reports, dtm_svc_audits;
 
 #endif

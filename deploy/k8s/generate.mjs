@@ -22,6 +22,7 @@ const TARGETS = [
     { name: 'stores', port: 3004, tier: 'service' },
     { name: 'attendance', port: 3005, tier: 'service', uploads: true },
     { name: 'reports', port: 3006, tier: 'service' },
+    { name: 'audits', port: 3009, tier: 'service', uploads: true },
 ];
 const SERVICES = TARGETS.filter((t) => t.tier === 'service');
 

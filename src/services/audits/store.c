@@ -370,14 +370,13 @@ static json_t *answers_array(json_t *questions, json_t *answers)
         json_t *a = id ? json_object_get(answers, id) : NULL;
         if (!a)
             continue;
-        json_t *o = json_pack(
-            "{s:s, s:O, s:b, s:O, s:O, s:O}", "questionId", id, "value",
-            json_object_get(a, "value") ? json_object_get(a, "value") : json_null(), "na",
-            json_is_true(json_object_get(a, "na")), "comment",
-            json_object_get(a, "comment") ? json_object_get(a, "comment") : json_null(),
-            "photoUrls",
-            json_object_get(a, "photoUrls") ? json_object_get(a, "photoUrls") : json_array(),
-            "passed", json_object_get(a, "passed") ? json_object_get(a, "passed") : json_null());
+        json_t *val = json_object_get(a, "value"), *comment = json_object_get(a, "comment");
+        json_t *urls = json_object_get(a, "photoUrls"), *passed = json_object_get(a, "passed");
+        json_t *o = json_pack("{s:s, s:O, s:b, s:O, s:o, s:O}", "questionId", id, "value",
+                              val ? val : json_null(), "na", json_is_true(json_object_get(a, "na")),
+                              "comment", comment ? comment : json_null(), "photoUrls",
+                              urls ? json_incref(urls) : json_array(), "passed",
+                              passed ? passed : json_null());
         json_t *ca = json_object_get(a, "capturedAt"), *ra = json_object_get(a, "receivedAt");
         if (ca)
             json_object_set(o, "capturedAt", ca);

@@ -168,14 +168,15 @@ static json_t *parse_question(dtm_valid_t *iv, json_t *q)
         id = fresh;
     }
     bool yes_no = strcmp(type, "yes_no") == 0, number = strcmp(type, "number") == 0;
-    return json_pack(
-        "{s:s, s:s, s:s, s:b, s:I, s:b, s:o, s:o, s:o, s:O, s:O, s:b, s:o}", "id", id, "text", text,
-        "type", type, "required", required, "weight", (json_int_t)weight, "allowNa", allow_na,
-        "passValue", yes_no ? json_boolean(pass_value) : json_null(), "min",
-        number && has_min ? json_real(min) : json_null(), "max",
-        number && has_max ? json_real(max) : json_null(), "options",
-        options ? options : json_array(), "passOptions", pass_options ? pass_options : json_array(),
-        "photoRequired", photo_required, "failCreatesTask", task_out);
+    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "id", id,
+                     "text", text, "type", type, "required", required, "weight", (json_int_t)weight,
+                     "allowNa", allow_na, "passValue",
+                     yes_no ? json_boolean(pass_value) : json_null(), "min",
+                     number && has_min ? json_real(min) : json_null(), "max",
+                     number && has_max ? json_real(max) : json_null(), "options",
+                     options ? json_incref(options) : json_array(), "passOptions",
+                     pass_options ? json_incref(pass_options) : json_array(), "photoRequired",
+                     photo_required, "failCreatesTask", task_out);
 }
 
 json_t *audits_questions_parse(dtm_valid_t *v, json_t *questions)

@@ -27,6 +27,8 @@ CREATE TABLE audits.template_versions (
     -- [{id, text, type, required, weight, allowNa, passValue, min, max, options, passOptions,
     --   photoRequired, failCreatesTask}] in display order, normalised by template.c
     questions jsonb NOT NULL CHECK (jsonb_typeof(questions) = 'array'),
+    -- set (for good) in the transaction that inserts the first audit of this version
+    used boolean NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (template_id, version)
 );
@@ -55,12 +57,11 @@ CREATE TABLE audits.audits (
     CHECK ((status = 'submitted') = (submitted_at IS NOT NULL)),
     CHECK ((status = 'submitted') = (score_pct IS NOT NULL AND passed IS NOT NULL))
 );
--- One index per list filter (newest first) and the "is this version used" probe.
+-- One index per list filter, newest first.
 CREATE INDEX audits_started_idx ON audits.audits (started_at DESC, id DESC);
 CREATE INDEX audits_user_started_idx ON audits.audits (user_id, started_at DESC, id DESC);
 CREATE INDEX audits_store_started_idx ON audits.audits (store_id, started_at DESC, id DESC);
-CREATE INDEX audits_template_started_idx
-    ON audits.audits (template_id, template_version, started_at DESC, id DESC);
+CREATE INDEX audits_template_started_idx ON audits.audits (template_id, started_at DESC, id DESC);
 -- GET /scores: submitted audits of a period, grouped; index-only over the columns it reads.
 CREATE INDEX audits_scores_idx ON audits.audits (submitted_at)
     INCLUDE (store_id, user_id, template_id, score_pct, passed)

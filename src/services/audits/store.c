@@ -15,8 +15,7 @@
     "t.id, v.version, t.current_version, t.active, v.name, v.description,"                         \
     " v.pass_threshold_pct::text AS pass_threshold_pct, v.questions::text AS questions,"           \
     " t.created_by, " ISO("t.created_at") " AS created_at, " ISO("t.updated_at") " AS updated_at," \
-    " EXISTS (SELECT 1 FROM audits.audits a WHERE a.template_id = t.id"                            \
-    "         AND a.template_version = v.version) AS used"
+    " v.used"
 
 #define AUDIT_COLS                                                                                 \
     "a.id, a.template_id, a.template_version, v.name AS template_name, a.store_id, a.user_id,"     \
@@ -159,6 +158,13 @@ dtm_err_t audits_db_audit_insert(dtm_db_t *db, const audits_audit_in_t *in, char
                            " store_id, user_id, visit_id, attendance_id)"
                            " VALUES ($1, $2, $3::int, $4, $5, $6, $7)",
                            7, q);
+        /* Only the first audit of a version writes (and locks) the version row. */
+        const char *u[] = {q[1], q[2]};
+        if (err == DTM_OK)
+            err = dtm_db_query(db, NULL,
+                               "UPDATE audits.template_versions SET used = true"
+                               " WHERE template_id = $1 AND version = $2::int AND NOT used",
+                               2, u);
     }
     if (err == DTM_OK)
         err = dtm_db_commit(db);

@@ -198,7 +198,7 @@ describe("dashboard", () => {
       "GET /api/stores": () => json(200, page([store])),
     });
     render(<Dashboard user={manager} params={{}} />);
-    const card = await screen.findByRole("generic", { name: "Audit scores" }).catch(() => screen.getByLabelText("Audit scores"));
+    const card = await screen.findByRole("region", { name: "Audit scores" });
     await within(card).findByText(/3 audits/);
     expect(card).toHaveTextContent("Rivoli Market");
     expect(card).toHaveTextContent("91.7");

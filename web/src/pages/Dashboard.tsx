@@ -110,7 +110,7 @@ export default function Dashboard(_props: PageProps) {
               />
             )}
           </div>
-          <div className="card" aria-label="Audit scores">
+          <section className="card" aria-label="Audit scores">
             {scores.loading && !scores.data ? (
               <Loading />
             ) : scores.error ? (
@@ -129,7 +129,7 @@ export default function Dashboard(_props: PageProps) {
             ) : (
               <Empty>No audit submitted in the last 30 days.</Empty>
             )}
-          </div>
+          </section>
         </div>
       </section>
 

@@ -23,6 +23,7 @@ const TARGETS = [
     { name: 'attendance', port: 3005, tier: 'service', uploads: true },
     { name: 'reports', port: 3006, tier: 'service' },
     { name: 'visits', port: 3008, tier: 'service' },
+    { name: 'audits', port: 3009, tier: 'service', uploads: true },
 ];
 const SERVICES = TARGETS.filter((t) => t.tier === 'service');
 

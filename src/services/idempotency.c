@@ -9,7 +9,7 @@
 #include "core/ticker.h"
 #include "db/idempotency.h"
 #include "http/internal.h"
-#include "services/attendance/photo.h"
+#include "services/common/photo.h"
 
 #include <sodium.h>
 #include <string.h>

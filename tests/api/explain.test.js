@@ -48,7 +48,7 @@ after(async () => {
 const ISO = (c) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const TODO_COLS =
     `id, title, description, status, priority, ${ISO('due_at')} AS due_at, assignee_id, created_by, store_id, ` +
-    `checklist::text AS checklist, ${ISO('completed_at')} AS completed_at, ${ISO('created_at')} AS created_at, ${ISO('updated_at')} AS updated_at`;
+    `checklist::text AS checklist, ${ISO('completed_at')} AS completed_at, ${ISO('created_at')} AS created_at, ${ISO('updated_at')} AS updated_at, source_ref`;
 const LIST = `SELECT ${TODO_COLS} FROM todos.todos WHERE true`;
 
 /** Generic plan of `prepare` executed with `args`, as a flat list of plan nodes. */

@@ -5,11 +5,11 @@
  * rest is the body. Build and run (from the repository root):
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *       tests/fuzz/multipart_fuzz.c src/services/attendance/photo.c src/core/arena.c \
+ *       tests/fuzz/multipart_fuzz.c src/services/common/photo.c src/core/arena.c \
  *       src/core/err.c -lsodium -o build-fuzz/multipart_fuzz
  *   build-fuzz/multipart_fuzz -max_total_time=60 -max_len=65536
  */
-#include "services/attendance/photo.h"
+#include "services/common/photo.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -16,6 +16,8 @@ const Stores = lazy(() => import("./pages/Stores"));
 const Reports = lazy(() => import("./pages/Reports"));
 const Users = lazy(() => import("./pages/Users"));
 const Account = lazy(() => import("./pages/Account"));
+const Audits = lazy(() => import("./pages/Audits"));
+const AuditDetail = lazy(() => import("./pages/AuditDetail"));
 
 export interface PageProps {
   user: User;
@@ -40,6 +42,8 @@ const ROUTES: Route[] = [
   { path: "/tasks/:id", page: TaskDetail, roles: ALL },
   { path: "/stores", page: Stores, roles: STAFF, nav: "Stores" },
   { path: "/reports", page: Reports, roles: STAFF, nav: "Reports" },
+  { path: "/audits", page: Audits, roles: STAFF, nav: "Audits" },
+  { path: "/audits/:id", page: AuditDetail, roles: ALL },
   { path: "/users", page: Users, roles: ["admin"], nav: "Users" },
   { path: "/account", page: Account, roles: ALL, nav: "Account" },
 ];
@@ -58,7 +62,7 @@ export default function Shell({ user }: { user: User }) {
     }
   }
   // On navigation: a title per page, and focus to the content so screen readers start there.
-  const title = match?.route.nav ?? (match ? "Task" : "Not found");
+  const title = match?.route.nav ?? (match ? (match.route.path.startsWith("/audits") ? "Audit" : "Task") : "Not found");
   const first = useRef(true);
   useEffect(() => {
     document.title = `${title} · dtm`;

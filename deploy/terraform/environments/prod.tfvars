@@ -21,6 +21,7 @@ services = {
   attendance = { port = 3005, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20, uploads = true }
   reports    = { port = 3006, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
   visits     = { port = 3008, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
+  audits     = { port = 3009, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20, uploads = true }
 }
 
 db_instance_class        = "db.r6g.large"

@@ -20,6 +20,7 @@ services = {
   attendance = { port = 3005, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, uploads = true }
   reports    = { port = 3006, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
   visits     = { port = 3008, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
+  audits     = { port = 3009, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, uploads = true }
 }
 
 db_instance_class        = "db.t4g.medium"

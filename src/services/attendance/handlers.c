@@ -11,7 +11,7 @@
 #include "db/outbox.h"
 #include "services/attendance/attendance.h"
 #include "services/attendance/geo.h"
-#include "services/attendance/photo.h"
+#include "services/common/photo.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -284,15 +284,15 @@ void attendance_punch_in(dtm_req_t *req)
     }
     dtm_img_t img = DTM_IMG_NONE;
     if (photo) {
-        if ((long)photo->len > DTM_PHOTO_MAX_BYTES) {
+        dtm_photo_verdict_t verdict = dtm_photo_check(photo->data, photo->len, &img);
+        if (verdict == DTM_PHOTO_TOO_LARGE) {
             reject(
                 req, M->rej_too_large, 413, "payload_too_large",
                 dtm_arena_sprintf(req->arena, "The photo exceeds %ld bytes", DTM_PHOTO_MAX_BYTES),
                 NULL);
             return;
         }
-        img = dtm_image_sniff(photo->data, photo->len);
-        if (img == DTM_IMG_NONE) {
+        if (verdict == DTM_PHOTO_NOT_IMAGE) {
             reject(req, M->rej_media, 415, "unsupported_media_type",
                    "The photo must be a JPEG, PNG or WebP image", NULL);
             return;

@@ -2,7 +2,7 @@
 /* Route table, metrics and life cycle of the attendance service. Punching and breaks are for
  * every role (managers visit stores too); the team view and the live stream are staff only. */
 #include "services/attendance/attendance.h"
-#include "services/attendance/photo.h"
+#include "services/common/photo.h"
 #include "services/service.h"
 #include <stdio.h>
 

@@ -379,6 +379,14 @@ void todos_create(dtm_req_t *req)
     if (dtm_juuid(&v, body, "storeId", false, &s))
         in.store_id = s;
     in.checklist = read_checklist(req, body, &v);
+    /* Another service creating a todo on its own behalf (an audit's corrective task) names
+     * what caused it; a second request with that reference gets the same todo (200). */
+    if (json_object_get(body, "sourceRef")) {
+        if (req->auth.role != DTM_ROLE_SERVICE)
+            dtm_valid_fail(&v, "sourceRef", "is set by services only");
+        else if (dtm_jstr(&v, body, "sourceRef", false, 1, 200, &s))
+            in.source_ref = s;
+    }
     if (!dtm_valid_ok(&v)) {
         dtm_resp_invalid(req, "Request is not valid", &v);
         return;
@@ -396,13 +404,15 @@ void todos_create(dtm_req_t *req)
     if (!db)
         return;
     PGresult *r;
-    dtm_err_t err = todos_db_insert(db, &in, &r);
+    bool created;
+    dtm_err_t err = todos_db_insert(db, &in, &r, &created);
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
     }
-    dtm_metric_inc(todos_created_total);
-    resp_todo(req, 201, r);
+    if (created)
+        dtm_metric_inc(todos_created_total);
+    resp_todo(req, created ? 201 : 200, r);
 }
 
 /* ---- GET/PATCH/DELETE /api/todos/:id ---- */

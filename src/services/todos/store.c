@@ -12,26 +12,13 @@
 
 #define ISO(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
+/* clang-format off */
 #define TODO_COLS                                                                                  \
-    "id, title, description, status, priority, " ISO(                                              \
-        "due_at") " AS due_at, assignee_id, "                                                      \
-                  "created_by, store_id, checklist::text AS checklist, " ISO(                      \
-                      "completed_at") " AS completed_at, " ISO("created_at") " AS "                \
-                                                                             "created_at, " ISO(   \
-                                                                                 "updated_at") " " \
-                                                                                               "A" \
-                                                                                               "S" \
-                                                                                               " " \
-                                                                                               "u" \
-                                                                                               "p" \
-                                                                                               "d" \
-                                                                                               "a" \
-                                                                                               "t" \
-                                                                                               "e" \
-                                                                                               "d" \
-                                                                                               "_" \
-                                                                                               "a" \
-                                                                                               "t"
+    "id, title, description, status, priority, " ISO("due_at") " AS due_at, assignee_id, "        \
+    "created_by, store_id, checklist::text AS checklist, "                                         \
+    ISO("completed_at") " AS completed_at, " ISO("created_at") " AS created_at, "                  \
+    ISO("updated_at") " AS updated_at, source_ref"
+/* clang-format on */
 
 const char *todos_like_pattern(dtm_arena_t *a, const char *s)
 {
@@ -146,20 +133,50 @@ dtm_err_t todos_db_get(dtm_db_t *db, const char *id, bool for_update, PGresult *
     return PQntuples(*row) == 1 ? DTM_OK : DTM_ENOTFOUND;
 }
 
-dtm_err_t todos_db_insert(dtm_db_t *db, const todos_input_t *in, PGresult **row)
+dtm_err_t todos_db_insert(dtm_db_t *db, const todos_input_t *in, PGresult **row, bool *created)
 {
     char id[DTM_UUID_LEN + 1];
     dtm_uuid_v4(id);
-    const char *p[] = {id,           in->title,       in->description, in->priority,
-                       in->due_at,   in->assignee_id, in->created_by,  in->store_id,
-                       in->checklist};
-    return dtm_db_query(
+    const char *p[] = {id,
+                       in->title,
+                       in->description,
+                       in->priority,
+                       in->due_at,
+                       in->assignee_id,
+                       in->created_by,
+                       in->store_id,
+                       in->checklist,
+                       in->source_ref};
+    if (created)
+        *created = true;
+    if (!in->source_ref)
+        return dtm_db_query(
+            db, row,
+            "INSERT INTO todos.todos (id, title, description, priority, due_at, assignee_id,"
+            " created_by, store_id, checklist) VALUES ($1, $2, coalesce($3, ''),"
+            " coalesce($4, 'medium'), $5, $6, $7, $8, coalesce($9::jsonb, '[]'))"
+            " RETURNING " TODO_COLS,
+            9, p);
+    /* Keyed by source_ref: a retry, or a concurrent request that lost the race (it waits for
+     * the winner's commit, then does nothing), reads the todo that exists. */
+    dtm_err_t err = dtm_db_query(
         db, row,
         "INSERT INTO todos.todos (id, title, description, priority, due_at, assignee_id,"
-        " created_by, store_id, checklist) VALUES ($1, $2, coalesce($3, ''),"
-        " coalesce($4, 'medium'), $5, $6, $7, $8, coalesce($9::jsonb, '[]'))"
+        " created_by, store_id, checklist, source_ref) VALUES ($1, $2, coalesce($3, ''),"
+        " coalesce($4, 'medium'), $5, $6, $7, $8, coalesce($9::jsonb, '[]'), $10)"
+        " ON CONFLICT (source_ref) WHERE source_ref IS NOT NULL DO NOTHING"
         " RETURNING " TODO_COLS,
-        9, p);
+        10, p);
+    if (err != DTM_OK || PQntuples(*row) == 1)
+        return err;
+    if (created)
+        *created = false;
+    const char *q[] = {in->source_ref};
+    err =
+        dtm_db_query(db, row, "SELECT " TODO_COLS " FROM todos.todos WHERE source_ref = $1", 1, q);
+    if (err == DTM_OK && PQntuples(*row) != 1)
+        err = DTM_ECONFLICT; /* only if it was deleted in between */
+    return err;
 }
 
 dtm_err_t todos_db_update(dtm_db_t *db, const char *id, const todos_input_t *in, PGresult **row)
@@ -336,14 +353,18 @@ static json_t *checklist_json(const char *text)
 
 json_t *todos_row_json(const PGresult *r, int i)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s}", "id",
-                     dtm_pg_get(r, i, "id"), "title", dtm_pg_get(r, i, "title"), "description",
-                     dtm_pg_get(r, i, "description"), "status", dtm_pg_get(r, i, "status"),
-                     "priority", dtm_pg_get(r, i, "priority"), "dueAt",
-                     dtm_json_str_or_null(dtm_pg_get(r, i, "due_at")), "assigneeId",
-                     dtm_pg_get(r, i, "assignee_id"), "createdBy", dtm_pg_get(r, i, "created_by"),
-                     "storeId", dtm_json_str_or_null(dtm_pg_get(r, i, "store_id")), "checklist",
-                     checklist_json(dtm_pg_get(r, i, "checklist")), "completedAt",
-                     dtm_json_str_or_null(dtm_pg_get(r, i, "completed_at")), "createdAt",
-                     dtm_pg_get(r, i, "created_at"), "updatedAt", dtm_pg_get(r, i, "updated_at"));
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:s, s:s}", "id",
+        dtm_pg_get(r, i, "id"), "title", dtm_pg_get(r, i, "title"), "description",
+        dtm_pg_get(r, i, "description"), "status", dtm_pg_get(r, i, "status"), "priority",
+        dtm_pg_get(r, i, "priority"), "dueAt", dtm_json_str_or_null(dtm_pg_get(r, i, "due_at")),
+        "assigneeId", dtm_pg_get(r, i, "assignee_id"), "createdBy", dtm_pg_get(r, i, "created_by"),
+        "storeId", dtm_json_str_or_null(dtm_pg_get(r, i, "store_id")), "checklist",
+        checklist_json(dtm_pg_get(r, i, "checklist")), "completedAt",
+        dtm_json_str_or_null(dtm_pg_get(r, i, "completed_at")), "createdAt",
+        dtm_pg_get(r, i, "created_at"), "updatedAt", dtm_pg_get(r, i, "updated_at"));
+    const char *ref = dtm_pg_get(r, i, "source_ref");
+    if (ref)
+        json_object_set_new(o, "sourceRef", json_string(ref));
+    return o;
 }

@@ -17,7 +17,8 @@ typedef struct {
     const char *title, *description, *status, *priority;
     const char *due_at; /* ISO-8601 */
     const char *assignee_id, *created_by, *store_id;
-    const char *checklist; /* JSON array text [{id,text,done}] */
+    const char *checklist;  /* JSON array text [{id,text,done}] */
+    const char *source_ref; /* set only by services: "audit:<id>:<questionId>" */
     bool due_at_clear, store_id_clear;
 } todos_input_t;
 
@@ -48,8 +49,9 @@ dtm_err_t todos_db_list(dtm_db_t *db, const todos_filter_t *f, PGresult **rows, 
 /** The todo `id` (a valid UUID), locked FOR UPDATE when for_update (inside a transaction).
  *  DTM_ENOTFOUND when there is none. */
 dtm_err_t todos_db_get(dtm_db_t *db, const char *id, bool for_update, PGresult **row);
-/** Insert with a new id. */
-dtm_err_t todos_db_insert(dtm_db_t *db, const todos_input_t *in, PGresult **row);
+/** Insert with a new id. With in->source_ref, idempotent: when a todo with that reference
+ *  exists it is returned instead and *created (may be NULL) is false. */
+dtm_err_t todos_db_insert(dtm_db_t *db, const todos_input_t *in, PGresult **row, bool *created);
 /** Update the given fields (status changes keep completed_at consistent). DTM_ENOTFOUND. */
 dtm_err_t todos_db_update(dtm_db_t *db, const char *id, const todos_input_t *in, PGresult **row);
 /** Delete; DTM_ENOTFOUND. */

@@ -130,3 +130,72 @@ export const ROLES: Role[] = ["admin", "manager", "merchandiser"];
 export const PRIORITIES: Priority[] = ["low", "medium", "high", "urgent"];
 export const STATUSES: TodoStatus[] = ["pending", "in_progress", "completed", "cancelled"];
 export const BREAK_TYPES: BreakType[] = ["lunch", "coffee", "rest", "other"];
+
+// ---- audits (API.md Wave 2) ----
+
+export type QuestionType = "yes_no" | "number" | "choice" | "text" | "photo";
+export const QUESTION_TYPES: QuestionType[] = ["yes_no", "number", "choice", "text", "photo"];
+
+export interface AuditQuestion {
+  id: string;
+  text: string;
+  type: QuestionType;
+  required: boolean;
+  weight: number;
+  allowNa: boolean;
+  passValue: boolean | null;
+  min: number | null;
+  max: number | null;
+  options: string[];
+  passOptions: string[];
+  photoRequired: boolean;
+  failCreatesTask: { priority: Priority; dueInHours: number } | null;
+}
+
+export interface AuditTemplate {
+  id: string;
+  name: string;
+  description: string;
+  version: number;
+  active: boolean;
+  passThresholdPct: number;
+  questions: AuditQuestion[];
+  used?: boolean;
+}
+
+export type AnswerValue = boolean | number | string | null;
+
+export interface AuditAnswer {
+  questionId: string;
+  value: AnswerValue;
+  na: boolean;
+  comment: string | null;
+  photoUrls: string[];
+  passed: boolean | null;
+}
+
+export interface Audit {
+  id: string;
+  templateId: string;
+  templateVersion: number;
+  templateName?: string;
+  storeId: string;
+  userId: string;
+  visitId: string | null;
+  attendanceId: string | null;
+  status: "draft" | "submitted";
+  answers: AuditAnswer[];
+  scorePct: number | null;
+  passed: boolean | null;
+  passThresholdPct?: number;
+  correctiveTodoIds: string[];
+  startedAt: string;
+  submittedAt: string | null;
+}
+
+export interface ScoreItem {
+  key: string;
+  audits: number;
+  avgScorePct: number;
+  passRatePct: number;
+}

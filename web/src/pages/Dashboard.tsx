@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Manager dashboard: today's KPIs from /api/reports/summary, with charts of the team and the tasks.
 import { api } from "../api/client";
-import type { TeamView, TodoStats } from "../api/types";
+import { activeStores } from "../api/lookups";
+import type { ScoreItem, TeamView, TodoStats } from "../api/types";
 import { BarChart, Donut, TONE_OF } from "../components/charts";
 import { Empty, ErrorBox, Loading, PageHeader } from "../components/ui";
 import { label } from "../lib/format";
@@ -19,10 +20,22 @@ export default function Dashboard(_props: PageProps) {
   const summary = useAsync((s) => api.get<Record<string, unknown>>("/api/reports/summary", undefined, s), "summary");
   const stats = useAsync((s) => api.get<TodoStats>("/api/todos/stats", undefined, s), "stats");
   const team = useAsync((s) => api.get<TeamView>("/api/attendance/team", undefined, s), "team");
+  const scores = useAsync(
+    (s) =>
+      Promise.all([
+        api.get<{ items: ScoreItem[] }>("/api/audits/scores", { groupBy: "store", from: new Date(Date.now() - 30 * 86400e3).toISOString() }, s),
+        activeStores(s),
+      ]).then(([sc, st]) => {
+        const names = new Map(st.map((x) => [x.id, x.name]));
+        return sc.items.map((i) => ({ ...i, name: names.get(i.key) ?? i.key.slice(0, 8) }));
+      }),
+    "scores",
+  );
   const reload = () => {
     summary.reload();
     stats.reload();
     team.reload();
+    scores.reload();
   };
   const kpis = summaryKpis(summary.data);
   const tables = summaryTables(summary.data);
@@ -97,6 +110,26 @@ export default function Dashboard(_props: PageProps) {
               />
             )}
           </div>
+          <section className="card" aria-label="Audit scores">
+            {scores.loading && !scores.data ? (
+              <Loading />
+            ) : scores.error ? (
+              <ErrorBox error={scores.error} onRetry={scores.reload} />
+            ) : scores.data && scores.data.length > 0 ? (
+              <>
+                <BarChart
+                  title="Audit score by store, last 30 days (%)"
+                  data={scores.data.slice(0, 12).map((i) => ({ label: i.name.slice(0, 16), value: i.avgScorePct, tone: i.avgScorePct >= 80 ? "#2e9d6a" : "#d9534f" }))}
+                />
+                <p className="muted small">
+                  {scores.data.reduce((n, i) => n + i.audits, 0)} audits ·{" "}
+                  <Link href="/audits">results</Link>
+                </p>
+              </>
+            ) : (
+              <Empty>No audit submitted in the last 30 days.</Empty>
+            )}
+          </section>
         </div>
       </section>
 

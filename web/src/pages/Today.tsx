@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react
 import { api } from "../api/client";
 import { describeError } from "../api/errors";
 import { activeStores } from "../api/lookups";
-import type { Attendance, BreakType, Page, Store, Todo } from "../api/types";
+import type { Attendance, Audit, AuditTemplate, BreakType, Page, Store, Todo } from "../api/types";
 import { BREAK_TYPES } from "../api/types";
 import { AuthImage } from "../components/AuthImage";
 import { TaskCard } from "../components/TaskCard";
@@ -15,6 +15,7 @@ import { currentPosition, GeoError, sortByDistance, type Position } from "../lib
 import { endOfDay, label, minutes, startOfDay, time } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import type { PageProps } from "../Shell";
+import { navigate } from "../router";
 
 interface Current {
   punchedIn: boolean;
@@ -316,6 +317,59 @@ function OnShift({ attendance: a, store, onChange }: { attendance: Attendance; s
         {busy ? "Working…" : "Punch out"}
       </button>
       {onBreak && <p className="muted small">End your break before punching out.</p>}
+      <StartAudit storeId={a.storeId} />
+    </div>
+  );
+}
+
+/** "Start audit" inside the open visit: the audit is linked to this punch-in by the server. */
+function StartAudit({ storeId }: { storeId: string }) {
+  const templates = useAsync((s) => api.get<Page<AuditTemplate>>("/api/audits/templates", { active: true, limit: 100 }, s), "audit-templates");
+  const drafts = useAsync((s) => api.get<Page<Audit>>("/api/audits", { storeId, status: "draft", limit: 20 }, s), `drafts-${storeId}`);
+  const [templateId, setTemplateId] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const list = templates.data?.items ?? [];
+  if (templates.error || list.length === 0) return null;
+  const chosen = templateId || list[0].id;
+  const start = async () => {
+    setError(null);
+    try {
+      const r = await api.post<{ audit: Audit }>("/api/audits", { templateId: chosen, storeId });
+      navigate(`/audits/${r.audit.id}`);
+    } catch (e) {
+      setError(describeError(e));
+    }
+  };
+  return (
+    <div className="start-audit" aria-label="Store audit">
+      <h3>Store audit</h3>
+      {(drafts.data?.items ?? []).map((d) => (
+        <p key={d.id}>
+          <a href={`/audits/${d.id}`} onClick={(e) => { e.preventDefault(); navigate(`/audits/${d.id}`); }}>
+            Continue {d.templateName ?? "audit"}
+          </a>
+        </p>
+      ))}
+      <div className="actions">
+        <label className="field inline">
+          <span>Template</span>
+          <select value={chosen} onChange={(e) => setTemplateId(e.target.value)}>
+            {list.map((t) => (
+              <option key={t.id} value={t.id}>
+                {t.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" className="btn" onClick={start}>
+          Start audit
+        </button>
+      </div>
+      {error && (
+        <div className="notice notice-error" role="alert">
+          {error}
+        </div>
+      )}
     </div>
   );
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "services/attendance/photo.h"
+#include "services/common/photo.h"
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>

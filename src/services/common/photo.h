@@ -3,8 +3,8 @@
  * by magic bytes, and content-addressed storage under DTM_DATA_DIR/uploads. The parser has no
  * server dependencies so it can be unit-tested and fuzzed on its own
  * (tests/fuzz/multipart_fuzz.c). */
-#ifndef DTM_ATTENDANCE_PHOTO_H
-#define DTM_ATTENDANCE_PHOTO_H
+#ifndef DTM_COMMON_PHOTO_H
+#define DTM_COMMON_PHOTO_H
 
 #include "core/arena.h"
 #include "core/err.h"
@@ -55,6 +55,16 @@ typedef enum {
 dtm_img_t dtm_image_sniff(const void *data, size_t len);
 /** "image/jpeg", "image/png", "image/webp"; NULL for DTM_IMG_NONE. */
 const char *dtm_image_mime(dtm_img_t t);
+
+/** The byte checks every uploaded photo passes (punch-in, audit answers). */
+typedef enum {
+    DTM_PHOTO_OK = 0,
+    DTM_PHOTO_TOO_LARGE, /* more than DTM_PHOTO_MAX_BYTES: answer 413 */
+    DTM_PHOTO_NOT_IMAGE, /* not JPEG, PNG or WebP by its bytes: answer 415 */
+} dtm_photo_verdict_t;
+
+/** Size and type of `data` by its bytes only; *type set when DTM_PHOTO_OK. */
+dtm_photo_verdict_t dtm_photo_check(const void *data, size_t len, dtm_img_t *type);
 
 /** True for 64 lower-case hex characters. */
 bool dtm_sha256_hex_valid(const char *s);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "services/attendance/photo.h"
+#include "services/common/photo.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -389,4 +389,12 @@ dtm_err_t dtm_photo_store(const char *data_dir, const void *data, size_t len, ch
     }
     *created = true;
     return DTM_OK;
+}
+
+dtm_photo_verdict_t dtm_photo_check(const void *data, size_t len, dtm_img_t *type)
+{
+    if (len > (size_t)DTM_PHOTO_MAX_BYTES)
+        return DTM_PHOTO_TOO_LARGE;
+    *type = dtm_image_sniff(data, len);
+    return *type == DTM_IMG_NONE ? DTM_PHOTO_NOT_IMAGE : DTM_PHOTO_OK;
 }

@@ -16,8 +16,8 @@ typedef struct {
      * default "dtm") and followed across failovers; REDIS_URL then gives only the user,
      * password and db. REDIS_SENTINEL_PASSWORD when the sentinels require AUTH. */
     const char *redis_sentinels, *redis_master_name, *redis_sentinel_password;
-    int pg_pool_size;         /* DTM_PG_POOL_SIZE, default 32 (2x threads: dtm_call nests) */
-    int pg_timeout_ms;        /* DTM_PG_TIMEOUT_MS, connect + acquire timeout, default 2000 */
+    int pg_pool_size;  /* DTM_PG_POOL_SIZE, default 32 (2x threads: dtm_call nests) */
+    int pg_timeout_ms; /* DTM_PG_TIMEOUT_MS, connect + acquire timeout, default 2000 */
     /* DTM_PG_STATEMENT_TIMEOUT_MS, statement_timeout of pooled connections, default 30000 */
     int pg_statement_timeout_ms;
     /* DTM_PG_POOLER: what DATABASE_URL points at. none (PostgreSQL itself) or session (a pooler
@@ -49,7 +49,7 @@ typedef struct {
     int idempotency_ttl_s;    /* DTM_IDEMPOTENCY_TTL_S: keys kept, default and minimum 86400 */
     int idempotency_lease_ms; /* DTM_IDEMPOTENCY_LEASE_MS: a running key is the first request's
                                  for this long; then a retry may take over (default 60000) */
-    const char *web_dir;  /* DTM_WEB_DIR, default ./web/dist */
+    const char *web_dir;      /* DTM_WEB_DIR, default ./web/dist */
     /* gateway */
     int rate_limit_per_ip;           /* DTM_RATE_LIMIT_PER_IP, default 1200 / minute */
     int rate_limit_per_user;         /* DTM_RATE_LIMIT_PER_USER, default 600 / minute */

@@ -21,7 +21,8 @@ static const char CLAIM_SQL[] =
     "  lease_until = EXCLUDED.lease_until, status = NULL, content_type = NULL,"
     "  location = NULL, body = NULL, created_at = now(), completed_at = NULL"
     " WHERE k.created_at < now() - $6::integer * interval '1 second'"
-    "    OR (k.state = 'running' AND k.lease_until < now() AND k.fingerprint = EXCLUDED.fingerprint)"
+    "    OR (k.state = 'running' AND k.lease_until < now() AND k.fingerprint = "
+    "EXCLUDED.fingerprint)"
     " RETURNING 'claimed'::text AS outcome)"
     " SELECT outcome, NULL::integer AS status, NULL::text AS content_type, NULL::text AS location,"
     "  NULL::text AS body FROM ins"
@@ -31,10 +32,9 @@ static const char CLAIM_SQL[] =
     "  k.status, k.content_type, k.location, k.body"
     " FROM idempotency.keys k WHERE k.scope = $1 AND k.key = $2 AND NOT EXISTS (SELECT 1 FROM ins)";
 
-dtm_err_t dtm_idem_claim(dtm_db_t *db, const char *scope, const char *key,
-                         const char *fingerprint, const char *method, const char *path,
-                         int ttl_s, int lease_ms, dtm_idem_outcome_t *outcome,
-                         dtm_idem_stored_t *stored)
+dtm_err_t dtm_idem_claim(dtm_db_t *db, const char *scope, const char *key, const char *fingerprint,
+                         const char *method, const char *path, int ttl_s, int lease_ms,
+                         dtm_idem_outcome_t *outcome, dtm_idem_stored_t *stored)
 {
     char ttl[24], lease[24];
     snprintf(ttl, sizeof ttl, "%d", ttl_s);
@@ -73,8 +73,8 @@ dtm_err_t dtm_idem_complete(dtm_db_t *db, const char *scope, const char *key,
 {
     char status[16];
     snprintf(status, sizeof status, "%d", resp->status);
-    const char *p[] = {scope, key, status, resp->content_type, resp->location,
-                       resp->body ? resp->body : ""};
+    const char *p[] = {
+        scope, key, status, resp->content_type, resp->location, resp->body ? resp->body : ""};
     return dtm_db_query(db, NULL,
                         "UPDATE idempotency.keys SET state = 'done', status = $3::integer,"
                         " content_type = $4, location = $5, body = $6, completed_at = now()"

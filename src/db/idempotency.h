@@ -19,7 +19,7 @@ typedef enum {
 typedef struct {
     int status;
     const char *content_type, *location; /* NULL when none */
-    const char *body;                     /* arena text; body_len bytes */
+    const char *body;                    /* arena text; body_len bytes */
     size_t body_len;
 } dtm_idem_stored_t;
 
@@ -27,10 +27,9 @@ typedef struct {
  *  it. A row older than ttl_s counts as absent; a running row whose lease ran out (its process
  *  died) is taken over by a request with the same fingerprint. Lease: lease_ms from now.
  *  *stored (strings in db's arena) is set for DTM_IDEM_REPLAY. */
-dtm_err_t dtm_idem_claim(dtm_db_t *db, const char *scope, const char *key,
-                         const char *fingerprint, const char *method, const char *path,
-                         int ttl_s, int lease_ms, dtm_idem_outcome_t *outcome,
-                         dtm_idem_stored_t *stored);
+dtm_err_t dtm_idem_claim(dtm_db_t *db, const char *scope, const char *key, const char *fingerprint,
+                         const char *method, const char *path, int ttl_s, int lease_ms,
+                         dtm_idem_outcome_t *outcome, dtm_idem_stored_t *stored);
 
 /** Stores the response of the claimed (scope, key) and marks it done. */
 dtm_err_t dtm_idem_complete(dtm_db_t *db, const char *scope, const char *key,

@@ -388,8 +388,8 @@ dtm_pg_pool_t *dtm_pg_pool_for(const char *service)
     if (!p) {
         p = dtm_pg_pool_new(url, dtm_cfg.pg_pool_size, dtm_cfg.pg_timeout_ms);
         dtm_pg_pool_set_statement_timeout(p, dtm_cfg.pg_statement_timeout_ms);
-        dtm_pg_pool_set_transaction_pooler(
-            p, dtm_cfg.pg_pooler && strcmp(dtm_cfg.pg_pooler, "transaction") == 0);
+        dtm_pg_pool_set_transaction_pooler(p, dtm_cfg.pg_pooler &&
+                                                  strcmp(dtm_cfg.pg_pooler, "transaction") == 0);
         p->next_shared = shared;
         shared = p;
         /* One DATABASE_URL for all services (the usual case) is the "default" pool. */

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define IDEM_HEADER   "idempotency-key"
-#define IDEM_MAX_KEY  255
-#define IDEM_SCHEMA   "idempotency" /* its pool: DATABASE_URL_IDEMPOTENCY or DATABASE_URL */
+#define IDEM_HEADER    "idempotency-key"
+#define IDEM_MAX_KEY   255
+#define IDEM_SCHEMA    "idempotency" /* its pool: DATABASE_URL_IDEMPOTENCY or DATABASE_URL */
 #define PURGE_EVERY_MS (10 * 60 * 1000)
 
 static struct {
@@ -116,12 +116,13 @@ static void fingerprint(dtm_req_t *req, char out[65])
     hash_str(&h, req->path);
     hash_str(&h, req->raw_query);
     const char *ct = dtm_req_header(req, "content-type");
-    const char *boundary =
-        ct && strncasecmp(ct, "multipart/", 10) == 0 ? dtm_multipart_boundary(req->arena, ct) : NULL;
+    const char *boundary = ct && strncasecmp(ct, "multipart/", 10) == 0
+                               ? dtm_multipart_boundary(req->arena, ct)
+                               : NULL;
     dtm_mpart_t *parts = NULL;
     int n = 0;
-    if (boundary && dtm_multipart_parse(req->arena, req->body, req->body_len, boundary, &parts,
-                                        &n) == DTM_OK) {
+    if (boundary &&
+        dtm_multipart_parse(req->arena, req->body, req->body_len, boundary, &parts, &n) == DTM_OK) {
         hash_str(&h, "multipart");
         for (int i = 0; i < n; i++) {
             hash_str(&h, parts[i].name);
@@ -154,10 +155,10 @@ bool dtm_idempotency_before(dtm_req_t *req)
     dtm_idem_stored_t st;
     dtm_arena_t *a = dtm_arena_new(0);
     dtm_db_t *db = dtm_db_open(dtm_pg_pool_for(IDEM_SCHEMA), a);
-    dtm_err_t err = db ? dtm_idem_claim(db, req->auth.sub, key, fp, req->method, req->path,
-                                        dtm_cfg.idempotency_ttl_s, dtm_cfg.idempotency_lease_ms,
-                                        &o, &st)
-                       : DTM_EDB;
+    dtm_err_t err =
+        db ? dtm_idem_claim(db, req->auth.sub, key, fp, req->method, req->path,
+                            dtm_cfg.idempotency_ttl_s, dtm_cfg.idempotency_lease_ms, &o, &st)
+           : DTM_EDB;
     bool answered = true;
     if (err != DTM_OK) {
         /* Running the write unprotected could double it; the client retries later. */

@@ -193,12 +193,8 @@ static json_t *form_to_json(dtm_valid_t *v, const dtm_mpart_t *parts, int n)
     static const struct {
         const char *name;
         bool numeric;
-    } fields[] = {{"storeId", false},
-                  {"latitude", true},
-                  {"longitude", true},
-                  {"accuracyM", true},
-                  {"note", false},
-                  {"capturedAt", false}};
+    } fields[] = {{"storeId", false},  {"latitude", true}, {"longitude", true},
+                  {"accuracyM", true}, {"note", false},    {"capturedAt", false}};
     json_t *o = json_object();
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         const dtm_mpart_t *p = dtm_multipart_find(parts, n, fields[i].name);
@@ -476,11 +472,11 @@ void attendance_punch_out(dtm_req_t *req)
         dtm_db_rollback(db);
         return;
     }
-    err = attendance_db_punch_out(
-        db, id, has_lat ? fmt_num(req->arena, lat) : NULL,
-        has_lon ? fmt_num(req->arena, lon) : NULL,
-        has_acc ? dtm_arena_sprintf(req->arena, "%ld", (long)ceil(acc)) : NULL, distance,
-        captured_at);
+    err = attendance_db_punch_out(db, id, has_lat ? fmt_num(req->arena, lat) : NULL,
+                                  has_lon ? fmt_num(req->arena, lon) : NULL,
+                                  has_acc ? dtm_arena_sprintf(req->arena, "%ld", (long)ceil(acc))
+                                          : NULL,
+                                  distance, captured_at);
     if (err == DTM_OK)
         err = attendance_db_emit(db, ATT_TOPIC_PUNCHED_OUT, id, NULL);
     if (err == DTM_OK)
@@ -576,8 +572,7 @@ void attendance_break_start(dtm_req_t *req)
     }
     const char *at = break_captured(req, db, captured, captured_ms, floor, &ok);
     if (ok)
-        finish_write(req, db, attendance_db_break_start(db, id, type, at), id, 201,
-                     "break_start");
+        finish_write(req, db, attendance_db_break_start(db, id, type, at), id, 201, "break_start");
 }
 
 void attendance_break_end(dtm_req_t *req)

@@ -88,7 +88,7 @@ dtm_err_t attendance_db_open_record(dtm_db_t *db, const char *user_id, bool lock
      * instant of the record so far (its punch-in or its last break boundary), which a capture
      * closing or extending it must not precede. */
 #define OPEN_RECORD_SQL                                                                            \
-    "SELECT r.id, r.store_id, r.status,"                                                          \
+    "SELECT r.id, r.store_id, r.status,"                                                           \
     " (extract(epoch FROM greatest(r.punch_in_at, (SELECT max(coalesce(b.ended_at, b.started_at))" \
     "   FROM attendance.breaks b WHERE b.attendance_id = r.id))) * 1000)::bigint AS floor_ms"      \
     " FROM attendance.records r WHERE r.user_id = $1 AND r.status <> 'closed'"
@@ -102,10 +102,11 @@ dtm_err_t attendance_db_break_start(dtm_db_t *db, const char *id, const char *ty
     char bid[DTM_UUID_LEN + 1];
     dtm_uuid_v4(bid);
     const char *p[] = {bid, id, type, captured_at};
-    dtm_err_t err = dtm_db_query(db, NULL,
-                                 "INSERT INTO attendance.breaks (id, attendance_id, type, started_at)"
-                                 " VALUES ($1, $2, $3, coalesce($4::timestamptz, now()))",
-                                 4, p);
+    dtm_err_t err =
+        dtm_db_query(db, NULL,
+                     "INSERT INTO attendance.breaks (id, attendance_id, type, started_at)"
+                     " VALUES ($1, $2, $3, coalesce($4::timestamptz, now()))",
+                     4, p);
     if (err != DTM_OK)
         return err;
     return dtm_db_query(db, NULL,

@@ -257,24 +257,17 @@ dtm_err_t todos_db_check_item(dtm_db_t *db, const char *id, const char *item_id,
      * serialises concurrent ticks of the same todo. */
     dtm_err_t err = dtm_db_query(
         db, row,
+        /* clang-format off */
         "UPDATE todos.todos t SET checklist = (SELECT jsonb_agg(CASE WHEN e ->> 'id' = $2"
         "   THEN jsonb_set(e, '{done}', to_jsonb($3::bool)) || jsonb_build_object("
-        "     'doneAt', CASE WHEN $3::bool THEN " ISO(
-            "coalesce($5::timestamptz, now())") " END,"
-                                                "     'doneReceivedAt', CASE WHEN $3::bool "
-                                                "THEN " ISO(
-                                                    "now()") " END)"
-                                                             "   ELSE e END ORDER BY o)"
-                                                             "   FROM "
-                                                             "jsonb_array_elements(t.checklist) "
-                                                             "WITH ORDINALITY AS x(e, o)),"
-                                                             " updated_at = now()"
-                                                             " WHERE t.id = $1 AND t.checklist @> "
-                                                             "jsonb_build_array(jsonb_build_object("
-                                                             "'id', $2::text))"
-                                                             " AND ($4::uuid IS NULL OR "
-                                                             "t.assignee_id = $4) "
-                                                             "RETURNING " TODO_COLS,
+        "     'doneAt', CASE WHEN $3::bool THEN " ISO("coalesce($5::timestamptz, now())") " END,"
+        "     'doneReceivedAt', CASE WHEN $3::bool THEN " ISO("now()") " END)"
+        "   ELSE e END ORDER BY o)"
+        "   FROM jsonb_array_elements(t.checklist) WITH ORDINALITY AS x(e, o)),"
+        " updated_at = now()"
+        " WHERE t.id = $1 AND t.checklist @> jsonb_build_array(jsonb_build_object('id', $2::text))"
+        " AND ($4::uuid IS NULL OR t.assignee_id = $4) RETURNING " TODO_COLS,
+        /* clang-format on */
         5, p);
     if (err)
         return err;

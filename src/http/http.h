@@ -120,6 +120,13 @@ bool dtm_req_captured_field(dtm_valid_t *v, json_t *body, int64_t *ms);
  *  ISO-8601 text in the request arena, for SQL. */
 const char *dtm_req_captured_ok(dtm_req_t *req, int64_t ms, int64_t floor_ms);
 
+/** A validator owned by the request (cleaned up with its arena), for dtm_j* checks. */
+dtm_valid_t *dtm_req_validator(dtm_req_t *req);
+
+/** Route parameter `name` that must be a UUID, lower-cased (arena copy). A missing or malformed
+ *  one cannot name anything: 404 not_found with `message` is answered and NULL returned. */
+const char *dtm_req_uuid_param(dtm_req_t *req, const char *name, const char *message);
+
 /** True if req->auth.role is in `roles` (SERVICE always passes). */
 bool dtm_req_has_role(const dtm_req_t *req, unsigned roles);
 

@@ -2,6 +2,7 @@
 /* Request accessors and response builders used by every handler. Everything allocated here
  * lives in the request arena; jansson values are released by arena defer hooks. */
 #include "core/arena.h"
+#include "core/ids.h"
 #include "core/json.h"
 #include "core/str.h"
 #include "core/timeutil.h"
@@ -172,6 +173,33 @@ json_t *dtm_pagination(int page, int limit, long long total)
     long long pages = limit > 0 ? (total + limit - 1) / limit : 0;
     return json_pack("{s:i,s:i,s:I,s:I}", "page", page, "limit", limit, "total", (json_int_t)total,
                      "pages", (json_int_t)pages);
+}
+
+static void valid_cleanup(void *v)
+{
+    dtm_valid_cleanup(v);
+}
+
+dtm_valid_t *dtm_req_validator(dtm_req_t *req)
+{
+    dtm_valid_t *v = dtm_arena_calloc(req->arena, sizeof *v);
+    dtm_valid_init(v);
+    dtm_arena_defer(req->arena, valid_cleanup, v);
+    return v;
+}
+
+const char *dtm_req_uuid_param(dtm_req_t *req, const char *name, const char *message)
+{
+    const char *id = dtm_req_param(req, name);
+    if (!id || !dtm_uuid_valid(id)) {
+        dtm_resp_error(req, 404, "not_found", message, NULL);
+        return NULL;
+    }
+    char *low = dtm_arena_strdup(req->arena, id);
+    for (char *c = low; *c; c++)
+        if (*c >= 'A' && *c <= 'F')
+            *c = (char)(*c + 32);
+    return low;
 }
 
 bool dtm_req_captured_field(dtm_valid_t *v, json_t *body, int64_t *ms)

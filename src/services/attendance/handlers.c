@@ -9,6 +9,7 @@
 #include "core/str.h"
 #include "core/timeutil.h"
 #include "db/outbox.h"
+#include "services/common/call.h"
 #include "services/attendance/attendance.h"
 #include "services/attendance/geo.h"
 #include "services/common/photo.h"
@@ -20,51 +21,9 @@
 
 /* ---- helpers ---- */
 
-static dtm_db_t *open_db(dtm_req_t *req, dtm_arena_t *a)
-{
-    dtm_db_t *db = dtm_db_open(dtm_pg_pool_for("attendance"), a);
-    if (!db)
-        dtm_resp_err(req, DTM_EDB, NULL);
-    return db;
-}
-
 static void decref(void *j)
 {
     json_decref(j);
-}
-
-/* dtm_call on a private arena. In `all` mode the callee's database connection is tied to the
- * arena it runs on; with the request's own arena it would stay checked out until the response
- * is written, and a request holding its own connection while waiting for the callee's could
- * deadlock the pool under load. Here the callee's connection goes back at once. */
-static dtm_err_t call_scoped(dtm_req_t *req, const char *path, int *status, json_t **out)
-{
-    dtm_req_t tmp = *req;
-    tmp.arena = dtm_arena_new(0);
-    json_t *o = NULL;
-    *status = 0;
-    dtm_err_t err = dtm_call(&tmp, "GET", path, NULL, status, &o);
-    *out = NULL;
-    if (err == DTM_OK && o) {
-        json_incref(o);
-        dtm_arena_defer(req->arena, decref, o);
-        *out = o;
-    }
-    dtm_arena_free(tmp.arena);
-    return err;
-}
-
-/* Errors of a call to another service that did not answer usefully. */
-static void resp_upstream(dtm_req_t *req, dtm_err_t err, int status, const char *what)
-{
-    if (err != DTM_OK) {
-        dtm_resp_err(req, err, NULL);
-        return;
-    }
-    dtm_log_warn("%s answered %d", what, status);
-    dtm_resp_error(req, status == 503 ? 503 : 502,
-                   status == 503 ? "service_unavailable" : "bad_gateway",
-                   dtm_arena_sprintf(req->arena, "The %s did not answer as expected", what), NULL);
 }
 
 typedef struct {
@@ -81,8 +40,8 @@ static bool fetch_store(dtm_req_t *req, const char *id, bool need_active, bool r
 {
     int status;
     json_t *out;
-    dtm_err_t err =
-        call_scoped(req, dtm_arena_sprintf(req->arena, "/api/stores/%s", id), &status, &out);
+    dtm_err_t err = dtm_svc_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/stores/%s", id),
+                                 NULL, &status, &out);
     if (err == DTM_OK && status == 404) {
         if (respond)
             dtm_resp_error(req, 404, "not_found", "Store not found", NULL);
@@ -96,7 +55,7 @@ static bool fetch_store(dtm_req_t *req, const char *id, bool need_active, bool r
     if (err != DTM_OK || status != 200 || !json_is_number(lat) || !json_is_number(lon) ||
         !json_is_integer(radius)) {
         if (respond)
-            resp_upstream(req, err, status, "stores service");
+            dtm_svc_resp_upstream(req, err, status, "stores service");
         return false;
     }
     s->lat = json_number_value(lat);
@@ -138,20 +97,6 @@ static void respond_record(dtm_req_t *req, dtm_db_t *db, const char *id, int sta
         return;
     }
     resp_attendance(req, status, r, event);
-}
-
-static void valid_cleanup(void *v)
-{
-    dtm_valid_cleanup(v);
-}
-
-/* A validator owned by the request arena (cleaned up with it, whatever path returns). */
-static dtm_valid_t *new_validator(dtm_req_t *req)
-{
-    dtm_valid_t *v = dtm_arena_calloc(req->arena, sizeof *v);
-    dtm_valid_init(v);
-    dtm_arena_defer(req->arena, valid_cleanup, v);
-    return v;
 }
 
 static char *fmt_num(dtm_arena_t *a, double d)
@@ -223,7 +168,7 @@ void attendance_punch_in(dtm_req_t *req)
     const char *ct = dtm_req_header(req, "content-type");
     const dtm_mpart_t *photo = NULL;
     json_t *body;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
 
     if (ct && strncasecmp(ct, "multipart/", 10) == 0) {
         const char *boundary = dtm_multipart_boundary(req->arena, ct);
@@ -330,7 +275,7 @@ void attendance_punch_in(dtm_req_t *req)
         }
     }
 
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
     if (!db)
         return;
     attendance_punch_in_t in = {
@@ -406,7 +351,7 @@ void attendance_punch_out(dtm_req_t *req)
     json_t *body = optional_body(req, &ok);
     if (!ok)
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     double lat = 0, lon = 0, acc = 0;
     bool has_lat = dtm_jnum(v, body, "latitude", false, -90, 90, &lat);
     bool has_lon = dtm_jnum(v, body, "longitude", false, -180, 180, &lon);
@@ -422,12 +367,12 @@ void attendance_punch_out(dtm_req_t *req)
     }
 
     /* With a position, the distance to the store is recorded too. The store is looked up before
-     * this request holds a connection of its own (see call_scoped). */
+     * this request holds a connection of its own (see dtm_svc_call). */
     const char *store_id = NULL, *distance = NULL;
     store_info_t store;
     if (has_lat) {
         dtm_arena_t *tmp = dtm_arena_new(0);
-        dtm_db_t *pre = open_db(req, tmp);
+        dtm_db_t *pre = dtm_svc_db(req, "attendance", tmp);
         PGresult *r = NULL;
         dtm_err_t err = pre ? attendance_db_open_record(pre, req->auth.sub, false, &r) : DTM_EDB;
         if (err == DTM_OK && PQntuples(r) == 1)
@@ -448,7 +393,7 @@ void attendance_punch_out(dtm_req_t *req)
         }
     }
 
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
     if (!db)
         return;
     dtm_err_t err = dtm_db_begin(db);
@@ -551,7 +496,7 @@ void attendance_break_start(dtm_req_t *req)
         return;
     static const char *const types[] = {"lunch", "coffee", "rest", "other", NULL};
     const char *type = NULL;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     dtm_jenum(v, body, "type", true, types, &type);
     int64_t captured_ms;
     bool captured = dtm_req_captured_field(v, body, &captured_ms);
@@ -559,7 +504,7 @@ void attendance_break_start(dtm_req_t *req)
         dtm_resp_invalid(req, "Request body is not valid", v);
         return;
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
     const char *id, *status;
     int64_t floor;
     bool ok;
@@ -581,14 +526,14 @@ void attendance_break_end(dtm_req_t *req)
     json_t *body = optional_body(req, &ok);
     if (!ok)
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     int64_t captured_ms;
     bool captured = dtm_req_captured_field(v, body, &captured_ms);
     if (!dtm_valid_ok(v)) {
         dtm_resp_invalid(req, "Request body is not valid", v);
         return;
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
     const char *id, *status;
     int64_t floor;
     if (!db || !lock_open_record(req, db, &id, &status, &floor))
@@ -607,7 +552,7 @@ void attendance_break_end(dtm_req_t *req)
 
 void attendance_current(dtm_req_t *req)
 {
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -668,7 +613,7 @@ void attendance_list(dtm_req_t *req)
     attendance_filter_t f = {0};
     if (!dtm_req_page(req, &f.page, &f.limit))
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     int64_t from_ms = 0, to_ms = 0;
     f.user_id = uuid_param(req, v, "userId");
     f.store_id = uuid_param(req, v, "storeId");
@@ -688,7 +633,7 @@ void attendance_list(dtm_req_t *req)
         }
         f.user_id = req->auth.sub;
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -719,14 +664,14 @@ static json_t *active_merchandisers(dtm_req_t *req)
     for (int page = 1;; page++) {
         int status;
         json_t *out;
-        dtm_err_t err = call_scoped(
-            req,
+        dtm_err_t err = dtm_svc_call(
+            req, "GET",
             dtm_arena_sprintf(req->arena,
                               "/api/users?role=merchandiser&active=true&page=%d&limit=100", page),
-            &status, &out);
+            NULL, &status, &out);
         json_t *items = json_object_get(out, "items");
         if (err != DTM_OK || status != 200 || !json_is_array(items)) {
-            resp_upstream(req, err, status, "users service");
+            dtm_svc_resp_upstream(req, err, status, "users service");
             return NULL;
         }
         json_array_extend(all, items);
@@ -758,7 +703,7 @@ static int find_user_row(const PGresult *r, const char *user_id)
 
 void attendance_team(dtm_req_t *req)
 {
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     const char *date = dtm_req_query(req, "date");
     int64_t ms;
     if (date && (strlen(date) != 10 || dtm_parse_iso8601(date, &ms) != 0))
@@ -794,7 +739,7 @@ void attendance_team(dtm_req_t *req)
     }
     dtm_buf_puts(ids, "}");
 
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
     if (!db)
         return;
     const char *day, *start, *end;
@@ -845,7 +790,7 @@ void attendance_photo(dtm_req_t *req)
         dtm_resp_error(req, 404, "not_found", "Photo not found", NULL);
         return;
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
     if (!db)
         return;
     const char *type;

@@ -32,14 +32,6 @@
 
 /* ---- helpers ---- */
 
-static dtm_db_t *open_db(dtm_req_t *req, dtm_arena_t *a)
-{
-    dtm_db_t *db = dtm_db_open(dtm_pg_pool_for("audits"), a);
-    if (!db)
-        dtm_resp_err(req, DTM_EDB, NULL);
-    return db;
-}
-
 static void decref(void *j)
 {
     json_decref(j);
@@ -53,19 +45,6 @@ static json_t *owned(dtm_req_t *req, json_t *j)
     return j;
 }
 
-static void valid_cleanup(void *v)
-{
-    dtm_valid_cleanup(v);
-}
-
-static dtm_valid_t *new_validator(dtm_req_t *req)
-{
-    dtm_valid_t *v = dtm_arena_calloc(req->arena, sizeof *v);
-    dtm_valid_init(v);
-    dtm_arena_defer(req->arena, valid_cleanup, v);
-    return v;
-}
-
 static bool is_staff(const dtm_req_t *req)
 {
     return dtm_req_has_role(req, DTM_ROLES_STAFF); /* SERVICE passes too */
@@ -75,17 +54,6 @@ static void not_found(dtm_req_t *req, const char *what)
 {
     dtm_resp_error(req, 404, "not_found", dtm_arena_sprintf(req->arena, "%s not found", what),
                    NULL);
-}
-
-/* A malformed id cannot name anything: 404, like an unknown one. */
-static const char *path_id(dtm_req_t *req, const char *what)
-{
-    const char *id = dtm_req_param(req, "id");
-    if (!id || !dtm_uuid_valid(id)) {
-        not_found(req, what);
-        return NULL;
-    }
-    return id;
 }
 
 static char *text_of(dtm_req_t *req, json_t *j)
@@ -133,7 +101,7 @@ void audits_templates_list(dtm_req_t *req)
             return;
         }
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     PGresult *rows;
@@ -155,7 +123,7 @@ void audits_templates_list(dtm_req_t *req)
 static bool read_template(dtm_req_t *req, json_t *body, bool creating, audits_template_in_t *in,
                           int *active)
 {
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     const char *s;
     double pct;
     bool b;
@@ -190,7 +158,7 @@ void audits_templates_create(dtm_req_t *req)
     int active;
     if (!read_template(req, body, true, &in, &active))
         return;
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     char id[DTM_UUID_LEN + 1];
@@ -210,7 +178,7 @@ void audits_templates_create(dtm_req_t *req)
 
 void audits_templates_get(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Template");
+    const char *id = dtm_req_uuid_param(req, "id", "Template not found");
     if (!id)
         return;
     int version = 0;
@@ -227,7 +195,7 @@ void audits_templates_get(dtm_req_t *req)
         }
         version = (int)n;
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -245,7 +213,7 @@ void audits_templates_get(dtm_req_t *req)
 
 void audits_templates_update(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Template");
+    const char *id = dtm_req_uuid_param(req, "id", "Template not found");
     if (!id)
         return;
     json_t *body = dtm_req_json(req);
@@ -255,7 +223,7 @@ void audits_templates_update(dtm_req_t *req)
     int active;
     if (!read_template(req, body, false, &in, &active))
         return;
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -289,10 +257,10 @@ void audits_templates_update(dtm_req_t *req)
 
 void audits_templates_delete(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Template");
+    const char *id = dtm_req_uuid_param(req, "id", "Template not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     /* Deactivates: audits keep the version they answered, no new audit can start. */
@@ -342,7 +310,7 @@ void audits_create(dtm_req_t *req)
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     const char *template_id = NULL, *store_id = NULL;
     dtm_juuid(v, body, "templateId", true, &template_id);
     dtm_juuid(v, body, "storeId", true, &store_id);
@@ -353,7 +321,7 @@ void audits_create(dtm_req_t *req)
 
     /* The template first (our own data), on a connection given back before any call. */
     dtm_arena_t *tmp = dtm_arena_new(0);
-    dtm_db_t *pre = open_db(req, tmp);
+    dtm_db_t *pre = dtm_svc_db(req, "audits", tmp);
     PGresult *t = NULL;
     dtm_err_t err = pre ? audits_db_template_get(pre, template_id, 0, 0, &t) : DTM_EDB;
     bool active = err == DTM_OK && dtm_pg_bool(t, 0, "active");
@@ -408,7 +376,7 @@ void audits_create(dtm_req_t *req)
         .attendance_id = on_site ? dtm_arena_strdup(req->arena, att_id) : NULL,
         .visit_id = find_visit(req, store_id),
     };
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     char id[DTM_UUID_LEN + 1];
@@ -475,7 +443,7 @@ void audits_list(dtm_req_t *req)
     audits_filter_t f = {.passed = -1};
     if (!dtm_req_page(req, &f.page, &f.limit))
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     f.user_id = query_uuid(req, v, "userId");
     f.store_id = query_uuid(req, v, "storeId");
     f.template_id = query_uuid(req, v, "templateId");
@@ -504,7 +472,7 @@ void audits_list(dtm_req_t *req)
         }
         f.user_id = req->auth.sub;
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     PGresult *rows;
@@ -550,10 +518,10 @@ static PGresult *load_audit(dtm_req_t *req, dtm_db_t *db, const char *id, bool l
 
 void audits_get(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Audit");
+    const char *id = dtm_req_uuid_param(req, "id", "Audit not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     PGresult *r = load_audit(req, db, id, false, false);
@@ -682,20 +650,20 @@ static void merge_answer(dtm_req_t *req, dtm_valid_t *v, json_t *questions, json
 
 void audits_update(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Audit");
+    const char *id = dtm_req_uuid_param(req, "id", "Audit not found");
     if (!id)
         return;
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     json_t *list = json_object_get(body, "answers");
     if (!json_is_array(list) || json_array_size(list) > MAX_PATCH_ANSWERS) {
         dtm_valid_fail(v, "answers", "must be an array of at most %d answers", MAX_PATCH_ANSWERS);
         dtm_resp_invalid(req, "Request body is not valid", v);
         return;
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     dtm_err_t err = dtm_db_begin(db);
@@ -742,7 +710,7 @@ void audits_update(dtm_req_t *req)
 void audits_upload_photo(dtm_req_t *req)
 {
     audits_metrics_t *M = &audits_metrics;
-    const char *id = path_id(req, "Audit");
+    const char *id = dtm_req_uuid_param(req, "id", "Audit not found");
     if (!id)
         return;
     const char *ct = dtm_req_header(req, "content-type");
@@ -761,7 +729,7 @@ void audits_upload_photo(dtm_req_t *req)
     }
     const dtm_mpart_t *photo = dtm_multipart_find(parts, n, "photo");
     const dtm_mpart_t *qpart = dtm_multipart_find(parts, n, "questionId");
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     if (!photo || photo->len == 0)
         dtm_valid_fail(v, "photo", "is required");
     char *qid = qpart ? dtm_arena_strndup(req->arena, qpart->data, qpart->len) : NULL;
@@ -787,7 +755,7 @@ void audits_upload_photo(dtm_req_t *req)
         break;
     }
 
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     dtm_err_t err = dtm_db_begin(db);
@@ -868,7 +836,7 @@ void audits_photo(dtm_req_t *req)
         not_found(req, "Photo");
         return;
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     const char *type;
@@ -957,7 +925,7 @@ static submit_step_t submit_once(dtm_req_t *req, const char *id)
     dtm_arena_t *tmp = dtm_arena_new(0);
     submit_step_t step = SUBMIT_ANSWERED;
     audits_score_t sc = {0};
-    dtm_db_t *pre = open_db(req, tmp);
+    dtm_db_t *pre = dtm_svc_db(req, "audits", tmp);
     PGresult *r = pre ? load_audit(req, pre, id, false, true) : NULL;
     if (!r)
         goto out;
@@ -1007,7 +975,7 @@ static submit_step_t submit_once(dtm_req_t *req, const char *id)
     const char *ids_text = dtm_arena_strdup(req->arena, ids.data);
     dtm_buf_free(&ids);
 
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         goto out;
     bool done;
@@ -1042,7 +1010,7 @@ out:
 
 void audits_submit(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Audit");
+    const char *id = dtm_req_uuid_param(req, "id", "Audit not found");
     if (!id)
         return;
     for (int attempt = 0; attempt < AUDITS_SUBMIT_ATTEMPTS; attempt++) {
@@ -1056,7 +1024,7 @@ void audits_submit(dtm_req_t *req)
 
 void audits_scores(dtm_req_t *req)
 {
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     const char *from, *to;
     read_period(req, v, &from, &to);
     const char *group = dtm_req_query(req, "groupBy");
@@ -1069,7 +1037,7 @@ void audits_scores(dtm_req_t *req)
         dtm_resp_invalid(req, "Invalid query", v);
         return;
     }
-    dtm_db_t *db = open_db(req, req->arena);
+    dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;
     PGresult *rows;

@@ -7,6 +7,14 @@ static void decref(void *j)
     json_decref(j);
 }
 
+dtm_db_t *dtm_svc_db(dtm_req_t *req, const char *service, dtm_arena_t *a)
+{
+    dtm_db_t *db = dtm_db_open(dtm_pg_pool_for(service), a);
+    if (!db)
+        dtm_resp_err(req, DTM_EDB, NULL);
+    return db;
+}
+
 dtm_err_t dtm_svc_call(dtm_req_t *req, const char *method, const char *path, json_t *body,
                        int *status, json_t **out)
 {

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers for services that ask other services (dtm_call) from a request handler. */
+/* Helpers for service handlers: their database handle, and calls to other services (dtm_call). */
 #ifndef DTM_COMMON_CALL_H
 #define DTM_COMMON_CALL_H
 
+#include "db/pg.h"
 #include "http/http.h"
+
+/** A connection of `service`'s pool for the lifetime of arena `a` (usually req->arena); NULL
+ *  with 503 answered when PostgreSQL cannot be reached. */
+dtm_db_t *dtm_svc_db(dtm_req_t *req, const char *service, dtm_arena_t *a);
 
 /** dtm_call on a private arena: in `all` mode the callee's database connection is tied to the
  *  arena it runs on, so with this the callee's connection goes back at once and a request

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "core/timeutil.h"
+#include "services/common/call.h"
 #include "services/reports/reports.h"
 #include <stdlib.h>
 #include <string.h>
@@ -77,14 +78,6 @@ static const col_t visit_cols[] = {
 typedef dtm_err_t (*report_fn)(dtm_db_t *db, const reports_views_t *v, const reports_filter_t *f,
                                const char *after_ts, const char *after_id, int limit,
                                long long offset, PGresult **rows, long long *total);
-
-static dtm_db_t *open_db(dtm_req_t *req)
-{
-    dtm_db_t *db = dtm_db_open(dtm_pg_pool_for("reports"), req->arena);
-    if (!db)
-        dtm_resp_err(req, DTM_EDB, NULL);
-    return db;
-}
 
 static json_t *row_json(const PGresult *r, int i, const col_t *cols)
 {
@@ -230,7 +223,7 @@ static void report(dtm_req_t *req, report_fn fn, const col_t *cols, const char *
     int page = 1, limit = 20;
     if (!csv && !dtm_req_page(req, &page, &limit))
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "reports", req->arena);
     if (!db)
         return;
     reports_views_t views;
@@ -294,7 +287,7 @@ void reports_summary(dtm_req_t *req)
         return;
     }
     dtm_valid_cleanup(&v);
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "reports", req->arena);
     if (!db)
         return;
     reports_views_t views;

@@ -3,16 +3,9 @@
  * transaction). */
 #include "core/ids.h"
 #include "core/json.h"
+#include "services/common/call.h"
 #include "services/stores/stores.h"
 #include <string.h>
-
-static dtm_db_t *open_db(dtm_req_t *req)
-{
-    dtm_db_t *db = dtm_db_open(dtm_pg_pool_for("stores"), req->arena);
-    if (!db)
-        dtm_resp_err(req, DTM_EDB, NULL);
-    return db;
-}
 
 static void resp_store(dtm_req_t *req, int status, const PGresult *r)
 {
@@ -28,17 +21,6 @@ static void resp_db_err(dtm_req_t *req, dtm_err_t err)
                        json_pack("[{s:s, s:s}]", "field", "code", "message", "is taken"));
     else
         dtm_resp_err(req, err, NULL);
-}
-
-/* A malformed id cannot name a store: 404, like an unknown one. */
-static const char *path_id(dtm_req_t *req)
-{
-    const char *id = dtm_req_param(req, "id");
-    if (!id || !dtm_uuid_valid(id)) {
-        dtm_resp_error(req, 404, "not_found", "Store not found", NULL);
-        return NULL;
-    }
-    return id;
 }
 
 static bool code_chars_ok(const char *s)
@@ -146,7 +128,7 @@ void stores_list(dtm_req_t *req)
         }
         f.search = stores_like_pattern(req->arena, search);
     }
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "stores", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -179,7 +161,7 @@ void stores_create(dtm_req_t *req)
         return;
     }
     dtm_valid_cleanup(&v);
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "stores", req->arena);
     if (!db)
         return;
     if (tz_check && !timezone_ok(req, db, in.timezone))
@@ -195,10 +177,10 @@ void stores_create(dtm_req_t *req)
 
 void stores_get(dtm_req_t *req)
 {
-    const char *id = path_id(req);
+    const char *id = dtm_req_uuid_param(req, "id", "Store not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "stores", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -212,7 +194,7 @@ void stores_get(dtm_req_t *req)
 
 void stores_update(dtm_req_t *req)
 {
-    const char *id = path_id(req);
+    const char *id = dtm_req_uuid_param(req, "id", "Store not found");
     if (!id)
         return;
     json_t *body = dtm_req_json(req);
@@ -232,7 +214,7 @@ void stores_update(dtm_req_t *req)
         return;
     }
     dtm_valid_cleanup(&v);
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "stores", req->arena);
     if (!db)
         return;
     if (tz_check && !timezone_ok(req, db, in.timezone))
@@ -248,10 +230,10 @@ void stores_update(dtm_req_t *req)
 
 void stores_delete(dtm_req_t *req)
 {
-    const char *id = path_id(req);
+    const char *id = dtm_req_uuid_param(req, "id", "Store not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "stores", req->arena);
     if (!db)
         return;
     dtm_err_t err = stores_db_deactivate(db, id);

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "core/timeutil.h"
+#include "services/common/call.h"
 #include "services/todos/todos.h"
 #include <stdlib.h>
 #include <string.h>
@@ -70,14 +71,6 @@ static unsigned access_to(const dtm_req_t *req, const PGresult *r)
     return a;
 }
 
-static dtm_db_t *open_db(dtm_req_t *req)
-{
-    dtm_db_t *db = dtm_db_open(dtm_pg_pool_for("todos"), req->arena);
-    if (!db)
-        dtm_resp_err(req, DTM_EDB, NULL);
-    return db;
-}
-
 static void not_found(dtm_req_t *req)
 {
     dtm_resp_error(req, 404, "not_found", "Todo not found", NULL);
@@ -91,19 +84,6 @@ static void forbidden(dtm_req_t *req, const char *message)
 static void resp_todo(dtm_req_t *req, int status, const PGresult *r)
 {
     dtm_resp_json(req, status, json_pack("{s:o}", "todo", todos_row_json(r, 0)));
-}
-
-/* A malformed id cannot name a todo: 404, like an unknown one. */
-static const char *path_id(dtm_req_t *req, const char *name)
-{
-    const char *id = dtm_req_param(req, name);
-    if (!id || !dtm_uuid_valid(id)) {
-        dtm_resp_error(req, 404, "not_found",
-                       strcmp(name, "id") == 0 ? "Todo not found" : "Checklist item not found",
-                       NULL);
-        return NULL;
-    }
-    return id;
 }
 
 /* Asks the owning service whether `id` names an active user ("users") or store ("stores").
@@ -336,7 +316,7 @@ void todos_list(dtm_req_t *req)
         return;
     }
     dtm_valid_cleanup(&v);
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -400,7 +380,7 @@ void todos_create(dtm_req_t *req)
     }
     if (!refs_ok(req, in.assignee_id, in.store_id))
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -419,10 +399,10 @@ void todos_create(dtm_req_t *req)
 
 void todos_get(dtm_req_t *req)
 {
-    const char *id = path_id(req, "id");
+    const char *id = dtm_req_uuid_param(req, "id", "Todo not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -440,7 +420,7 @@ void todos_get(dtm_req_t *req)
 
 void todos_update(dtm_req_t *req)
 {
-    const char *id = path_id(req, "id");
+    const char *id = dtm_req_uuid_param(req, "id", "Todo not found");
     if (!id)
         return;
     json_t *body = dtm_req_json(req);
@@ -492,7 +472,7 @@ void todos_update(dtm_req_t *req)
     if (!refs_ok(req, in.assignee_id, in.store_id))
         return;
 
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *cur, *r;
@@ -534,10 +514,10 @@ void todos_update(dtm_req_t *req)
 
 void todos_delete(dtm_req_t *req)
 {
-    const char *id = path_id(req, "id");
+    const char *id = dtm_req_uuid_param(req, "id", "Todo not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *cur;
@@ -594,10 +574,10 @@ static void explain_miss(dtm_req_t *req, dtm_db_t *db, const char *id, const cha
 
 void todos_complete(dtm_req_t *req)
 {
-    const char *id = path_id(req, "id");
+    const char *id = dtm_req_uuid_param(req, "id", "Todo not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -616,10 +596,10 @@ void todos_complete(dtm_req_t *req)
 
 void todos_reopen(dtm_req_t *req)
 {
-    const char *id = path_id(req, "id");
+    const char *id = dtm_req_uuid_param(req, "id", "Todo not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -637,10 +617,10 @@ void todos_reopen(dtm_req_t *req)
 
 void todos_check_item(dtm_req_t *req)
 {
-    const char *id = path_id(req, "id");
+    const char *id = dtm_req_uuid_param(req, "id", "Todo not found");
     if (!id)
         return;
-    const char *item = path_id(req, "itemId");
+    const char *item = dtm_req_uuid_param(req, "itemId", "Checklist item not found");
     if (!item)
         return;
     json_t *body = dtm_req_json(req);
@@ -660,15 +640,11 @@ void todos_check_item(dtm_req_t *req)
     const char *captured_at = NULL;
     if (captured && !(captured_at = dtm_req_captured_ok(req, captured_ms, INT64_MIN)))
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
-    /* Item ids are stored lower case (dtm_uuid_v4); accept either case from the client. */
-    char lower[DTM_UUID_LEN + 1];
-    for (int i = 0; i <= DTM_UUID_LEN; i++)
-        lower[i] = (char)((item[i] >= 'A' && item[i] <= 'F') ? item[i] + 32 : item[i]);
-    PGresult *r;
-    dtm_err_t err = todos_db_check_item(db, id, lower, done, scope_user(req), captured_at, &r);
+    PGresult *r; /* item ids come lower-cased, like the stored ones (dtm_req_uuid_param) */
+    dtm_err_t err = todos_db_check_item(db, id, item, done, scope_user(req), captured_at, &r);
     if (err == DTM_ENOTFOUND) {
         explain_miss(req, db, id, NULL, "Checklist item not found");
         return;
@@ -737,7 +713,7 @@ void todos_bulk_assign(dtm_req_t *req)
 
     if (!refs_ok(req, assignee, NULL))
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
     long long updated = 0;
@@ -775,7 +751,7 @@ void todos_bulk_assign(dtm_req_t *req)
 
 void todos_stats(dtm_req_t *req)
 {
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *r;

@@ -9,6 +9,7 @@
 #include "core/str.h"
 #include "core/timeutil.h"
 #include "db/outbox.h"
+#include "services/common/call.h"
 #include "services/visits/visits.h"
 #include <math.h>
 #include <stdio.h>
@@ -17,61 +18,9 @@
 
 /* ---- helpers ---- */
 
-static dtm_db_t *open_db(dtm_req_t *req)
-{
-    dtm_db_t *db = dtm_db_open(dtm_pg_pool_for("visits"), req->arena);
-    if (!db)
-        dtm_resp_err(req, DTM_EDB, NULL);
-    return db;
-}
-
 static void decref(void *j)
 {
     json_decref(j);
-}
-
-static void valid_cleanup(void *v)
-{
-    dtm_valid_cleanup(v);
-}
-
-static dtm_valid_t *new_validator(dtm_req_t *req)
-{
-    dtm_valid_t *v = dtm_arena_calloc(req->arena, sizeof *v);
-    dtm_valid_init(v);
-    dtm_arena_defer(req->arena, valid_cleanup, v);
-    return v;
-}
-
-/* dtm_call on a private arena, so that in `all` mode the callee's connection goes back to the
- * pool at once (see attendance/handlers.c). */
-static dtm_err_t call_scoped(dtm_req_t *req, const char *path, int *status, json_t **out)
-{
-    dtm_req_t tmp = *req;
-    tmp.arena = dtm_arena_new(0);
-    json_t *o = NULL;
-    *status = 0;
-    dtm_err_t err = dtm_call(&tmp, "GET", path, NULL, status, &o);
-    *out = NULL;
-    if (err == DTM_OK && o) {
-        json_incref(o);
-        dtm_arena_defer(req->arena, decref, o);
-        *out = o;
-    }
-    dtm_arena_free(tmp.arena);
-    return err;
-}
-
-static void resp_upstream(dtm_req_t *req, dtm_err_t err, int status, const char *what)
-{
-    if (err != DTM_OK) {
-        dtm_resp_err(req, err, NULL);
-        return;
-    }
-    dtm_log_warn("%s answered %d", what, status);
-    dtm_resp_error(req, status == 503 ? 503 : 502,
-                   status == 503 ? "service_unavailable" : "bad_gateway",
-                   dtm_arena_sprintf(req->arena, "The %s did not answer as expected", what), NULL);
 }
 
 typedef enum { REF_OK, REF_BAD, REF_FAILED } ref_t;
@@ -83,14 +32,14 @@ static ref_t fetch_ref(dtm_req_t *req, const char *kind, const char *id, json_t 
 {
     int status;
     json_t *out;
-    dtm_err_t err =
-        call_scoped(req, dtm_arena_sprintf(req->arena, "/api/%ss/%s", kind, id), &status, &out);
+    dtm_err_t err = dtm_svc_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/%ss/%s", kind, id),
+                                 NULL, &status, &out);
     if (err == DTM_OK && status == 404)
         return REF_BAD;
     json_t *o = json_object_get(out, kind);
     if (err != DTM_OK || status != 200 || !json_is_object(o)) {
-        resp_upstream(req, err, status,
-                      strcmp(kind, "user") == 0 ? "users service" : "stores service");
+        dtm_svc_resp_upstream(req, err, status,
+                              strcmp(kind, "user") == 0 ? "users service" : "stores service");
         return REF_FAILED;
     }
     *obj = o;
@@ -142,19 +91,9 @@ static bool jdate(dtm_valid_t *v, json_t *body, const char *field, bool required
 
 static void bad_field(dtm_req_t *req, const char *field, const char *message)
 {
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     dtm_valid_fail(v, field, "%s", message);
     dtm_resp_invalid(req, NULL, v);
-}
-
-static const char *path_id(dtm_req_t *req, const char *what)
-{
-    const char *id = dtm_req_param(req, "id");
-    if (!id || !dtm_uuid_valid(id)) {
-        dtm_resp_error(req, 404, "not_found", what, NULL);
-        return NULL;
-    }
-    return id;
 }
 
 static bool is_staff(const dtm_req_t *req)
@@ -193,7 +132,7 @@ void visits_create(dtm_req_t *req)
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     visits_input_t in = {.created_by = req->auth.sub};
     const char *s;
     int64_t n;
@@ -229,7 +168,7 @@ void visits_create(dtm_req_t *req)
         return;
     }
     in.store_tz = dtm_arena_strdup(req->arena, store_tz(store));
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     const char *today;
@@ -260,7 +199,7 @@ void visits_list(dtm_req_t *req)
     visits_filter_t f = {0};
     if (!dtm_req_page(req, &f.page, &f.limit))
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     const char *q;
     if ((q = dtm_req_query(req, "userId")) && *q) {
         if (dtm_uuid_valid(q))
@@ -312,7 +251,7 @@ void visits_list(dtm_req_t *req)
         }
         f.user_id = req->auth.sub;
     }
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -332,7 +271,7 @@ void visits_list(dtm_req_t *req)
 
 void visits_today(dtm_req_t *req)
 {
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -355,8 +294,8 @@ void visits_today(dtm_req_t *req)
         if (!store) {
             int status;
             json_t *out;
-            err = call_scoped(req, dtm_arena_sprintf(req->arena, "/api/stores/%s", sid), &status,
-                              &out);
+            err = dtm_svc_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/stores/%s", sid),
+                               NULL, &status, &out);
             store = err == DTM_OK && status == 200 ? json_object_get(out, "store") : NULL;
             json_object_set(stores, sid, store ? store : json_null());
             store = json_object_get(stores, sid);
@@ -370,13 +309,13 @@ void visits_today(dtm_req_t *req)
 
 void visits_update(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Visit not found");
+    const char *id = dtm_req_uuid_param(req, "id", "Visit not found");
     if (!id)
         return;
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     visits_input_t in = {0};
     const char *s;
     int64_t n;
@@ -412,7 +351,7 @@ void visits_update(dtm_req_t *req)
             return;
         }
     }
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     PGresult *cur, *r;
@@ -469,10 +408,10 @@ void visits_update(dtm_req_t *req)
 
 void visits_delete(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Visit not found");
+    const char *id = dtm_req_uuid_param(req, "id", "Visit not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     PGresult *cur;
@@ -563,7 +502,7 @@ static json_t *read_store_ids(dtm_valid_t *v, json_t *a)
  * response set (400 listing the unknown stores, or an upstream error). */
 static bool resolve_stores(dtm_req_t *req, json_t *ids, const char **lit_ids, const char **lit_tzs)
 {
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     dtm_buf_t a, b;
     dtm_buf_init(&a);
     dtm_buf_init(&b);
@@ -606,7 +545,7 @@ out:
 /* Reads a plan body (create: userId, name, weekdays, storeIds, validFrom required). */
 static bool read_plan(dtm_req_t *req, json_t *body, bool create, visits_plan_input_t *in)
 {
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     memset(in, 0, sizeof *in);
     bool b;
     dtm_juuid(v, body, "userId", create, &in->user_id);
@@ -671,7 +610,7 @@ void visits_plan_create(dtm_req_t *req)
     if (!read_plan(req, body, true, &in))
         return;
     in.created_by = req->auth.sub;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -713,7 +652,7 @@ void visits_plan_list(dtm_req_t *req)
             return;
         }
     }
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -733,7 +672,7 @@ void visits_plan_list(dtm_req_t *req)
 
 void visits_plan_update(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Plan not found");
+    const char *id = dtm_req_uuid_param(req, "id", "Plan not found");
     if (!id)
         return;
     json_t *body = dtm_req_json(req);
@@ -742,7 +681,7 @@ void visits_plan_update(dtm_req_t *req)
     visits_plan_input_t in;
     if (!read_plan(req, body, false, &in))
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -769,10 +708,10 @@ void visits_plan_update(dtm_req_t *req)
 
 void visits_plan_delete(dtm_req_t *req)
 {
-    const char *id = path_id(req, "Plan not found");
+    const char *id = dtm_req_uuid_param(req, "id", "Plan not found");
     if (!id)
         return;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     dtm_err_t err = dtm_db_begin(db);
@@ -827,7 +766,7 @@ static int64_t day_ms(const char *date)
 
 void visits_coverage(dtm_req_t *req)
 {
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     const char *from = dtm_req_query(req, "from"), *to = dtm_req_query(req, "to");
     const char *user_id = dtm_req_query(req, "userId"), *store_id = dtm_req_query(req, "storeId");
     char dfrom[32], dto[32];
@@ -862,7 +801,7 @@ void visits_coverage(dtm_req_t *req)
         dtm_resp_invalid(req, "Bad filter", v);
         return;
     }
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -905,7 +844,7 @@ void visits_event(dtm_req_t *req)
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
-    dtm_valid_t *v = new_validator(req);
+    dtm_valid_t *v = dtm_req_validator(req);
     const char *event_id, *topic, *att = NULL, *user = NULL, *store = NULL, *in_at = NULL,
                                   *out_at = NULL, *tz = NULL;
     dtm_juuid(v, body, "eventId", true, &event_id);
@@ -927,7 +866,7 @@ void visits_event(dtm_req_t *req)
     }
     bool is_in = strcmp(topic, "attendance.punched_in") == 0;
     bool is_out = strcmp(topic, "attendance.punched_out") == 0;
-    dtm_db_t *db = open_db(req);
+    dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;
     bool fresh = false;

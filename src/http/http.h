@@ -127,6 +127,10 @@ dtm_valid_t *dtm_req_validator(dtm_req_t *req);
  *  one cannot name anything: 404 not_found with `message` is answered and NULL returned. */
 const char *dtm_req_uuid_param(dtm_req_t *req, const char *name, const char *message);
 
+/** An optional UUID query filter: NULL when absent or empty; NULL with a field error on `v`
+ *  ("must be a UUID") when malformed; else the value. */
+const char *dtm_req_query_uuid(dtm_req_t *req, dtm_valid_t *v, const char *name);
+
 /** True if req->auth.role is in `roles` (SERVICE always passes). */
 bool dtm_req_has_role(const dtm_req_t *req, unsigned roles);
 

@@ -202,6 +202,18 @@ const char *dtm_req_uuid_param(dtm_req_t *req, const char *name, const char *mes
     return low;
 }
 
+const char *dtm_req_query_uuid(dtm_req_t *req, dtm_valid_t *v, const char *name)
+{
+    const char *q = dtm_req_query(req, name);
+    if (!q || !*q)
+        return NULL;
+    if (!dtm_uuid_valid(q)) {
+        dtm_valid_fail(v, name, "must be a UUID");
+        return NULL;
+    }
+    return q;
+}
+
 bool dtm_req_captured_field(dtm_valid_t *v, json_t *body, int64_t *ms)
 {
     return dtm_jtime(v, body, "capturedAt", false, ms);

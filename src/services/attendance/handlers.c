@@ -598,16 +598,6 @@ static const char *time_param(dtm_req_t *req, dtm_valid_t *v, const char *name, 
     return out;
 }
 
-static const char *uuid_param(dtm_req_t *req, dtm_valid_t *v, const char *name)
-{
-    const char *s = dtm_req_query(req, name);
-    if (s && !dtm_uuid_valid(s)) {
-        dtm_valid_fail(v, name, "must be a UUID");
-        return NULL;
-    }
-    return s;
-}
-
 void attendance_list(dtm_req_t *req)
 {
     attendance_filter_t f = {0};
@@ -615,8 +605,8 @@ void attendance_list(dtm_req_t *req)
         return;
     dtm_valid_t *v = dtm_req_validator(req);
     int64_t from_ms = 0, to_ms = 0;
-    f.user_id = uuid_param(req, v, "userId");
-    f.store_id = uuid_param(req, v, "storeId");
+    f.user_id = dtm_req_query_uuid(req, v, "userId");
+    f.store_id = dtm_req_query_uuid(req, v, "storeId");
     f.from = time_param(req, v, "from", false, &from_ms);
     f.to = time_param(req, v, "to", true, &to_ms);
     if (f.from && f.to && from_ms > to_ms)
@@ -708,7 +698,7 @@ void attendance_team(dtm_req_t *req)
     int64_t ms;
     if (date && (strlen(date) != 10 || dtm_parse_iso8601(date, &ms) != 0))
         dtm_valid_fail(v, "date", "must be a date (YYYY-MM-DD)");
-    const char *store_id = uuid_param(req, v, "storeId");
+    const char *store_id = dtm_req_query_uuid(req, v, "storeId");
     if (!dtm_valid_ok(v)) {
         dtm_resp_invalid(req, "Invalid filter", v);
         return;

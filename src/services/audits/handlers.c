@@ -428,25 +428,15 @@ static void read_period(dtm_req_t *req, dtm_valid_t *v, const char **from, const
         dtm_valid_fail(v, "to", "must not be before from");
 }
 
-static const char *query_uuid(dtm_req_t *req, dtm_valid_t *v, const char *name)
-{
-    const char *q = dtm_req_query(req, name);
-    if (q && !dtm_uuid_valid(q)) {
-        dtm_valid_fail(v, name, "must be a UUID");
-        return NULL;
-    }
-    return q;
-}
-
 void audits_list(dtm_req_t *req)
 {
     audits_filter_t f = {.passed = -1};
     if (!dtm_req_page(req, &f.page, &f.limit))
         return;
     dtm_valid_t *v = dtm_req_validator(req);
-    f.user_id = query_uuid(req, v, "userId");
-    f.store_id = query_uuid(req, v, "storeId");
-    f.template_id = query_uuid(req, v, "templateId");
+    f.user_id = dtm_req_query_uuid(req, v, "userId");
+    f.store_id = dtm_req_query_uuid(req, v, "storeId");
+    f.template_id = dtm_req_query_uuid(req, v, "templateId");
     read_period(req, v, &f.from, &f.to);
     const char *q = dtm_req_query(req, "passed");
     if (q) {

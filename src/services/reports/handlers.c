@@ -139,18 +139,8 @@ static void read_filter(dtm_req_t *req, reports_filter_t *f, dtm_valid_t *v)
     }
     if (f->from && f->to && to < from)
         dtm_valid_fail(v, "to", "must not be before from");
-    if ((q = dtm_req_query(req, "storeId")) && *q) {
-        if (dtm_uuid_valid(q))
-            f->store_id = q;
-        else
-            dtm_valid_fail(v, "storeId", "must be a UUID");
-    }
-    if ((q = dtm_req_query(req, "userId")) && *q) {
-        if (dtm_uuid_valid(q))
-            f->user_id = q;
-        else
-            dtm_valid_fail(v, "userId", "must be a UUID");
-    }
+    f->store_id = dtm_req_query_uuid(req, v, "storeId");
+    f->user_id = dtm_req_query_uuid(req, v, "userId");
 }
 
 /* Streams every row as CSV, batch by batch (keyset on the last row's k_ts/k_id). The first

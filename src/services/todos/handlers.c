@@ -266,18 +266,8 @@ void todos_list(dtm_req_t *req)
         f.statuses = enum_list(req, q, "status", statuses, &v);
     if ((q = dtm_req_query(req, "priority")) && *q)
         f.priorities = enum_list(req, q, "priority", priorities, &v);
-    if ((q = dtm_req_query(req, "assigneeId")) && *q) {
-        if (dtm_uuid_valid(q))
-            f.assignee_id = q;
-        else
-            dtm_valid_fail(&v, "assigneeId", "must be a UUID");
-    }
-    if ((q = dtm_req_query(req, "storeId")) && *q) {
-        if (dtm_uuid_valid(q))
-            f.store_id = q;
-        else
-            dtm_valid_fail(&v, "storeId", "must be a UUID");
-    }
+    f.assignee_id = dtm_req_query_uuid(req, &v, "assigneeId");
+    f.store_id = dtm_req_query_uuid(req, &v, "storeId");
     if ((q = dtm_req_query(req, "search")) && *q) {
         if (strlen(q) <= 200)
             f.search = todos_like_pattern(req->arena, q);

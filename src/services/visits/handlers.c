@@ -201,18 +201,8 @@ void visits_list(dtm_req_t *req)
         return;
     dtm_valid_t *v = dtm_req_validator(req);
     const char *q;
-    if ((q = dtm_req_query(req, "userId")) && *q) {
-        if (dtm_uuid_valid(q))
-            f.user_id = q;
-        else
-            dtm_valid_fail(v, "userId", "must be a UUID");
-    }
-    if ((q = dtm_req_query(req, "storeId")) && *q) {
-        if (dtm_uuid_valid(q))
-            f.store_id = q;
-        else
-            dtm_valid_fail(v, "storeId", "must be a UUID");
-    }
+    f.user_id = dtm_req_query_uuid(req, v, "userId");
+    f.store_id = dtm_req_query_uuid(req, v, "storeId");
     if ((q = dtm_req_query(req, "from")) && *q) {
         if (is_date(q))
             f.from = q;
@@ -768,16 +758,13 @@ void visits_coverage(dtm_req_t *req)
 {
     dtm_valid_t *v = dtm_req_validator(req);
     const char *from = dtm_req_query(req, "from"), *to = dtm_req_query(req, "to");
-    const char *user_id = dtm_req_query(req, "userId"), *store_id = dtm_req_query(req, "storeId");
+    const char *user_id = dtm_req_query_uuid(req, v, "userId");
+    const char *store_id = dtm_req_query_uuid(req, v, "storeId");
     char dfrom[32], dto[32];
     if (from && *from && !is_date(from))
         dtm_valid_fail(v, "from", "must be a date YYYY-MM-DD");
     if (to && *to && !is_date(to))
         dtm_valid_fail(v, "to", "must be a date YYYY-MM-DD");
-    if (user_id && *user_id && !dtm_uuid_valid(user_id))
-        dtm_valid_fail(v, "userId", "must be a UUID");
-    if (store_id && *store_id && !dtm_uuid_valid(store_id))
-        dtm_valid_fail(v, "storeId", "must be a UUID");
     if (!dtm_valid_ok(v)) {
         dtm_resp_invalid(req, "Bad filter", v);
         return;

@@ -131,6 +131,11 @@ const char *dtm_req_uuid_param(dtm_req_t *req, const char *name, const char *mes
  *  ("must be a UUID") when malformed; else the value. */
 const char *dtm_req_query_uuid(dtm_req_t *req, dtm_valid_t *v, const char *name);
 
+/** The user filter of a list a merchandiser may read only for themselves: staff (and service
+ *  calls) keep *user_id as asked; a merchandiser gets their own id, or 403 forbidden
+ *  ("Merchandisers see only their own <what>") and false when they asked for someone else. */
+bool dtm_req_own_scope(dtm_req_t *req, const char **user_id, const char *what);
+
 /** True if req->auth.role is in `roles` (SERVICE always passes). */
 bool dtm_req_has_role(const dtm_req_t *req, unsigned roles);
 

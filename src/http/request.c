@@ -214,6 +214,20 @@ const char *dtm_req_query_uuid(dtm_req_t *req, dtm_valid_t *v, const char *name)
     return q;
 }
 
+bool dtm_req_own_scope(dtm_req_t *req, const char **user_id, const char *what)
+{
+    if (dtm_req_has_role(req, DTM_ROLES_STAFF))
+        return true;
+    if (*user_id && strcasecmp(*user_id, req->auth.sub) != 0) {
+        dtm_resp_error(req, 403, "forbidden",
+                       dtm_arena_sprintf(req->arena, "Merchandisers see only their own %s", what),
+                       NULL);
+        return false;
+    }
+    *user_id = req->auth.sub;
+    return true;
+}
+
 bool dtm_req_captured_field(dtm_valid_t *v, json_t *body, int64_t *ms)
 {
     return dtm_jtime(v, body, "capturedAt", false, ms);

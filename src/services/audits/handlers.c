@@ -455,13 +455,8 @@ void audits_list(dtm_req_t *req)
         dtm_resp_invalid(req, "Invalid filter", v);
         return;
     }
-    if (!is_staff(req)) {
-        if (f.user_id && strcasecmp(f.user_id, req->auth.sub) != 0) {
-            dtm_resp_error(req, 403, "forbidden", "Merchandisers see only their own audits", NULL);
-            return;
-        }
-        f.user_id = req->auth.sub;
-    }
+    if (!dtm_req_own_scope(req, &f.user_id, "audits"))
+        return;
     dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         return;

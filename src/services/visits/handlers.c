@@ -96,11 +96,6 @@ static void bad_field(dtm_req_t *req, const char *field, const char *message)
     dtm_resp_invalid(req, NULL, v);
 }
 
-static bool is_staff(const dtm_req_t *req)
-{
-    return (req->auth.role & (DTM_ROLES_STAFF | DTM_ROLE_SERVICE)) != 0;
-}
-
 static void resp_visit(dtm_req_t *req, int status, const PGresult *r)
 {
     dtm_resp_json(req, status, json_pack("{s:o}", "visit", visits_row_json(r, 0)));
@@ -234,13 +229,8 @@ void visits_list(dtm_req_t *req)
         dtm_resp_invalid(req, "Bad filter", v);
         return;
     }
-    if (!is_staff(req)) {
-        if (f.user_id && strcmp(f.user_id, req->auth.sub) != 0) {
-            dtm_resp_error(req, 403, "forbidden", "Merchandisers see only their own visits", NULL);
-            return;
-        }
-        f.user_id = req->auth.sub;
-    }
+    if (!dtm_req_own_scope(req, &f.user_id, "visits"))
+        return;
     dtm_db_t *db = dtm_svc_db(req, "visits", req->arena);
     if (!db)
         return;

@@ -106,11 +106,3 @@ dtm_err_t dtm_idem_purge(dtm_db_t *db, int ttl_s, long long *deleted)
         *deleted = dtm_pg_int(r, 0, "n", 0);
     return err;
 }
-
-long long dtm_idem_count(dtm_db_t *db)
-{
-    PGresult *r;
-    if (dtm_db_query(db, &r, "SELECT count(*) AS n FROM idempotency.keys", 0, NULL) != DTM_OK)
-        return -1;
-    return dtm_pg_int(r, 0, "n", -1);
-}

@@ -42,7 +42,5 @@ dtm_err_t dtm_idem_release(dtm_db_t *db, const char *scope, const char *key);
 /** Deletes rows older than ttl_s; *deleted = how many. */
 dtm_err_t dtm_idem_purge(dtm_db_t *db, int ttl_s, long long *deleted);
 
-/** Rows kept now (for the /metrics gauge); -1 on error. */
-long long dtm_idem_count(dtm_db_t *db);
 
 #endif

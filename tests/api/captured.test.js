@@ -117,10 +117,6 @@ test('a capture never precedes the record it closes or extends', async () => {
 test('malformed capturedAt is a 400 naming the field, on JSON and multipart', async () => {
     for (const bad of ['yesterday', 12345, '2026-13-01T00:00:00Z', '']) {
         const r = await as('merch2')('POST', '/api/attendance/punch-in', at({ capturedAt: bad }));
-        if (bad === '') {
-            assertFieldNamed(r, 'capturedAt');
-            continue;
-        }
         assertFieldNamed(r, 'capturedAt');
     }
     const fd = new FormData();

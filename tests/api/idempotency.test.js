@@ -177,12 +177,6 @@ test('4xx answers are kept and replayed; PATCH takes part too', async () => {
 test('a bad key is a 400; GETs and public routes ignore the header', async () => {
     for (const bad of ['x'.repeat(256), 'tab\there', '']) {
         const r = await as('manager')('POST', '/api/todos', { title: 'never' }, withKey(bad));
-        if (bad === '') {
-            // An empty header value is no key at all for fetch(); the server sees "" and refuses.
-            assert.ok([400, 201].includes(r.status), r.text);
-            if (r.status === 400) assertError(r, 400, 'invalid_idempotency_key');
-            continue;
-        }
         assertError(r, 400, 'invalid_idempotency_key');
     }
     assert.equal(await countTodos('never'), 0);
@@ -200,7 +194,6 @@ test('a bad key is a 400; GETs and public routes ignore the header', async () =>
 test('a key held by a request that died is taken over after its lease; expired keys are new', async () => {
     const k = key();
     const body = { title: `Lease ${k}` };
-    const fp = 'f'.repeat(64);
     // What a process killed mid-request leaves behind: a running row. Its fingerprint differs
     // from the retry's, so first make the real one: run, then mark it running again.
     const a = await as('manager')('POST', '/api/todos', body, withKey(k));
@@ -224,7 +217,7 @@ test('a key held by a request that died is taken over after its lease; expired k
                    WHERE scope = '${mgr}' AND key = '${k2}'`);
     const d = await as('manager')('POST', '/api/todos', { title: `New ${k2}` }, withKey(k2));
     assert.equal(d.status, 201, d.text);
-    assert.equal(fp.length, 64);
+    assert.equal(d.headers['idempotent-replayed'], undefined);
 });
 
 test('the outcomes are counted in /metrics', async () => {

@@ -11,18 +11,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { startDtm, startRedis, sleep } = require('./lib/harness.js');
+const { startDtm, startRedis, freePort, sleep } = require('./lib/harness.js');
 
 const net = require('node:net');
-async function freePort() {
-    return new Promise((resolve) => {
-        const s = net.createServer();
-        s.listen(0, '127.0.0.1', () => {
-            const p = s.address().port;
-            s.close(() => resolve(p));
-        });
-    });
-}
 
 /** One redis-sentinel process watching `master` as "dtm" (quorum 2). */
 async function startSentinel(masterPort) {

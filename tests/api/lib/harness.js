@@ -596,13 +596,11 @@ async function startDtm(opts = {}) {
     try {
         // The pgbouncer suite: serve through a PgBouncer in transaction mode; migrations (session
         // advisory lock) and the seed go straight to PostgreSQL, as an operator would run them.
-        const direct = env;
+        const setupEnv = { ...env };
         if (process.env.DTM_TEST_PGBOUNCER_URL && db && !opts.pg) {
-            handle.directEnv = { ...env };
             env.DATABASE_URL = withDb(process.env.DTM_TEST_PGBOUNCER_URL, db.name);
             env.DTM_PG_POOLER = 'transaction';
         }
-        const setupEnv = handle.directEnv || direct;
         if (opts.migrate !== false) await dtmCommand(['migrate'], setupEnv, bin);
         if (opts.seed !== false) {
             const args = opts.seed === 'demo' ? ['seed', '--demo'] : ['seed'];

@@ -143,8 +143,13 @@ int dtm_cli_serve(int argc, char **argv)
             goto out;
         }
     }
-    if (t.nservices > 0)
+    if (t.nservices > 0) {
         dtm_idempotency_start();
+        if (dtm_auth_revocation_start() != 0) {
+            dtm_log_error("the revocation cache failed to start");
+            goto out;
+        }
+    }
     if (dtm_services_events_start(t.services, t.nservices) != 0)
         goto out;
     if (t.gateway)
@@ -180,7 +185,8 @@ out:
         if (t.services[inited]->shutdown)
             t.services[inited]->shutdown();
     dtm_pg_pools_shutdown();
-    dtm_redis_shutdown();
+    dtm_redis_shutdown(); /* joins the subscribers before the revocation cache goes */
+    dtm_auth_revocation_stop();
     curl_global_cleanup();
     return rcode;
 }

@@ -7,8 +7,7 @@
  * one place.
  *
  * Redis keys (all optional: Redis down means slower, never wrong):
- *   jwt:deny:<jti>                  access-token denylist, TTL = seconds until the token's exp
- *                                   (read only by revoke.c, the router's authenticate hook)
+ *   auth:revoke (pub/sub channel)   revocations, applied by every process (revoke.h)
  *   rl:login:ip:<ip>                login attempts per client IP, 60 s window
  *   rl:login:email:<ip>:<email>     login attempts per client IP + e-mail, 60 s window
  * When Redis is down, rate limits fall back to a per-process table (auth_rl_*). */
@@ -46,6 +45,11 @@ void auth_token_hash(const char *token, char out[AUTH_TOKEN_HASH_LEN + 1]);
 /* ---- store (all SQL and Redis keys of the auth service; store.c) ---- */
 
 typedef struct {
+    const char *jti;
+    int64_t exp_s;
+} auth_denied_t;
+
+typedef struct {
     const char *id, *family_id, *user_id;
     bool used, revoked, expired;
 } auth_token_row_t;
@@ -73,17 +77,36 @@ dtm_err_t auth_store_revoke_user_except(dtm_db_t *db, const char *user_id, const
 /** Durable denylist row for an access token (kept until its expiry). */
 dtm_err_t auth_store_deny_access(dtm_db_t *db, const char *jti, const char *user_id, int64_t exp_s);
 
+/** Denylist every access token of a user issued with a refresh token outside family `keep`
+ *  (NULL = all) and not expired yet (issued within access_ttl_s); *rows and *n get them (arena). */
+dtm_err_t auth_store_deny_user_except(dtm_db_t *db, dtm_arena_t *a, const char *user_id,
+                                      const char *keep, int access_ttl_s, auth_denied_t **rows,
+                                      int *n);
+
 /** Delete expired history (old refresh tokens, stale failure counts, expired denylist rows). */
 dtm_err_t auth_store_housekeeping(dtm_db_t *db);
 typedef struct {
-    const char *jti;
-    int ttl_s;
-} auth_denied_t;
-/** Denylisted access tokens that have not expired yet (to restore the Redis copy). */
-dtm_err_t auth_store_denied_live(dtm_db_t *db, dtm_arena_t *a, auth_denied_t **rows, int *n);
+    const char *user_id;
+    int64_t valid_after;
+} auth_epoch_t;
+typedef struct {
+    auth_denied_t *denied; /* access tokens denylisted and not expired yet */
+    int ndenied;
+    auth_epoch_t *epochs; /* valid-after epochs that may still refuse a live token */
+    int nepochs;
+    const char *now; /* the database's clock before reading: the next `since` */
+} auth_revocations_t;
+/** Revocations changed after `since` (a timestamptz text from a previous answer's `now`, less a
+ *  30 s overlap for transactions that commit late), or every live one when since is NULL.
+ *  Arena-owned. */
+dtm_err_t auth_store_revocations_since(dtm_db_t *db, dtm_arena_t *a, const char *since,
+                                       int access_ttl_s, auth_revocations_t *out);
+/** Set the valid-after epoch of a user to the database clock rounded up to the second (never
+ *  lowering it); *valid_after (may be NULL) gets it. */
+dtm_err_t auth_store_epoch_bump(dtm_db_t *db, const char *user_id, int64_t *valid_after);
+/** The stored epoch of a user (0 when none). */
+dtm_err_t auth_store_epoch_get(dtm_db_t *db, const char *user_id, int64_t *valid_after);
 
-/** Redis `jwt:deny:<jti>` with TTL ttl_s. false when Redis is down. */
-bool auth_cache_deny_jti(dtm_arena_t *a, const char *jti, int ttl_s);
 /** Count a login attempt for ip and ip+email in Redis (one round trip). Returns false when
  *  Redis is unavailable (the caller falls back to auth_rl_hit). */
 bool auth_cache_login_hits(dtm_arena_t *a, const char *ip, const char *email, long *ip_count,

@@ -6,6 +6,7 @@
  * two connections at once from the auth side, auth's own database work is done on short-lived
  * arenas ("scopes") whose connection goes back to the pool as soon as the step is over. */
 #include "services/auth/auth.h"
+#include "services/auth/revoke.h"
 #include "core/config.h"
 #include "core/ids.h"
 #include "core/json.h"
@@ -43,47 +44,16 @@ static void init_once_fn(void)
     g_rl = auth_rl_new(8192);
 }
 
-/* Set when a denylist entry could not be written to Redis (or at start): the durable copy in
- * PostgreSQL is pushed again by the next auth request that finds Redis reachable. */
-static atomic_bool deny_dirty = true;
-
-/* The Redis denylist restored from its durable copy (a Redis that restarted empty, or missed a
- * logout while unreachable, would otherwise accept logged-out tokens again), optionally with
- * housekeeping. Failures are only logged: the service must start even while PostgreSQL or
- * Redis is down. */
-static void sync_denylist(bool housekeeping)
+/* Housekeeping of the auth schema. Failures are only logged: the service must start even
+ * while PostgreSQL is down. */
+static void maintain(void)
 {
     dtm_pg_pool_t *pool = dtm_pg_pool_for("auth");
     dtm_arena_t *a = dtm_arena_new(0);
     dtm_db_t *db = pool ? dtm_db_open(pool, a) : NULL;
-    auth_denied_t *rows;
-    int n = 0;
-    atomic_store(&deny_dirty, false);
-    if (!db || (housekeeping && auth_store_housekeeping(db) != DTM_OK) ||
-        auth_store_denied_live(db, a, &rows, &n) != DTM_OK) {
-        dtm_log_warn("auth: denylist sync skipped: database unavailable");
-        atomic_store(&deny_dirty, true);
-        dtm_arena_free(a);
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        if (!auth_cache_deny_jti(a, rows[i].jti, rows[i].ttl_s)) {
-            atomic_store(&deny_dirty, true);
-            break;
-        }
-    }
+    if (!db || auth_store_housekeeping(db) != DTM_OK)
+        dtm_log_warn("auth: housekeeping skipped: database unavailable");
     dtm_arena_free(a);
-}
-
-static void sync_if_dirty(void)
-{
-    if (atomic_load(&deny_dirty) && dtm_redis_up())
-        sync_denylist(false);
-}
-
-static void maintain(void)
-{
-    sync_denylist(true);
 }
 
 static atomic_uint g_logins;
@@ -198,7 +168,15 @@ static dtm_err_t issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const 
     snprintf(c.role, sizeof c.role, "%s", role);
     dtm_uuid_v4(c.jti);
     snprintf(c.iss, sizeof c.iss, "dtm");
+    /* A token must be issued after the user's valid-after epoch (which is rounded up, so it may
+     * lie a second ahead): verification allows an iat up to 60 s ahead. */
+    int64_t valid_after = 0;
+    dtm_err_t err = auth_store_epoch_get(db, uid, &valid_after);
+    if (err)
+        return err;
     c.iat = dtm_now_ms() / 1000;
+    if (c.iat <= valid_after)
+        c.iat = valid_after + 1;
     c.exp = c.iat + dtm_cfg.access_ttl_s;
     char fam[DTM_UUID_LEN + 1];
     if (!family) {
@@ -208,7 +186,7 @@ static dtm_err_t issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const 
     char refresh[64], hash[AUTH_TOKEN_HASH_LEN + 1];
     dtm_random_token(refresh, AUTH_REFRESH_BYTES);
     auth_token_hash(refresh, hash);
-    dtm_err_t err = auth_store_token_insert(db, hash, family, uid, c.jti, dtm_cfg.refresh_ttl_s);
+    err = auth_store_token_insert(db, hash, family, uid, c.jti, dtm_cfg.refresh_ttl_s);
     if (err)
         return err;
     char *access = dtm_jwt_sign(&c, dtm_jwt_keys());
@@ -254,7 +232,6 @@ static bool login_allowed(dtm_req_t *req, const char *email)
 
 void auth_login(dtm_req_t *req)
 {
-    sync_if_dirty();
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
@@ -360,7 +337,6 @@ void auth_login(dtm_req_t *req)
 
 void auth_refresh(dtm_req_t *req)
 {
-    sync_if_dirty();
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
@@ -469,7 +445,6 @@ void auth_refresh(dtm_req_t *req)
 
 void auth_logout(dtm_req_t *req)
 {
-    sync_if_dirty();
     const char *token = NULL;
     if (req->body_len > 0) {
         json_t *body = dtm_req_json(req);
@@ -484,10 +459,6 @@ void auth_logout(dtm_req_t *req)
         }
         dtm_valid_cleanup(&v);
     }
-    int ttl = (int)(req->auth.exp - dtm_now_ms() / 1000);
-    if (!auth_cache_deny_jti(req->arena, req->auth.jti, ttl))
-        atomic_store(&deny_dirty, true);
-
     scope_t s;
     if (!scope_begin(req, &s))
         return;
@@ -520,6 +491,7 @@ void auth_logout(dtm_req_t *req)
         dtm_resp_err(req, err, NULL);
         return;
     }
+    dtm_auth_deny_published(req->auth.jti, req->auth.exp);
     dtm_resp_json(req, 204, NULL);
 }
 
@@ -527,7 +499,6 @@ void auth_logout(dtm_req_t *req)
 
 void auth_me(dtm_req_t *req)
 {
-    sync_if_dirty();
     int status;
     json_t *out;
     dtm_err_t err =
@@ -549,7 +520,6 @@ void auth_me(dtm_req_t *req)
 
 void auth_change_password(dtm_req_t *req)
 {
-    sync_if_dirty();
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
@@ -583,16 +553,26 @@ void auth_change_password(dtm_req_t *req)
     scope_t s;
     if (!scope_begin(req, &s))
         return;
+    /* The other sessions lose their refresh tokens and their outstanding access tokens (the
+     * denylist rather than the user's epoch: the caller's own session goes on). */
     const char *keep = NULL;
+    auth_denied_t *denied = NULL;
+    int ndenied = 0;
     err = dtm_db_begin(s.db);
     if (!err)
         err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &keep);
     if (!err)
         err = auth_store_revoke_user_except(s.db, req->auth.sub, keep);
     if (!err)
+        err = auth_store_deny_user_except(s.db, s.arena, req->auth.sub, keep, dtm_cfg.access_ttl_s,
+                                          &denied, &ndenied);
+    if (!err)
         err = dtm_db_commit(s.db);
     if (err)
         dtm_db_rollback(s.db);
+    if (!err)
+        for (int i = 0; i < ndenied; i++)
+            dtm_auth_deny_published(denied[i].jti, denied[i].exp_s);
     scope_end(&s);
     if (err) {
         dtm_resp_err(req, err, NULL);

@@ -155,6 +155,37 @@ dtm_err_t auth_store_deny_access(dtm_db_t *db, const char *jti, const char *user
                         3, params);
 }
 
+dtm_err_t auth_store_deny_user_except(dtm_db_t *db, dtm_arena_t *a, const char *user_id,
+                                      const char *keep, int access_ttl_s, auth_denied_t **rows,
+                                      int *n)
+{
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", access_ttl_s);
+    const char *params[] = {user_id, keep, ttl};
+    PGresult *r;
+    /* The token's exp is iat + ttl, and iat may lie up to a second after the row's created_at
+     * (issue_tokens): a minute of margin keeps the row until the token is surely dead. */
+    dtm_err_t err =
+        dtm_db_query(db, &r,
+                     "INSERT INTO auth.revoked_access_tokens (jti, user_id, expires_at) "
+                     "SELECT access_jti, user_id, created_at + make_interval(secs => $3::int + 60) "
+                     "FROM auth.refresh_tokens WHERE user_id = $1 AND access_jti IS NOT NULL "
+                     "AND ($2::uuid IS NULL OR family_id <> $2::uuid) "
+                     "AND created_at > now() - make_interval(secs => $3::int + 60) "
+                     "ON CONFLICT (jti) DO NOTHING "
+                     "RETURNING jti::text AS jti, extract(epoch FROM expires_at)::bigint AS exp",
+                     3, params);
+    if (err)
+        return err;
+    *n = PQntuples(r);
+    *rows = dtm_arena_calloc(a, sizeof(auth_denied_t) * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) {
+        (*rows)[i].jti = dtm_pg_get(r, i, "jti");
+        (*rows)[i].exp_s = dtm_pg_int(r, i, "exp", 0);
+    }
+    return DTM_OK;
+}
+
 /* Old rows are only history: expired refresh tokens (a day of grace so that a late reuse is
  * still recognised as such), stale failure counts, denylist rows past their token's expiry. */
 dtm_err_t auth_store_housekeeping(dtm_db_t *db)
@@ -173,34 +204,84 @@ dtm_err_t auth_store_housekeeping(dtm_db_t *db)
     return err;
 }
 
-dtm_err_t auth_store_denied_live(dtm_db_t *db, dtm_arena_t *a, auth_denied_t **rows, int *n)
+/* `since` less 30 s: a transaction stamps changed_at when it starts, not when it commits, so a
+ * row may become visible after a look whose `now` is later than its stamp. Applying a row twice
+ * is harmless. */
+dtm_err_t auth_store_revocations_since(dtm_db_t *db, dtm_arena_t *a, const char *since,
+                                       int access_ttl_s, auth_revocations_t *out)
 {
-    PGresult *r;
-    dtm_err_t err = dtm_db_query(db, &r,
-                                 "SELECT jti::text AS jti, "
-                                 "ceil(extract(epoch FROM expires_at - now()))::int AS ttl "
-                                 "FROM auth.revoked_access_tokens WHERE expires_at > now()",
-                                 0, NULL);
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", access_ttl_s);
+    const char *params[] = {since, ttl};
+    PGresult *now, *d, *e;
+    dtm_err_t err = dtm_db_query(db, &now, "SELECT now()::text AS now", 0, NULL);
+    if (!err)
+        err = dtm_db_query(db, &d,
+                           "SELECT jti::text AS jti, extract(epoch FROM expires_at)::bigint AS exp "
+                           "FROM auth.revoked_access_tokens WHERE expires_at > now() "
+                           "AND ($1::timestamptz IS NULL "
+                           "OR revoked_at > $1::timestamptz - interval '30 seconds')",
+                           1, params);
+    if (!err)
+        err = dtm_db_query(db, &e,
+                           "SELECT user_id::text AS user_id, valid_after FROM auth.user_epochs "
+                           "WHERE valid_after > extract(epoch FROM now())::bigint - $2::int - 60 "
+                           "AND ($1::timestamptz IS NULL "
+                           "OR changed_at > $1::timestamptz - interval '30 seconds')",
+                           2, params);
     if (err)
         return err;
-    *n = PQntuples(r);
-    *rows = dtm_arena_calloc(a, sizeof(auth_denied_t) * (size_t)(*n ? *n : 1));
-    for (int i = 0; i < *n; i++) {
-        (*rows)[i].jti = dtm_pg_get(r, i, "jti");
-        (*rows)[i].ttl_s = (int)dtm_pg_int(r, i, "ttl", 1);
+    out->now = dtm_pg_get(now, 0, "now");
+    out->ndenied = PQntuples(d);
+    out->denied = dtm_arena_calloc(a, sizeof(auth_denied_t) * (size_t)(out->ndenied + 1));
+    for (int i = 0; i < out->ndenied; i++) {
+        out->denied[i].jti = dtm_pg_get(d, i, "jti");
+        out->denied[i].exp_s = dtm_pg_int(d, i, "exp", 0);
+    }
+    out->nepochs = PQntuples(e);
+    out->epochs = dtm_arena_calloc(a, sizeof(auth_epoch_t) * (size_t)(out->nepochs + 1));
+    for (int i = 0; i < out->nepochs; i++) {
+        out->epochs[i].user_id = dtm_pg_get(e, i, "user_id");
+        out->epochs[i].valid_after = dtm_pg_int(e, i, "valid_after", 0);
     }
     return DTM_OK;
 }
 
-/* ---- Redis ---- */
-
-bool auth_cache_deny_jti(dtm_arena_t *a, const char *jti, int ttl_s)
+/* clock_timestamp(), not now(): the epoch must not predate tokens issued while the caller's
+ * transaction was running. Rounded up: a token issued earlier in the same second is refused
+ * too; tokens issued afterwards carry a later iat (issue_tokens). */
+dtm_err_t auth_store_epoch_bump(dtm_db_t *db, const char *user_id, int64_t *valid_after)
 {
-    if (ttl_s < 1)
-        ttl_s = 1;
-    redisReply *r = dtm_redis_cmd(a, "SET jwt:deny:%s 1 EX %d", jti, ttl_s);
-    return r && r->type == REDIS_REPLY_STATUS;
+    const char *params[] = {user_id};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(
+        db, &r,
+        "INSERT INTO auth.user_epochs AS e (user_id, valid_after, changed_at) "
+        "VALUES ($1, ceil(extract(epoch FROM clock_timestamp()))::bigint, now()) "
+        "ON CONFLICT (user_id) DO UPDATE SET "
+        "valid_after = GREATEST(e.valid_after, EXCLUDED.valid_after), changed_at = now() "
+        "RETURNING valid_after",
+        1, params);
+    if (err)
+        return err;
+    if (valid_after)
+        *valid_after = PQntuples(r) == 1 ? dtm_pg_int(r, 0, "valid_after", 0) : 0;
+    return DTM_OK;
 }
+
+dtm_err_t auth_store_epoch_get(dtm_db_t *db, const char *user_id, int64_t *valid_after)
+{
+    const char *params[] = {user_id};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(
+        db, &r, "SELECT valid_after FROM auth.user_epochs WHERE user_id = $1", 1, params);
+    if (err)
+        return err;
+    *valid_after = PQntuples(r) == 1 ? dtm_pg_int(r, 0, "valid_after", 0) : 0;
+    return DTM_OK;
+}
+
+/* ---- Redis ---- */
 
 /* INCR + EXPIRE of both counters in one round trip. The expiry is set on the first hit only,
  * so a window is 60 s from the first attempt (fixed window). */

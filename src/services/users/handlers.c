@@ -3,6 +3,7 @@
  * Each handler runs on a worker thread; every write is one transaction and deletes the
  * cache-aside key `user:{id}` after it committed. */
 #include "services/users/users.h"
+#include "services/auth/revoke.h"
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -335,7 +336,13 @@ static void users_patch_impl(dtm_req_t *req, dtm_arena_t **scope)
                        NULL);
         return;
     }
+    /* A new role or a deactivation takes effect on the user's access tokens at once (the epoch
+     * is bumped in this transaction), not at their expiry. */
+    bool revoke = role_change || (active_change && active == 0);
+    int64_t valid_after = 0;
     err = users_store_update(db, req->arena, id, norm, first, last, role, active, &u);
+    if (!err && revoke)
+        err = dtm_auth_revoke_user(db, id, &valid_after);
     if (!err)
         err = dtm_db_commit(db);
     if (err) {
@@ -343,6 +350,8 @@ static void users_patch_impl(dtm_req_t *req, dtm_arena_t **scope)
         resp_store_err(req, err);
         return;
     }
+    if (revoke)
+        dtm_auth_revoke_user_published(id, valid_after);
     users_cache_del(req->arena, id);
     resp_user(req, 200, &u);
 }
@@ -362,9 +371,12 @@ static void users_delete_impl(dtm_req_t *req, dtm_arena_t **scope)
     if (!db)
         return;
     users_row_t u;
+    int64_t valid_after = 0;
     dtm_err_t err = dtm_db_begin(db);
     if (!err)
         err = users_store_update(db, req->arena, id, NULL, NULL, NULL, NULL, 0, &u);
+    if (!err)
+        err = dtm_auth_revoke_user(db, id, &valid_after);
     if (!err)
         err = dtm_db_commit(db);
     if (err) {
@@ -372,6 +384,7 @@ static void users_delete_impl(dtm_req_t *req, dtm_arena_t **scope)
         resp_store_err(req, err);
         return;
     }
+    dtm_auth_revoke_user_published(id, valid_after);
     users_cache_del(req->arena, id);
     dtm_resp_json(req, 204, NULL);
 }

@@ -77,11 +77,31 @@ dtm_err_t auth_store_revoke_user_except(dtm_db_t *db, const char *user_id, const
 /** Durable denylist row for an access token (kept until its expiry). */
 dtm_err_t auth_store_deny_access(dtm_db_t *db, const char *jti, const char *user_id, int64_t exp_s);
 
-/** Denylist every access token of a user issued with a refresh token outside family `keep`
- *  (NULL = all) and not expired yet (issued within access_ttl_s); *rows and *n get them (arena). */
-dtm_err_t auth_store_deny_user_except(dtm_db_t *db, dtm_arena_t *a, const char *user_id,
-                                      const char *keep, int access_ttl_s, auth_denied_t **rows,
-                                      int *n);
+/** Denylist the access tokens of `user_id` that may still be live (issued within access_ttl_s),
+ *  by the family of the refresh token issued with them: family `family` only (in = true), or
+ *  every other family (in = false; family NULL = every family). *rows and *n get them (arena). */
+dtm_err_t auth_store_deny_families(dtm_db_t *db, dtm_arena_t *a, const char *user_id,
+                                   const char *family, bool in, int access_ttl_s,
+                                   auth_denied_t **rows, int *n);
+
+typedef struct {
+    const char *id; /* the family id */
+    const char *device, *user_agent, *ip, *created_at, *last_used_at;
+} auth_session_t;
+/** A new family's session (or, for an existing one, a use). Strings are cut to the columns. */
+dtm_err_t auth_store_session_open(dtm_db_t *db, const char *family_id, const char *user_id,
+                                  const char *user_agent, const char *device, const char *ip);
+/** A refresh: last used now, from `ip`. */
+dtm_err_t auth_store_session_touch(dtm_db_t *db, const char *family_id, const char *ip);
+/** The live sessions of a user, most recently used first (at most 100). Arena-owned. */
+dtm_err_t auth_store_sessions_list(dtm_db_t *db, dtm_arena_t *a, const char *user_id,
+                                   auth_session_t **rows, int *n);
+/** DTM_OK when `family_id` is a live session of `user_id` (row locked), else DTM_ENOTFOUND. */
+dtm_err_t auth_store_session_is_live(dtm_db_t *db, const char *user_id, const char *family_id);
+
+/** A short device name from a User-Agent ("Firefox on Linux", "curl", "Unknown device") into
+ *  out (cap bytes). Pure. */
+void auth_device_name(const char *user_agent, char *out, size_t cap);
 
 /** Delete expired history (old refresh tokens, stale failure counts, expired denylist rows). */
 dtm_err_t auth_store_housekeeping(dtm_db_t *db);
@@ -118,6 +138,8 @@ void auth_refresh(dtm_req_t *req);
 void auth_logout(dtm_req_t *req);
 void auth_me(dtm_req_t *req);
 void auth_change_password(dtm_req_t *req);
+void auth_sessions_list(dtm_req_t *req);
+void auth_session_revoke(dtm_req_t *req);
 
 /** Service init: metrics, fallback rate-limit table. Idempotent. */
 dtm_err_t auth_init(void);

@@ -112,6 +112,34 @@ static void scope_end(scope_t *s)
     s->db = NULL;
 }
 
+/* End sessions of a user inside the scope's transaction: family `family` only (in), or every
+ * family but `family` (NULL: all). Their refresh tokens are revoked and their outstanding
+ * access tokens denylisted; *denied gets those for commit_denials. */
+static dtm_err_t end_sessions(scope_t *s, const char *user_id, const char *family, bool in,
+                              auth_denied_t **denied, int *ndenied)
+{
+    dtm_err_t err = in ? auth_store_family_revoke(s->db, family)
+                       : auth_store_revoke_user_except(s->db, user_id, family);
+    if (!err)
+        err = auth_store_deny_families(s->db, s->arena, user_id, family, in, dtm_cfg.access_ttl_s,
+                                       denied, ndenied);
+    return err;
+}
+
+/* Commit (or, after `err`, roll back) the scope's transaction, then tell every process about the
+ * denylisted tokens, and end the scope. Returns the outcome. */
+static dtm_err_t commit_denials(scope_t *s, dtm_err_t err, const auth_denied_t *denied, int ndenied)
+{
+    if (!err)
+        err = dtm_db_commit(s->db);
+    if (err)
+        dtm_db_rollback(s->db);
+    for (int i = 0; !err && i < ndenied; i++)
+        dtm_auth_deny_published(denied[i].jti, denied[i].exp_s);
+    scope_end(s);
+    return err;
+}
+
 static void resp_invalid_token(dtm_req_t *req)
 {
     dtm_resp_error(req, 401, "invalid_token", "The refresh token is invalid or expired", NULL);
@@ -179,10 +207,19 @@ static dtm_err_t issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const 
         c.iat = valid_after + 1;
     c.exp = c.iat + dtm_cfg.access_ttl_s;
     char fam[DTM_UUID_LEN + 1];
+    const char *ip = req->client_ip ? req->client_ip : "";
     if (!family) {
         dtm_uuid_v4(fam);
         family = fam;
+        const char *ua = dtm_req_header(req, "user-agent");
+        char device[100];
+        auth_device_name(ua, device, sizeof device);
+        err = auth_store_session_open(db, family, uid, ua ? ua : "", device, ip);
+    } else {
+        err = auth_store_session_touch(db, family, ip);
     }
+    if (err)
+        return err;
     char refresh[64], hash[AUTH_TOKEN_HASH_LEN + 1];
     dtm_random_token(refresh, AUTH_REFRESH_BYTES);
     auth_token_hash(refresh, hash);
@@ -562,18 +599,68 @@ void auth_change_password(dtm_req_t *req)
     if (!err)
         err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &keep);
     if (!err)
-        err = auth_store_revoke_user_except(s.db, req->auth.sub, keep);
+        err = end_sessions(&s, req->auth.sub, keep, false, &denied, &ndenied);
+    err = commit_denials(&s, err, denied, ndenied);
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_resp_json(req, 204, NULL);
+}
+
+/* ---- GET /api/auth/sessions ---- */
+
+void auth_sessions_list(dtm_req_t *req)
+{
+    scope_t s;
+    if (!scope_begin(req, &s))
+        return;
+    auth_session_t *rows = NULL;
+    int n = 0;
+    const char *current = NULL;
+    dtm_err_t err = auth_store_sessions_list(s.db, s.arena, req->auth.sub, &rows, &n);
     if (!err)
-        err = auth_store_deny_user_except(s.db, s.arena, req->auth.sub, keep, dtm_cfg.access_ttl_s,
-                                          &denied, &ndenied);
-    if (!err)
-        err = dtm_db_commit(s.db);
-    if (err)
-        dtm_db_rollback(s.db);
-    if (!err)
-        for (int i = 0; i < ndenied; i++)
-            dtm_auth_deny_published(denied[i].jti, denied[i].exp_s);
+        err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &current);
+    if (err) {
+        scope_end(&s);
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(
+            items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", rows[i].id, "device",
+                             rows[i].device, "userAgent", rows[i].user_agent, "ip", rows[i].ip,
+                             "createdAt", rows[i].created_at, "lastUsedAt", rows[i].last_used_at,
+                             "current", current && strcmp(current, rows[i].id) == 0));
     scope_end(&s);
+    dtm_resp_json(req, 200, json_pack("{s:o}", "items", items));
+}
+
+/* ---- DELETE /api/auth/sessions/:id ---- */
+
+/* The family's refresh tokens and its outstanding access tokens stop working (the caller's own
+ * session too, when that is the one named: a "log out here"). */
+void auth_session_revoke(dtm_req_t *req)
+{
+    const char *id = dtm_req_uuid_param(req, "id", "No such session");
+    if (!id)
+        return;
+    scope_t s;
+    if (!scope_begin(req, &s))
+        return;
+    auth_denied_t *denied = NULL;
+    int ndenied = 0;
+    dtm_err_t err = dtm_db_begin(s.db);
+    if (!err)
+        err = auth_store_session_is_live(s.db, req->auth.sub, id);
+    if (!err)
+        err = end_sessions(&s, req->auth.sub, id, true, &denied, &ndenied);
+    err = commit_denials(&s, err, denied, ndenied);
+    if (err == DTM_ENOTFOUND) {
+        dtm_resp_error(req, 404, "not_found", "No such session", NULL);
+        return;
+    }
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;

@@ -155,26 +155,26 @@ dtm_err_t auth_store_deny_access(dtm_db_t *db, const char *jti, const char *user
                         3, params);
 }
 
-dtm_err_t auth_store_deny_user_except(dtm_db_t *db, dtm_arena_t *a, const char *user_id,
-                                      const char *keep, int access_ttl_s, auth_denied_t **rows,
-                                      int *n)
+dtm_err_t auth_store_deny_families(dtm_db_t *db, dtm_arena_t *a, const char *user_id,
+                                   const char *family, bool in, int access_ttl_s,
+                                   auth_denied_t **rows, int *n)
 {
     char ttl[16];
     snprintf(ttl, sizeof ttl, "%d", access_ttl_s);
-    const char *params[] = {user_id, keep, ttl};
+    const char *params[] = {user_id, family, in ? "true" : "false", ttl};
     PGresult *r;
     /* The token's exp is iat + ttl, and iat may lie up to a second after the row's created_at
      * (issue_tokens): a minute of margin keeps the row until the token is surely dead. */
     dtm_err_t err =
         dtm_db_query(db, &r,
                      "INSERT INTO auth.revoked_access_tokens (jti, user_id, expires_at) "
-                     "SELECT access_jti, user_id, created_at + make_interval(secs => $3::int + 60) "
+                     "SELECT access_jti, user_id, created_at + make_interval(secs => $4::int + 60) "
                      "FROM auth.refresh_tokens WHERE user_id = $1 AND access_jti IS NOT NULL "
-                     "AND ($2::uuid IS NULL OR family_id <> $2::uuid) "
-                     "AND created_at > now() - make_interval(secs => $3::int + 60) "
+                     "AND ($2::uuid IS NULL OR (family_id = $2::uuid) = $3::boolean) "
+                     "AND created_at > now() - make_interval(secs => $4::int + 60) "
                      "ON CONFLICT (jti) DO NOTHING "
                      "RETURNING jti::text AS jti, extract(epoch FROM expires_at)::bigint AS exp",
-                     3, params);
+                     4, params);
     if (err)
         return err;
     *n = PQntuples(r);
@@ -184,6 +184,78 @@ dtm_err_t auth_store_deny_user_except(dtm_db_t *db, dtm_arena_t *a, const char *
         (*rows)[i].exp_s = dtm_pg_int(r, i, "exp", 0);
     }
     return DTM_OK;
+}
+
+/* ---- sessions ---- */
+
+dtm_err_t auth_store_session_open(dtm_db_t *db, const char *family_id, const char *user_id,
+                                  const char *user_agent, const char *device, const char *ip)
+{
+    const char *params[] = {family_id, user_id, user_agent, device, ip};
+    return dtm_db_query(db, NULL,
+                        "INSERT INTO auth.sessions (family_id, user_id, user_agent, device, ip) "
+                        "VALUES ($1, $2, left($3, 512), left($4, 100), left($5, 64)) "
+                        "ON CONFLICT (family_id) DO UPDATE SET last_used_at = now(), "
+                        "ip = EXCLUDED.ip",
+                        5, params);
+}
+
+dtm_err_t auth_store_session_touch(dtm_db_t *db, const char *family_id, const char *ip)
+{
+    const char *params[] = {family_id, ip};
+    return dtm_db_query(db, NULL,
+                        "UPDATE auth.sessions SET last_used_at = now(), ip = left($2, 64) "
+                        "WHERE family_id = $1",
+                        2, params);
+}
+
+#define TS(col) "to_char(s." col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS " col
+#define SESSION_COLS                                                                               \
+    "s.family_id::text AS id, s.device, s.user_agent, s.ip, " TS("created_at") ", " TS(            \
+        "last_used_at")
+
+/* Live: the family still holds a refresh token that is neither used, revoked nor expired. */
+#define SESSION_LIVE                                                                               \
+    "EXISTS (SELECT 1 FROM auth.refresh_tokens t WHERE t.family_id = s.family_id "                 \
+    "AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now())"
+
+dtm_err_t auth_store_sessions_list(dtm_db_t *db, dtm_arena_t *a, const char *user_id,
+                                   auth_session_t **rows, int *n)
+{
+    const char *params[] = {user_id};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "SELECT " SESSION_COLS " FROM auth.sessions s "
+                                 "WHERE s.user_id = $1 AND " SESSION_LIVE
+                                 " ORDER BY s.last_used_at DESC LIMIT 100",
+                                 1, params);
+    if (err)
+        return err;
+    *n = PQntuples(r);
+    *rows = dtm_arena_calloc(a, sizeof(auth_session_t) * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) {
+        auth_session_t *x = &(*rows)[i];
+        x->id = dtm_pg_get(r, i, "id");
+        x->device = dtm_pg_get(r, i, "device");
+        x->user_agent = dtm_pg_get(r, i, "user_agent");
+        x->ip = dtm_pg_get(r, i, "ip");
+        x->created_at = dtm_pg_get(r, i, "created_at");
+        x->last_used_at = dtm_pg_get(r, i, "last_used_at");
+    }
+    return DTM_OK;
+}
+
+dtm_err_t auth_store_session_is_live(dtm_db_t *db, const char *user_id, const char *family_id)
+{
+    const char *params[] = {user_id, family_id};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "SELECT 1 FROM auth.sessions s WHERE s.user_id = $1 "
+                                 "AND s.family_id = $2 AND " SESSION_LIVE " FOR UPDATE OF s",
+                                 2, params);
+    if (err)
+        return err;
+    return PQntuples(r) == 1 ? DTM_OK : DTM_ENOTFOUND;
 }
 
 /* Old rows are only history: expired refresh tokens (a day of grace so that a late reuse is
@@ -201,6 +273,11 @@ dtm_err_t auth_store_housekeeping(dtm_db_t *db)
     if (!err)
         err = dtm_db_query(
             db, NULL, "DELETE FROM auth.revoked_access_tokens WHERE expires_at < now()", 0, NULL);
+    if (!err)
+        err = dtm_db_query(db, NULL,
+                           "DELETE FROM auth.sessions s WHERE NOT EXISTS (SELECT 1 FROM "
+                           "auth.refresh_tokens t WHERE t.family_id = s.family_id)",
+                           0, NULL);
     return err;
 }
 

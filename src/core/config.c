@@ -41,6 +41,7 @@ static const char *check_sentinels(const char *v);
 static const char *check_pg_url(const char *v);
 static const char *check_redis_url(const char *v);
 static const char *check_not_empty(const char *v);
+static const char *check_roles(const char *v);
 
 #define STR(env, f, d, fl, chk)                                                                    \
     {                                                                                              \
@@ -72,6 +73,8 @@ static const conf_row_t conf_table[] = {
     INT("DTM_REFRESH_TTL", refresh_ttl_s, 2592000, 60, 31622400),
     INT("DTM_LOGIN_LIMIT_PER_EMAIL", login_limit_per_email, 10, 1, 1000000),
     INT("DTM_LOGIN_LIMIT_PER_IP", login_limit_per_ip, 100, 1, 1000000),
+    STR("DTM_MFA_REQUIRED_ROLES", mfa_required_roles, NULL, 0, check_roles),
+    STR("DTM_PUBLIC_URL", public_url, "http://localhost:3000", CONF_URL, NULL),
     STR("DTM_HOST", host, "127.0.0.1", 0, check_not_empty),
     INT("DTM_PORT", port, 0, 0, 65535),
     INT("DTM_LOOPS", loops, 0, 0, 256),
@@ -123,6 +126,24 @@ static const char *check_balance(const char *v)
     if (strcmp(v, "round_robin") == 0 || strcmp(v, "least_outstanding") == 0)
         return NULL;
     return "must be round_robin or least_outstanding";
+}
+
+/* A comma-separated list of admin, manager, merchandiser. */
+static const char *check_roles(const char *v)
+{
+    static const char *const roles[] = {"admin", "manager", "merchandiser"};
+    for (const char *p = v; *p;) {
+        size_t n = strcspn(p, ",");
+        bool ok = false;
+        for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+            ok |= n == strlen(roles[i]) && strncmp(p, roles[i], n) == 0;
+        if (!ok)
+            return "must be a comma-separated list of admin, manager, merchandiser";
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return NULL;
 }
 
 /* host:port[,host:port...] */

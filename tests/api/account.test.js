@@ -103,3 +103,197 @@ describe('GET /api/auth/sessions, DELETE /api/auth/sessions/:id', () => {
         assertError(await dtm.api('DELETE', '/api/auth/sessions/00000000-0000-4000-8000-000000000000'), 401);
     });
 });
+
+// ---- TOTP ----------------------------------------------------------------------------------------
+// oathtool (Debian) is the authenticator: it is what a user's app computes from the secret.
+
+const { execFileSync } = require('node:child_process');
+
+/** The code an authenticator shows `offsetS` seconds from now. */
+function totp(secret, offsetS = 0) {
+    const at = Math.floor(Date.now() / 1000) + offsetS;
+    return execFileSync('oathtool', ['--totp', '-b', secret, '-N', `@${at}`], { encoding: 'utf8' }).trim();
+}
+
+/** A user with TOTP enabled: {u, secret, recoveryCodes}. The confirming code is `offsetS` away. */
+async function enrolled(offsetS = 0) {
+    const u = await dtm.createUser(admin.accessToken);
+    const s = await loginAs(u);
+    const setup = await dtm.api('POST', '/api/auth/mfa/totp/setup', { token: s.accessToken });
+    assert.equal(setup.status, 200, setup.text);
+    const c = await dtm.api('POST', '/api/auth/mfa/totp/confirm', { token: s.accessToken, body: { code: totp(setup.json.secret, offsetS) } });
+    assert.equal(c.status, 200, c.text);
+    return { u, secret: setup.json.secret, recoveryCodes: c.json.recoveryCodes, session: s };
+}
+
+async function mfaLogin(u) {
+    const r = await dtm.api('POST', '/api/auth/login', { body: { email: u.email, password: u.password } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.mfaRequired, true, r.text);
+    assert.equal(typeof r.json.mfaToken, 'string');
+    assert.equal(r.json.accessToken, undefined, 'no tokens before the second factor');
+    return r.json.mfaToken;
+}
+
+describe('TOTP (RFC 6238) with oathtool as the authenticator', () => {
+    test('setup: secret, otpauth URI, QR SVG; not active until confirmed; confirm answers 10 recovery codes', async () => {
+        const u = await dtm.createUser(admin.accessToken);
+        const s = await loginAs(u);
+        const r = await dtm.api('POST', '/api/auth/mfa/totp/setup', { token: s.accessToken });
+        assert.equal(r.status, 200, r.text);
+        assert.match(r.json.secret, /^[A-Z2-7]{32}$/);
+        const uri = new URL(r.json.otpauthUri);
+        assert.equal(uri.protocol, 'otpauth:');
+        assert.equal(uri.host, 'totp');
+        assert.equal(decodeURIComponent(uri.pathname), `/dtm:${u.email}`);
+        assert.equal(uri.searchParams.get('secret'), r.json.secret);
+        assert.equal(uri.searchParams.get('issuer'), 'dtm');
+        assert.equal(uri.searchParams.get('algorithm'), 'SHA1');
+        assert.equal(uri.searchParams.get('digits'), '6');
+        assert.equal(uri.searchParams.get('period'), '30');
+        assert.match(r.json.qrSvg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" viewBox="0 0 (\d+) \1"/);
+        assert.ok(r.json.qrSvg.endsWith('</svg>'));
+        // pending: a login still gets tokens
+        assert.ok((await loginAs(u)).accessToken);
+        // a second setup replaces the pending secret
+        const r2 = await dtm.api('POST', '/api/auth/mfa/totp/setup', { token: s.accessToken });
+        assert.notEqual(r2.json.secret, r.json.secret);
+        assertError(await dtm.api('POST', '/api/auth/mfa/totp/confirm', { token: s.accessToken, body: { code: totp(r.json.secret) } }), 401, 'invalid_code');
+        const c = await dtm.api('POST', '/api/auth/mfa/totp/confirm', { token: s.accessToken, body: { code: totp(r2.json.secret) } });
+        assert.equal(c.status, 200, c.text);
+        assert.equal(c.json.recoveryCodes.length, 10);
+        assert.equal(new Set(c.json.recoveryCodes).size, 10);
+        for (const rc of c.json.recoveryCodes) assert.match(rc, /^[a-z2-7]{4}(-[a-z2-7]{4}){3}$/);
+        const stored = await dtm.sql(`SELECT code_hash FROM auth.mfa_recovery_codes WHERE user_id = '${u.id}'`);
+        assert.equal(stored.length, 10);
+        assert.ok(!stored.some(([h]) => c.json.recoveryCodes.includes(h)), 'stored hashed');
+        assertError(await dtm.api('POST', '/api/auth/mfa/totp/setup', { token: s.accessToken }), 409, 'mfa_already_enabled');
+        assertError(await dtm.api('POST', '/api/auth/mfa/totp/confirm', { token: s.accessToken, body: { code: totp(r2.json.secret, 30) } }), 409, 'mfa_already_enabled');
+    });
+
+    test('login then verify with a code; the same code replayed is refused', async () => {
+        const { u, secret } = await enrolled();
+        const code = totp(secret, 30); // the confirmation used the current step
+        const t1 = await mfaLogin(u);
+        const v = await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t1, code } });
+        assert.equal(v.status, 200, v.text);
+        for (const k of ['accessToken', 'refreshToken', 'tokenType', 'expiresIn', 'user']) assert.ok(k in v.json, k);
+        assert.equal(v.json.user.id, u.id);
+        assert.equal((await dtm.api('GET', '/api/auth/me', { token: v.json.accessToken })).status, 200);
+        // the mfaToken is spent
+        assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t1, code } }), 401, 'invalid_token');
+        const t2 = await mfaLogin(u);
+        assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t2, code } }), 401, 'invalid_code');
+    });
+
+    test('clock skew: ±30 s accepted, ±90 s refused', async () => {
+        for (const [offset, ok] of [[-30, true], [30, true], [-90, false], [90, false]]) {
+            const u = await dtm.createUser(admin.accessToken);
+            const s = await loginAs(u);
+            const setup = await dtm.api('POST', '/api/auth/mfa/totp/setup', { token: s.accessToken });
+            const r = await dtm.api('POST', '/api/auth/mfa/totp/confirm', { token: s.accessToken, body: { code: totp(setup.json.secret, offset) } });
+            assert.equal(r.status, ok ? 200 : 401, `confirm at ${offset} s: ${r.text}`);
+        }
+        // and at the login's second step
+        const { u, secret } = await enrolled(-30);
+        const t = await mfaLogin(u);
+        assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, code: totp(secret, -90) } }), 401, 'invalid_code');
+        assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, code: totp(secret, 90) } }), 401, 'invalid_code');
+        assert.equal((await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, code: totp(secret, 30) } })).status, 200);
+    });
+
+    test('a recovery code works once', async () => {
+        const { u, recoveryCodes } = await enrolled();
+        const t1 = await mfaLogin(u);
+        const v = await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t1, recoveryCode: recoveryCodes[0].toUpperCase() } });
+        assert.equal(v.status, 200, v.text);
+        const t2 = await mfaLogin(u);
+        assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t2, recoveryCode: recoveryCodes[0] } }), 401, 'invalid_code');
+        assert.equal((await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t2, recoveryCode: recoveryCodes[1] } })).status, 200);
+    });
+
+    test('5 tries per mfaToken; then even the right code is refused', async () => {
+        const { u, secret } = await enrolled();
+        const t = await mfaLogin(u);
+        for (let i = 0; i < 5; i++) {
+            const r = await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, code: '000000' === totp(secret) ? '111111' : '000000' } });
+            assertError(r, 401, 'invalid_code');
+            assert.equal(r.json.error.details.triesLeft, 4 - i);
+        }
+        assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, code: totp(secret, 30) } }), 401, 'invalid_token');
+    });
+
+    test('400 for a malformed verify body, 401 for an unknown mfaToken', async () => {
+        const r1 = await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: 'x' } });
+        assertError(r1, 400);
+        assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: 'x', code: '123456', recoveryCode: 'abcd' } }), 400);
+        assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { code: '123456' } }), 400);
+        assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: 'nope', code: '123456' } }), 401, 'invalid_token');
+        assertError(await dtm.api('POST', '/api/auth/mfa/totp/setup'), 401);
+    });
+
+    test('DELETE /mfa/totp with a code turns it off; a wrong code is 401', async () => {
+        const { u, secret, session } = await enrolled();
+        assertError(await dtm.api('DELETE', '/api/auth/mfa/totp', { token: session.accessToken, body: { code: '12345x' } }), 401, 'invalid_code');
+        const d = await dtm.api('DELETE', '/api/auth/mfa/totp', { token: session.accessToken, body: { code: totp(secret, 30) } });
+        assert.equal(d.status, 204, d.text);
+        assert.ok((await loginAs(u)).accessToken, 'login without a second step again');
+        assertError(await dtm.api('DELETE', '/api/auth/mfa/totp', { token: session.accessToken, body: { code: totp(secret) } }), 404);
+    });
+
+    test("admin: DELETE /api/users/:id/mfa resets another user's MFA; others get 403; unknown 404", async () => {
+        const { u, session } = await enrolled();
+        assertError(await dtm.api('DELETE', `/api/users/${u.id}/mfa`, { token: session.accessToken }), 403);
+        assertError(await dtm.api('DELETE', '/api/users/00000000-0000-4000-8000-000000000000/mfa', { token: admin.accessToken }), 404);
+        const r = await dtm.api('DELETE', `/api/users/${u.id}/mfa`, { token: admin.accessToken });
+        assert.equal(r.status, 204, r.text);
+        assert.ok((await loginAs(u)).accessToken);
+    });
+});
+
+describe('DTM_MFA_REQUIRED_ROLES=manager forces enrolment at the next login', () => {
+    let d, dAdmin;
+    before(async () => {
+        d = await startDtm({ env: { DTM_MFA_REQUIRED_ROLES: 'admin,manager' } });
+        // the admin must enrol too: do it through the enrolment calls
+        const first = await d.api('POST', '/api/auth/login', { body: { email: d.admin.email, password: d.admin.password } });
+        assert.equal(first.json.mfaEnrollmentRequired, true, first.text);
+        const e = await d.api('POST', '/api/auth/mfa/enroll', { body: { mfaToken: first.json.mfaToken } });
+        assert.equal(e.status, 200, e.text);
+        const c = await d.api('POST', '/api/auth/mfa/enroll/confirm', { body: { mfaToken: first.json.mfaToken, code: totp(e.json.secret) } });
+        assert.equal(c.status, 200, c.text);
+        assert.equal(c.json.recoveryCodes.length, 10);
+        dAdmin = c.json;
+    });
+    after(() => d?.stop());
+
+    test('a manager gets an enrolment mfaToken, enrols with it, then logs in with a code', async () => {
+        const u = await d.createUser(dAdmin.accessToken, { role: 'manager' });
+        const r = await d.api('POST', '/api/auth/login', { body: { email: u.email, password: u.password } });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.mfaRequired, true);
+        assert.equal(r.json.mfaEnrollmentRequired, true);
+        assert.equal(r.json.accessToken, undefined);
+        // the enrolment token is no login token
+        assertError(await d.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: r.json.mfaToken, code: '123456' } }), 401, 'invalid_token');
+        const e = await d.api('POST', '/api/auth/mfa/enroll', { body: { mfaToken: r.json.mfaToken } });
+        assert.equal(e.status, 200, e.text);
+        assertError(await d.api('POST', '/api/auth/mfa/enroll/confirm', { body: { mfaToken: r.json.mfaToken, code: '000000' === totp(e.json.secret) ? '111111' : '000000' } }), 401, 'invalid_code');
+        const c = await d.api('POST', '/api/auth/mfa/enroll/confirm', { body: { mfaToken: r.json.mfaToken, code: totp(e.json.secret) } });
+        assert.equal(c.status, 200, c.text);
+        assert.ok(c.json.accessToken && c.json.refreshToken && c.json.user);
+        assert.equal(c.json.recoveryCodes.length, 10);
+        assertError(await d.api('POST', '/api/auth/mfa/enroll', { body: { mfaToken: r.json.mfaToken } }), 401, 'invalid_token');
+        const again = await d.api('POST', '/api/auth/login', { body: { email: u.email, password: u.password } });
+        assert.equal(again.json.mfaRequired, true);
+        assert.equal(again.json.mfaEnrollmentRequired, undefined);
+        const v = await d.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: again.json.mfaToken, code: totp(e.json.secret, 30) } });
+        assert.equal(v.status, 200, v.text);
+    });
+
+    test('a merchandiser is not asked', async () => {
+        const u = await d.createUser(dAdmin.accessToken, { role: 'merchandiser' });
+        const r = await d.api('POST', '/api/auth/login', { body: { email: u.email, password: u.password } });
+        assert.ok(r.json.accessToken, r.text);
+    });
+});

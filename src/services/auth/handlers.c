@@ -85,13 +85,8 @@ static void count_login(int result)
 
 /* ---- helpers ---- */
 
-/* A database handle on its own arena: the connection returns to the pool at scope_end. */
-typedef struct {
-    dtm_arena_t *arena;
-    dtm_db_t *db;
-} scope_t;
-
-static bool scope_begin(dtm_req_t *req, scope_t *s)
+/* A database handle on its own arena: the connection returns to the pool at auth_scope_end. */
+bool auth_scope_begin(dtm_req_t *req, auth_scope_t *s)
 {
     dtm_pg_pool_t *pool = dtm_pg_pool_for("auth");
     s->arena = dtm_arena_new(0);
@@ -105,7 +100,7 @@ static bool scope_begin(dtm_req_t *req, scope_t *s)
     return true;
 }
 
-static void scope_end(scope_t *s)
+void auth_scope_end(auth_scope_t *s)
 {
     dtm_arena_free(s->arena);
     s->arena = NULL;
@@ -114,9 +109,9 @@ static void scope_end(scope_t *s)
 
 /* End sessions of a user inside the scope's transaction: family `family` only (in), or every
  * family but `family` (NULL: all). Their refresh tokens are revoked and their outstanding
- * access tokens denylisted; *denied gets those for commit_denials. */
-static dtm_err_t end_sessions(scope_t *s, const char *user_id, const char *family, bool in,
-                              auth_denied_t **denied, int *ndenied)
+ * access tokens denylisted; *denied gets those for auth_scope_commit. */
+dtm_err_t auth_end_sessions(auth_scope_t *s, const char *user_id, const char *family, bool in,
+                            auth_denied_t **denied, int *ndenied)
 {
     dtm_err_t err = in ? auth_store_family_revoke(s->db, family)
                        : auth_store_revoke_user_except(s->db, user_id, family);
@@ -128,7 +123,8 @@ static dtm_err_t end_sessions(scope_t *s, const char *user_id, const char *famil
 
 /* Commit (or, after `err`, roll back) the scope's transaction, then tell every process about the
  * denylisted tokens, and end the scope. Returns the outcome. */
-static dtm_err_t commit_denials(scope_t *s, dtm_err_t err, const auth_denied_t *denied, int ndenied)
+dtm_err_t auth_scope_commit(auth_scope_t *s, dtm_err_t err, const auth_denied_t *denied,
+                            int ndenied)
 {
     if (!err)
         err = dtm_db_commit(s->db);
@@ -136,7 +132,7 @@ static dtm_err_t commit_denials(scope_t *s, dtm_err_t err, const auth_denied_t *
         dtm_db_rollback(s->db);
     for (int i = 0; !err && i < ndenied; i++)
         dtm_auth_deny_published(denied[i].jti, denied[i].exp_s);
-    scope_end(s);
+    auth_scope_end(s);
     return err;
 }
 
@@ -146,7 +142,7 @@ static void resp_invalid_token(dtm_req_t *req)
 }
 
 /* Pass an error answered by another service through unchanged (status, code, details). */
-static void forward(dtm_req_t *req, dtm_err_t err, int status, json_t *out)
+void auth_forward(dtm_req_t *req, dtm_err_t err, int status, json_t *out)
 {
     if (err) {
         dtm_resp_err(req, err, NULL);
@@ -166,7 +162,7 @@ static void forward(dtm_req_t *req, dtm_err_t err, int status, json_t *out)
 }
 
 /* The user object of a users-service answer {"user": {...}}; NULL when malformed. */
-static json_t *user_of(json_t *out)
+json_t *auth_user_of(json_t *out)
 {
     json_t *u = out ? json_object_get(out, "user") : NULL;
     if (!json_is_object(u) || !json_is_string(json_object_get(u, "id")) ||
@@ -186,8 +182,8 @@ static char *lower_dup(dtm_arena_t *a, const char *s, size_t max)
 
 /* Issue an access token and a refresh token in `family` (NULL: a new family) for `user` and
  * answer 200 with the login shape. The refresh token row is written on `db`. */
-static dtm_err_t issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const char *family,
-                              json_t **resp)
+dtm_err_t auth_issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const char *family,
+                            json_t **resp)
 {
     const char *uid = json_string_value(json_object_get(user, "id"));
     const char *role = json_string_value(json_object_get(user, "role"));
@@ -290,13 +286,13 @@ void auth_login(dtm_req_t *req)
         return;
     }
 
-    scope_t s;
-    if (!scope_begin(req, &s))
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
     bool locked = false;
     int retry = 0;
     dtm_err_t err = auth_store_lock_state(s.db, key, &locked, &retry);
-    scope_end(&s);
+    auth_scope_end(&s);
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
@@ -316,15 +312,15 @@ void auth_login(dtm_req_t *req)
     err = dtm_call(req, "POST", "/api/users/internal/verify-credentials", call_body, &status, &out);
     json_decref(call_body);
     if (err || (status != 200 && status != 401)) {
-        forward(req, err, status, out);
+        auth_forward(req, err, status, out);
         return;
     }
     if (status == 401) {
         bool now_locked = false;
-        if (!scope_begin(req, &s))
+        if (!auth_scope_begin(req, &s))
             return;
         err = auth_store_record_failure(s.db, key, &now_locked);
-        scope_end(&s);
+        auth_scope_end(&s);
         if (err) {
             dtm_resp_err(req, err, NULL);
             return;
@@ -337,7 +333,7 @@ void auth_login(dtm_req_t *req)
         dtm_resp_error(req, 401, "invalid_credentials", "E-mail or password is wrong", NULL);
         return;
     }
-    json_t *user = user_of(out);
+    json_t *user = auth_user_of(out);
     if (!user) {
         dtm_resp_err(req, DTM_EUPSTREAM, NULL);
         return;
@@ -347,19 +343,18 @@ void auth_login(dtm_req_t *req)
         dtm_resp_error(req, 403, "account_disabled", "This account has been deactivated", NULL);
         return;
     }
-    if (!scope_begin(req, &s))
+    if (!auth_scope_begin(req, &s))
         return;
     json_t *resp = NULL;
     err = dtm_db_begin(s.db);
     if (!err)
         err = auth_store_clear_failures(s.db, key);
+    /* With TOTP enabled (or to be enrolled) the answer is an mfaToken, not tokens. */
     if (!err)
-        err = issue_tokens(req, s.db, user, NULL, &resp);
-    if (!err)
-        err = dtm_db_commit(s.db);
-    if (err)
-        dtm_db_rollback(s.db);
-    scope_end(&s);
+        err = auth_mfa_login_step(req, s.db, user, &resp);
+    if (!err && !resp)
+        err = auth_issue_tokens(req, s.db, user, NULL, &resp);
+    err = auth_scope_commit(&s, err, NULL, 0);
     if (err) {
         json_decref(resp);
         dtm_resp_err(req, err, NULL);
@@ -368,6 +363,31 @@ void auth_login(dtm_req_t *req)
     count_login(R_SUCCESS);
     dtm_resp_json(req, 200, resp);
     maybe_maintain();
+}
+
+dtm_err_t auth_login_finish(dtm_req_t *req, json_t *user, json_t **resp)
+{
+    *resp = NULL;
+    if (!json_is_true(json_object_get(user, "active"))) {
+        count_login(R_DISABLED);
+        dtm_resp_error(req, 403, "account_disabled", "This account has been deactivated", NULL);
+        return DTM_EFORBIDDEN;
+    }
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
+        return DTM_EDB;
+    dtm_err_t err = dtm_db_begin(s.db);
+    if (!err)
+        err = auth_issue_tokens(req, s.db, user, NULL, resp);
+    err = auth_scope_commit(&s, err, NULL, 0);
+    if (err) {
+        json_decref(*resp);
+        *resp = NULL;
+        dtm_resp_err(req, err, NULL);
+        return err;
+    }
+    count_login(R_SUCCESS);
+    return DTM_OK;
 }
 
 /* ---- POST /api/auth/refresh ---- */
@@ -390,13 +410,13 @@ void auth_refresh(dtm_req_t *req)
     auth_token_hash(token, hash);
 
     /* 1. Look the token up without holding a lock across the call to the users service. */
-    scope_t s;
-    if (!scope_begin(req, &s))
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
     auth_token_row_t t;
     dtm_err_t err = auth_store_token_find(s.db, s.arena, hash, false, &t);
     if (err) {
-        scope_end(&s);
+        auth_scope_end(&s);
         if (err == DTM_ENOTFOUND)
             resp_invalid_token(req);
         else
@@ -414,7 +434,7 @@ void auth_refresh(dtm_req_t *req)
     bool dead = t.used || t.revoked || t.expired;
     char *user_id = dtm_arena_strdup(req->arena, t.user_id);
     char *family = dtm_arena_strdup(req->arena, t.family_id);
-    scope_end(&s);
+    auth_scope_end(&s);
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
@@ -430,15 +450,15 @@ void auth_refresh(dtm_req_t *req)
     err = dtm_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/users/%s", user_id), NULL,
                    &status, &out);
     if (err || (status != 200 && status != 404)) {
-        forward(req, err, status, out);
+        auth_forward(req, err, status, out);
         return;
     }
-    json_t *user = status == 200 ? user_of(out) : NULL;
+    json_t *user = status == 200 ? auth_user_of(out) : NULL;
     bool usable = user && json_is_true(json_object_get(user, "active"));
 
     /* 3. Rotate under a row lock: of two concurrent refreshes with one token, the second sees
      * it used and is treated as reuse. */
-    if (!scope_begin(req, &s))
+    if (!auth_scope_begin(req, &s))
         return;
     json_t *resp = NULL;
     bool reuse = false, rejected = false;
@@ -453,13 +473,9 @@ void auth_refresh(dtm_req_t *req)
         if (!err)
             err = auth_store_token_mark_used(s.db, t.id);
         if (!err)
-            err = issue_tokens(req, s.db, user, family, &resp);
+            err = auth_issue_tokens(req, s.db, user, family, &resp);
     }
-    if (!err)
-        err = dtm_db_commit(s.db);
-    if (err)
-        dtm_db_rollback(s.db);
-    scope_end(&s);
+    err = auth_scope_commit(&s, err, NULL, 0);
     if (reuse && !err) {
         dtm_metric_inc(m_refresh_reuse);
         dtm_log_warn("refresh token reuse (concurrent): family revoked");
@@ -496,8 +512,8 @@ void auth_logout(dtm_req_t *req)
         }
         dtm_valid_cleanup(&v);
     }
-    scope_t s;
-    if (!scope_begin(req, &s))
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
     const char *jti_family = NULL;
     dtm_err_t err = dtm_db_begin(s.db);
@@ -519,11 +535,7 @@ void auth_logout(dtm_req_t *req)
         else if (err == DTM_ENOTFOUND)
             err = DTM_OK;
     }
-    if (!err)
-        err = dtm_db_commit(s.db);
-    if (err)
-        dtm_db_rollback(s.db);
-    scope_end(&s);
+    err = auth_scope_commit(&s, err, NULL, 0);
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
@@ -545,9 +557,9 @@ void auth_me(dtm_req_t *req)
         dtm_resp_error(req, 401, "invalid_token", "The account no longer exists", NULL);
         return;
     }
-    json_t *user = !err && status == 200 ? user_of(out) : NULL;
+    json_t *user = !err && status == 200 ? auth_user_of(out) : NULL;
     if (!user) {
-        forward(req, err, status, out);
+        auth_forward(req, err, status, out);
         return;
     }
     dtm_resp_json(req, 200, json_pack("{s:O}", "user", user));
@@ -584,11 +596,11 @@ void auth_change_password(dtm_req_t *req)
         return;
     }
     if (err || status != 204) {
-        forward(req, err, status, out);
+        auth_forward(req, err, status, out);
         return;
     }
-    scope_t s;
-    if (!scope_begin(req, &s))
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
     /* The other sessions lose their refresh tokens and their outstanding access tokens (the
      * denylist rather than the user's epoch: the caller's own session goes on). */
@@ -599,8 +611,8 @@ void auth_change_password(dtm_req_t *req)
     if (!err)
         err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &keep);
     if (!err)
-        err = end_sessions(&s, req->auth.sub, keep, false, &denied, &ndenied);
-    err = commit_denials(&s, err, denied, ndenied);
+        err = auth_end_sessions(&s, req->auth.sub, keep, false, &denied, &ndenied);
+    err = auth_scope_commit(&s, err, denied, ndenied);
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
@@ -612,8 +624,8 @@ void auth_change_password(dtm_req_t *req)
 
 void auth_sessions_list(dtm_req_t *req)
 {
-    scope_t s;
-    if (!scope_begin(req, &s))
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
     auth_session_t *rows = NULL;
     int n = 0;
@@ -622,7 +634,7 @@ void auth_sessions_list(dtm_req_t *req)
     if (!err)
         err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &current);
     if (err) {
-        scope_end(&s);
+        auth_scope_end(&s);
         dtm_resp_err(req, err, NULL);
         return;
     }
@@ -633,7 +645,7 @@ void auth_sessions_list(dtm_req_t *req)
                              rows[i].device, "userAgent", rows[i].user_agent, "ip", rows[i].ip,
                              "createdAt", rows[i].created_at, "lastUsedAt", rows[i].last_used_at,
                              "current", current && strcmp(current, rows[i].id) == 0));
-    scope_end(&s);
+    auth_scope_end(&s);
     dtm_resp_json(req, 200, json_pack("{s:o}", "items", items));
 }
 
@@ -646,8 +658,8 @@ void auth_session_revoke(dtm_req_t *req)
     const char *id = dtm_req_uuid_param(req, "id", "No such session");
     if (!id)
         return;
-    scope_t s;
-    if (!scope_begin(req, &s))
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
     auth_denied_t *denied = NULL;
     int ndenied = 0;
@@ -655,8 +667,8 @@ void auth_session_revoke(dtm_req_t *req)
     if (!err)
         err = auth_store_session_is_live(s.db, req->auth.sub, id);
     if (!err)
-        err = end_sessions(&s, req->auth.sub, id, true, &denied, &ndenied);
-    err = commit_denials(&s, err, denied, ndenied);
+        err = auth_end_sessions(&s, req->auth.sub, id, true, &denied, &ndenied);
+    err = auth_scope_commit(&s, err, denied, ndenied);
     if (err == DTM_ENOTFOUND) {
         dtm_resp_error(req, 404, "not_found", "No such session", NULL);
         return;

@@ -11,6 +11,13 @@ static const dtm_route_t routes[] = {
     {"POST", "/api/auth/change-password", auth_change_password, DTM_ROLES_ANY, 0, 16 * 1024},
     {"GET", "/api/auth/sessions", auth_sessions_list, DTM_ROLES_ANY, 0, 0},
     {"DELETE", "/api/auth/sessions/:id", auth_session_revoke, DTM_ROLES_ANY, 0, 0},
+    {"POST", "/api/auth/mfa/totp/setup", auth_mfa_setup, DTM_ROLES_ANY, 0, 16 * 1024},
+    {"POST", "/api/auth/mfa/totp/confirm", auth_mfa_confirm, DTM_ROLES_ANY, 0, 16 * 1024},
+    {"DELETE", "/api/auth/mfa/totp", auth_mfa_disable, DTM_ROLES_ANY, 0, 16 * 1024},
+    {"POST", "/api/auth/mfa/verify", auth_mfa_verify, DTM_PUBLIC, 0, 16 * 1024},
+    {"POST", "/api/auth/mfa/enroll", auth_mfa_enroll, DTM_PUBLIC, 0, 16 * 1024},
+    {"POST", "/api/auth/mfa/enroll/confirm", auth_mfa_enroll_confirm, DTM_PUBLIC, 0, 16 * 1024},
+    {"DELETE", "/api/users/:id/mfa", auth_mfa_admin_reset, DTM_ROLE_ADMIN, 0, 0},
     {0},
 };
 

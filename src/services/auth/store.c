@@ -258,6 +258,186 @@ dtm_err_t auth_store_session_is_live(dtm_db_t *db, const char *user_id, const ch
     return PQntuples(r) == 1 ? DTM_OK : DTM_ENOTFOUND;
 }
 
+/* ---- MFA ---- */
+
+dtm_err_t auth_store_totp_get(dtm_db_t *db, dtm_arena_t *a, const char *user_id, bool for_update,
+                              auth_totp_row_t *out)
+{
+    (void)a;
+    const char *params[] = {user_id};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(
+        db, &r,
+        for_update ? "SELECT secret, enabled_at IS NOT NULL AS enabled, last_step, confirm_tries "
+                     "FROM auth.mfa_totp WHERE user_id = $1 FOR UPDATE"
+                   : "SELECT secret, enabled_at IS NOT NULL AS enabled, last_step, confirm_tries "
+                     "FROM auth.mfa_totp WHERE user_id = $1",
+        1, params);
+    if (err)
+        return err;
+    if (PQntuples(r) != 1)
+        return DTM_ENOTFOUND;
+    out->secret = dtm_pg_get(r, 0, "secret");
+    out->enabled = dtm_pg_bool(r, 0, "enabled");
+    out->last_step = dtm_pg_int(r, 0, "last_step", 0);
+    out->confirm_tries = (int)dtm_pg_int(r, 0, "confirm_tries", 0);
+    return DTM_OK;
+}
+
+/* Affected rows of a statement ending in RETURNING 1: DTM_OK when one, else `none`. */
+static dtm_err_t one_row(dtm_db_t *db, const char *sql, int n, const char *const *params,
+                         dtm_err_t none)
+{
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r, sql, n, params);
+    if (err)
+        return err;
+    return PQntuples(r) >= 1 ? DTM_OK : none;
+}
+
+dtm_err_t auth_store_totp_pending(dtm_db_t *db, const char *user_id, const char *secret)
+{
+    const char *params[] = {user_id, secret};
+    return one_row(db,
+                   "INSERT INTO auth.mfa_totp AS t (user_id, secret) VALUES ($1, $2) "
+                   "ON CONFLICT (user_id) DO UPDATE SET secret = EXCLUDED.secret, last_step = 0, "
+                   "confirm_tries = 0, created_at = now() WHERE t.enabled_at IS NULL RETURNING 1",
+                   2, params, DTM_ECONFLICT);
+}
+
+dtm_err_t auth_store_totp_confirm_failed(dtm_db_t *db, const char *user_id)
+{
+    char max[16];
+    snprintf(max, sizeof max, "%d", AUTH_MFA_TRIES);
+    const char *params[] = {user_id, max};
+    dtm_err_t err = dtm_db_query(db, NULL,
+                                 "UPDATE auth.mfa_totp SET confirm_tries = confirm_tries + 1 "
+                                 "WHERE user_id = $1 AND enabled_at IS NULL",
+                                 1, params);
+    if (!err)
+        err = dtm_db_query(db, NULL,
+                           "DELETE FROM auth.mfa_totp WHERE user_id = $1 AND enabled_at IS NULL "
+                           "AND confirm_tries >= $2::int",
+                           2, params);
+    return err;
+}
+
+dtm_err_t auth_store_totp_enable(dtm_db_t *db, const char *user_id, int64_t step)
+{
+    char st[24];
+    snprintf(st, sizeof st, "%lld", (long long)step);
+    const char *params[] = {user_id, st};
+    return one_row(db,
+                   "UPDATE auth.mfa_totp SET enabled_at = now(), last_step = $2::bigint "
+                   "WHERE user_id = $1 AND enabled_at IS NULL RETURNING 1",
+                   2, params, DTM_ECONFLICT);
+}
+
+dtm_err_t auth_store_totp_use_step(dtm_db_t *db, const char *user_id, int64_t step)
+{
+    char st[24];
+    snprintf(st, sizeof st, "%lld", (long long)step);
+    const char *params[] = {user_id, st};
+    return one_row(db,
+                   "UPDATE auth.mfa_totp SET last_step = $2::bigint WHERE user_id = $1 "
+                   "AND enabled_at IS NOT NULL AND last_step < $2::bigint RETURNING 1",
+                   2, params, DTM_ECONFLICT);
+}
+
+dtm_err_t auth_store_totp_delete(dtm_db_t *db, const char *user_id, bool *existed)
+{
+    const char *params[] = {user_id};
+    dtm_err_t err = one_row(db,
+                            "DELETE FROM auth.mfa_totp WHERE user_id = $1 "
+                            "RETURNING enabled_at IS NOT NULL AS enabled",
+                            1, params, DTM_ENOTFOUND);
+    if (existed)
+        *existed = err == DTM_OK;
+    if (err == DTM_ENOTFOUND)
+        err = DTM_OK;
+    if (!err)
+        err = dtm_db_query(db, NULL, "DELETE FROM auth.mfa_recovery_codes WHERE user_id = $1", 1,
+                           params);
+    return err;
+}
+
+dtm_err_t auth_store_recovery_replace(dtm_db_t *db, const char *user_id, char (*hashes)[65], int n)
+{
+    const char *params[2] = {user_id, NULL};
+    dtm_err_t err =
+        dtm_db_query(db, NULL, "DELETE FROM auth.mfa_recovery_codes WHERE user_id = $1", 1, params);
+    for (int i = 0; !err && i < n; i++) {
+        params[1] = hashes[i];
+        err = dtm_db_query(
+            db, NULL, "INSERT INTO auth.mfa_recovery_codes (user_id, code_hash) VALUES ($1, $2)", 2,
+            params);
+    }
+    return err;
+}
+
+dtm_err_t auth_store_recovery_use(dtm_db_t *db, const char *user_id, const char *hash)
+{
+    const char *params[] = {user_id, hash};
+    return one_row(db,
+                   "UPDATE auth.mfa_recovery_codes SET used_at = now() WHERE user_id = $1 "
+                   "AND code_hash = $2 AND used_at IS NULL RETURNING 1",
+                   2, params, DTM_ENOTFOUND);
+}
+
+dtm_err_t auth_store_challenge_new(dtm_db_t *db, const char *hash, const char *user_id,
+                                   const char *purpose)
+{
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", AUTH_MFA_TOKEN_TTL_S);
+    const char *params[] = {hash, user_id, purpose, ttl};
+    return dtm_db_query(
+        db, NULL,
+        "INSERT INTO auth.mfa_challenges (token_hash, user_id, purpose, expires_at) "
+        "VALUES ($1, $2, $3, now() + make_interval(secs => $4::int))",
+        4, params);
+}
+
+dtm_err_t auth_store_challenge_get(dtm_db_t *db, dtm_arena_t *a, const char *hash,
+                                   auth_challenge_t *out)
+{
+    (void)a;
+    char max[16];
+    snprintf(max, sizeof max, "%d", AUTH_MFA_TRIES);
+    const char *params[] = {hash, max};
+    PGresult *r;
+    dtm_err_t err =
+        dtm_db_query(db, &r,
+                     "SELECT user_id::text AS user_id, purpose, tries, "
+                     "(used_at IS NOT NULL OR expires_at <= now() OR tries >= $2::int) "
+                     "AS dead FROM auth.mfa_challenges WHERE token_hash = $1 FOR UPDATE",
+                     2, params);
+    if (err)
+        return err;
+    if (PQntuples(r) != 1)
+        return DTM_ENOTFOUND;
+    out->user_id = dtm_pg_get(r, 0, "user_id");
+    out->purpose = dtm_pg_get(r, 0, "purpose");
+    out->tries = (int)dtm_pg_int(r, 0, "tries", 0);
+    out->dead = dtm_pg_bool(r, 0, "dead");
+    return DTM_OK;
+}
+
+dtm_err_t auth_store_challenge_failed(dtm_db_t *db, const char *hash)
+{
+    const char *params[] = {hash};
+    return dtm_db_query(db, NULL,
+                        "UPDATE auth.mfa_challenges SET tries = tries + 1 WHERE token_hash = $1", 1,
+                        params);
+}
+
+dtm_err_t auth_store_challenge_use(dtm_db_t *db, const char *hash)
+{
+    const char *params[] = {hash};
+    return dtm_db_query(db, NULL,
+                        "UPDATE auth.mfa_challenges SET used_at = now() WHERE token_hash = $1", 1,
+                        params);
+}
+
 /* Old rows are only history: expired refresh tokens (a day of grace so that a late reuse is
  * still recognised as such), stale failure counts, denylist rows past their token's expiry. */
 dtm_err_t auth_store_housekeeping(dtm_db_t *db)
@@ -273,6 +453,11 @@ dtm_err_t auth_store_housekeeping(dtm_db_t *db)
     if (!err)
         err = dtm_db_query(
             db, NULL, "DELETE FROM auth.revoked_access_tokens WHERE expires_at < now()", 0, NULL);
+    if (!err)
+        err = dtm_db_query(db, NULL,
+                           "DELETE FROM auth.mfa_challenges WHERE expires_at < now() - "
+                           "interval '1 hour'",
+                           0, NULL);
     if (!err)
         err = dtm_db_query(db, NULL,
                            "DELETE FROM auth.sessions s WHERE NOT EXISTS (SELECT 1 FROM "

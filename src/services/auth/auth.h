@@ -167,6 +167,19 @@ dtm_err_t auth_store_challenge_get(dtm_db_t *db, dtm_arena_t *a, const char *has
 dtm_err_t auth_store_challenge_failed(dtm_db_t *db, const char *hash);
 dtm_err_t auth_store_challenge_use(dtm_db_t *db, const char *hash);
 
+/* ---- password reset store ---- */
+/** A new reset token (hash) of a user valid ttl_s; the user's older unused ones are voided.
+ *  *expires_at gets its expiry (ISO-8601, arena). */
+dtm_err_t auth_store_reset_new(dtm_db_t *db, dtm_arena_t *a, const char *hash, const char *user_id,
+                               int ttl_s, const char **expires_at);
+/** Mark a live token used; *user_id gets its user. DTM_ENOTFOUND when unknown, used, expired. */
+dtm_err_t auth_store_reset_take(dtm_db_t *db, dtm_arena_t *a, const char *hash,
+                                const char **user_id);
+/** Give a taken token back (the reset did not happen). */
+dtm_err_t auth_store_reset_untake(dtm_db_t *db, const char *hash);
+/** Void every unused token of a user (after a reset). */
+dtm_err_t auth_store_reset_void_user(dtm_db_t *db, const char *user_id);
+
 /** A short device name from a User-Agent ("Firefox on Linux", "curl", "Unknown device") into
  *  out (cap bytes). Pure. */
 void auth_device_name(const char *user_agent, char *out, size_t cap);
@@ -219,6 +232,8 @@ dtm_err_t auth_end_sessions(auth_scope_t *s, const char *user_id, const char *fa
  *  the denylisted tokens, and end the scope. Returns the outcome. */
 dtm_err_t auth_scope_commit(auth_scope_t *s, dtm_err_t err, const auth_denied_t *denied,
                             int ndenied);
+/** The body's required string `field` (1..max bytes), or NULL with the 400/415 answered. */
+const char *auth_body_str(dtm_req_t *req, const char *field, size_t max);
 /** Pass an error answered by another service through unchanged (status, code, details). */
 void auth_forward(dtm_req_t *req, dtm_err_t err, int status, json_t *out);
 /** The user object of a users-service answer {"user": {...}}; NULL when malformed. */
@@ -236,7 +251,19 @@ dtm_err_t auth_login_finish(dtm_req_t *req, json_t *user, json_t **resp);
  *  answer (new reference) and no tokens are issued; else *resp stays NULL. */
 dtm_err_t auth_mfa_login_step(dtm_req_t *req, dtm_db_t *db, json_t *user, json_t **resp);
 
-/* ---- handlers (handlers.c, mfa.c) ---- */
+/** Login limits (DTM_LOGIN_LIMIT_PER_IP / _PER_EMAIL a minute) for `key` (an e-mail, or a
+ *  prefixed one for other uses): false with the 429 answered. */
+bool auth_login_allowed(dtm_req_t *req, const char *key);
+/** Inside a transaction on db: the outbox event auth.password_changed {userId, email, name, at}
+ *  for `user` (a users-service object). Wake the relay after the commit. */
+dtm_err_t auth_emit_password_changed(dtm_req_t *req, dtm_db_t *db, json_t *user);
+/** The forgot-password worker thread (reset.c). 0 or -1; stop drains the queue. */
+int auth_reset_start(void);
+void auth_reset_stop(void);
+
+/* ---- handlers (handlers.c, mfa.c, reset.c) ---- */
+void auth_forgot_password(dtm_req_t *req);
+void auth_reset_password(dtm_req_t *req);
 void auth_mfa_setup(dtm_req_t *req);
 void auth_mfa_confirm(dtm_req_t *req);
 void auth_mfa_disable(dtm_req_t *req);

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/timeutil.h"
+#include "db/outbox.h"
 #include "db/redis.h"
 #include <ctype.h>
 #include <pthread.h>
@@ -69,11 +70,12 @@ dtm_err_t auth_init(void)
 {
     pthread_once(&init_once, init_once_fn);
     maintain();
-    return DTM_OK;
+    return auth_reset_start() == 0 ? DTM_OK : DTM_EINTERNAL;
 }
 
 void auth_shutdown(void)
 {
+    auth_reset_stop();
     /* g_rl lives for the process: handlers may still be finishing on other threads. */
 }
 
@@ -134,6 +136,21 @@ dtm_err_t auth_scope_commit(auth_scope_t *s, dtm_err_t err, const auth_denied_t 
         dtm_auth_deny_published(denied[i].jti, denied[i].exp_s);
     auth_scope_end(s);
     return err;
+}
+
+const char *auth_body_str(dtm_req_t *req, const char *field, size_t max)
+{
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return NULL;
+    dtm_valid_t *v = dtm_req_validator(req);
+    const char *value = NULL;
+    dtm_jstr(v, body, field, true, 1, max, &value);
+    if (!dtm_valid_ok(v)) {
+        dtm_resp_invalid(req, NULL, v);
+        return NULL;
+    }
+    return value;
 }
 
 static void resp_invalid_token(dtm_req_t *req)
@@ -233,7 +250,7 @@ dtm_err_t auth_issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const ch
 
 /* Login limits (DTM_LOGIN_LIMIT_PER_IP, DTM_LOGIN_LIMIT_PER_EMAIL per minute): Redis counters,
  * or this process's table when Redis is down. Returns false with the 429 set. */
-static bool login_allowed(dtm_req_t *req, const char *email)
+bool auth_login_allowed(dtm_req_t *req, const char *email)
 {
     const char *ip = req->client_ip ? req->client_ip : "-";
     long ip_n, email_n;
@@ -281,7 +298,7 @@ void auth_login(dtm_req_t *req)
     /* Counters, lockout and the users lookup all key on the lower-cased e-mail. */
     const char *key = lower_dup(req->arena, email, 254);
 
-    if (!login_allowed(req, key)) {
+    if (!auth_login_allowed(req, key)) {
         count_login(R_RATE);
         return;
     }
@@ -599,6 +616,12 @@ void auth_change_password(dtm_req_t *req)
         auth_forward(req, err, status, out);
         return;
     }
+    /* For the mail that tells the user (auth.password_changed); a failed lookup only costs it. */
+    json_t *user = NULL;
+    if (dtm_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/users/%s", req->auth.sub), NULL,
+                 &status, &out) == DTM_OK &&
+        status == 200)
+        user = auth_user_of(out);
     auth_scope_t s;
     if (!auth_scope_begin(req, &s))
         return;
@@ -612,11 +635,14 @@ void auth_change_password(dtm_req_t *req)
         err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &keep);
     if (!err)
         err = auth_end_sessions(&s, req->auth.sub, keep, false, &denied, &ndenied);
+    if (!err && user)
+        err = auth_emit_password_changed(req, s.db, user);
     err = auth_scope_commit(&s, err, denied, ndenied);
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
     }
+    dtm_outbox_wake(req->arena, "auth");
     dtm_resp_json(req, 204, NULL);
 }
 

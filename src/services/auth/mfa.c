@@ -269,16 +269,9 @@ void auth_mfa_confirm(dtm_req_t *req)
 
 void auth_mfa_enroll(dtm_req_t *req)
 {
-    json_t *body = dtm_req_json(req);
-    if (!body)
+    const char *token = auth_body_str(req, "mfaToken", 512);
+    if (!token)
         return;
-    dtm_valid_t *v = dtm_req_validator(req);
-    const char *token = NULL;
-    dtm_jstr(v, body, "mfaToken", true, 1, 512, &token);
-    if (!dtm_valid_ok(v)) {
-        dtm_resp_invalid(req, NULL, v);
-        return;
-    }
     char hash[AUTH_TOKEN_HASH_LEN + 1];
     const char *uid = enroll_user(req, token, hash);
     if (uid)

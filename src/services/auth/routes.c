@@ -9,6 +9,8 @@ static const dtm_route_t routes[] = {
     {"POST", "/api/auth/logout", auth_logout, DTM_ROLES_ANY, 0, 16 * 1024},
     {"GET", "/api/auth/me", auth_me, DTM_ROLES_ANY, 0, 0},
     {"POST", "/api/auth/change-password", auth_change_password, DTM_ROLES_ANY, 0, 16 * 1024},
+    {"POST", "/api/auth/forgot-password", auth_forgot_password, DTM_PUBLIC, 0, 16 * 1024},
+    {"POST", "/api/auth/reset-password", auth_reset_password, DTM_PUBLIC, 0, 16 * 1024},
     {"GET", "/api/auth/sessions", auth_sessions_list, DTM_ROLES_ANY, 0, 0},
     {"DELETE", "/api/auth/sessions/:id", auth_session_revoke, DTM_ROLES_ANY, 0, 0},
     {"POST", "/api/auth/mfa/totp/setup", auth_mfa_setup, DTM_ROLES_ANY, 0, 16 * 1024},
@@ -28,4 +30,5 @@ const dtm_service_t dtm_svc_auth = {
     .routes = routes,
     .init = auth_init,
     .shutdown = auth_shutdown,
+    .outbox = true, /* auth.password_reset_requested, auth.password_changed */
 };

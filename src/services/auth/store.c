@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Every SQL statement and Redis key of the auth service. */
 #include "services/auth/auth.h"
+#include "db/outbox.h"
 #include "db/redis.h"
 #include <stdio.h>
 #include <string.h>
@@ -438,6 +439,69 @@ dtm_err_t auth_store_challenge_use(dtm_db_t *db, const char *hash)
                         params);
 }
 
+/* ---- password reset ---- */
+
+dtm_err_t auth_store_reset_new(dtm_db_t *db, dtm_arena_t *a, const char *hash, const char *user_id,
+                               int ttl_s, const char **expires_at)
+{
+    (void)a;
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", ttl_s);
+    const char *params[] = {hash, user_id, ttl};
+    dtm_err_t err = dtm_db_query(db, NULL,
+                                 "UPDATE auth.password_resets SET used_at = now() "
+                                 "WHERE user_id = $1 AND used_at IS NULL",
+                                 1, params + 1);
+    PGresult *r;
+    if (!err)
+        err = dtm_db_query(db, &r,
+                           "INSERT INTO auth.password_resets (token_hash, user_id, expires_at) "
+                           "VALUES ($1, $2, now() + make_interval(secs => $3::int)) RETURNING "
+                           "to_char(expires_at AT TIME ZONE 'UTC', "
+                           "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS expires_at",
+                           3, params);
+    if (err)
+        return err;
+    *expires_at = dtm_pg_get(r, 0, "expires_at");
+    return DTM_OK;
+}
+
+dtm_err_t auth_store_reset_take(dtm_db_t *db, dtm_arena_t *a, const char *hash,
+                                const char **user_id)
+{
+    (void)a;
+    const char *params[] = {hash};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "UPDATE auth.password_resets SET used_at = now() "
+                                 "WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() "
+                                 "RETURNING user_id::text AS user_id",
+                                 1, params);
+    if (err)
+        return err;
+    if (PQntuples(r) != 1)
+        return DTM_ENOTFOUND;
+    *user_id = dtm_pg_get(r, 0, "user_id");
+    return DTM_OK;
+}
+
+dtm_err_t auth_store_reset_untake(dtm_db_t *db, const char *hash)
+{
+    const char *params[] = {hash};
+    return dtm_db_query(db, NULL,
+                        "UPDATE auth.password_resets SET used_at = NULL WHERE token_hash = $1", 1,
+                        params);
+}
+
+dtm_err_t auth_store_reset_void_user(dtm_db_t *db, const char *user_id)
+{
+    const char *params[] = {user_id};
+    return dtm_db_query(db, NULL,
+                        "UPDATE auth.password_resets SET used_at = now() "
+                        "WHERE user_id = $1 AND used_at IS NULL",
+                        1, params);
+}
+
 /* Old rows are only history: expired refresh tokens (a day of grace so that a late reuse is
  * still recognised as such), stale failure counts, denylist rows past their token's expiry. */
 dtm_err_t auth_store_housekeeping(dtm_db_t *db)
@@ -453,6 +517,13 @@ dtm_err_t auth_store_housekeeping(dtm_db_t *db)
     if (!err)
         err = dtm_db_query(
             db, NULL, "DELETE FROM auth.revoked_access_tokens WHERE expires_at < now()", 0, NULL);
+    if (!err)
+        err = dtm_db_query(db, NULL,
+                           "DELETE FROM auth.password_resets WHERE expires_at < now() - "
+                           "interval '1 day'",
+                           0, NULL);
+    if (!err)
+        err = dtm_outbox_purge(db, "auth", 7);
     if (!err)
         err = dtm_db_query(db, NULL,
                            "DELETE FROM auth.mfa_challenges WHERE expires_at < now() - "

@@ -453,7 +453,9 @@ static void users_verify_credentials_impl(dtm_req_t *req, dtm_arena_t **scope)
 
 /* ---- internal: POST /api/users/internal/:id/password ---- */
 
-static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
+/* Both password routes: a change proves the current password, a reset (auth checked a mailed
+ * token) does not. */
+static void set_password(dtm_req_t *req, dtm_arena_t **scope, bool need_current)
 {
     char *id = id_param(req);
     if (!id)
@@ -464,7 +466,8 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
     dtm_valid_t v;
     dtm_valid_init(&v);
     const char *current = NULL, *next = NULL;
-    dtm_jstr(&v, body, "currentPassword", true, 1, 4096, &current);
+    if (need_current)
+        dtm_jstr(&v, body, "currentPassword", true, 1, 4096, &current);
     dtm_jstr(&v, body, "newPassword", true, 0, USERS_PASSWORD_MAX * 4, &next);
     if (!dtm_valid_ok(&v)) {
         dtm_resp_invalid(req, NULL, &v);
@@ -492,7 +495,7 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
         return;
     }
     dtm_valid_cleanup(&v);
-    if (!users_password_verify(u.password_hash, current)) {
+    if (need_current && !users_password_verify(u.password_hash, current)) {
         dtm_resp_error(req, 401, "invalid_credentials", "Current password is wrong", NULL);
         return;
     }
@@ -502,8 +505,8 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
         dtm_resp_err(req, err, NULL);
         return;
     }
-    /* Compare-and-swap on the hash that was verified: a concurrent change in between makes
-     * this one fail instead of silently overwriting it. One statement, one transaction. */
+    /* Compare-and-swap on the hash that was read: a concurrent change in between makes this
+     * one fail instead of silently overwriting it. One statement, one transaction. */
     if (!(db = db_open(req, scope)))
         return;
     err = users_store_swap_password(db, id, u.password_hash, hash);
@@ -518,6 +521,47 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
     }
     users_cache_del(req->arena, id);
     dtm_resp_json(req, 204, NULL);
+}
+
+static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
+{
+    set_password(req, scope, true);
+}
+
+static void users_reset_password_impl(dtm_req_t *req, dtm_arena_t **scope)
+{
+    set_password(req, scope, false);
+}
+
+/* ---- internal: POST /api/users/internal/lookup {email} ---- */
+
+static void users_lookup_impl(dtm_req_t *req, dtm_arena_t **scope)
+{
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return;
+    dtm_valid_t *v = dtm_req_validator(req);
+    const char *email = NULL;
+    dtm_jstr(v, body, "email", true, 1, 1024, &email);
+    if (!dtm_valid_ok(v)) {
+        dtm_resp_invalid(req, NULL, v);
+        return;
+    }
+    char *norm = users_email_normalize(req->arena, email);
+    users_row_t u;
+    dtm_err_t err = DTM_ENOTFOUND;
+    if (norm) {
+        dtm_db_t *db = db_open(req, scope);
+        if (!db)
+            return;
+        err = users_store_get_by_email_secret(db, req->arena, norm, &u);
+    }
+    if (err) {
+        resp_store_err(req, err);
+        return;
+    }
+    u.password_hash = NULL;
+    resp_user(req, 200, &u);
 }
 
 /* ---- the route table's entry points ---- */
@@ -555,4 +599,14 @@ void users_verify_credentials(dtm_req_t *req)
 void users_change_password(dtm_req_t *req)
 {
     scoped(req, users_change_password_impl);
+}
+
+void users_reset_password(dtm_req_t *req)
+{
+    scoped(req, users_reset_password_impl);
+}
+
+void users_lookup(dtm_req_t *req)
+{
+    scoped(req, users_lookup_impl);
 }

@@ -26,25 +26,37 @@
 #include "services/auth/revoke.h"
 
 #include <pthread.h>
+#include <sodium.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #define RESET_QUEUE 256
 #define RESET_TTL_S 3600
+/* A job waits this long (plus up to as much again, at random) before it runs, so that its work
+ * (more for an existing account) does not compete with the request that queued it, nor with a
+ * predictable later one: a timing difference would tell the account exists. */
+#define RESET_DELAY_MS 50
 
 typedef struct {
     char email[256];
     char request_id[129];
+    int64_t due_ms; /* monotonic */
 } reset_job_t;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_cv; /* CLOCK_MONOTONIC, set up by auth_reset_start */
 static reset_job_t g_queue[RESET_QUEUE];
 static int g_head, g_len;
 static bool g_running, g_stop;
 static pthread_t g_thread;
 static dtm_metric_t *m_dropped, *m_issued;
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(dtm_mono_s() * 1000.0);
+}
 
 /* A request of the relay kind: acts for nobody (the nil user), for dtm_call. */
 static dtm_req_t *background_req(dtm_arena_t *a, const char *request_id)
@@ -128,6 +140,19 @@ static void *worker(void *arg)
             pthread_cond_wait(&g_cv, &g_mu);
         if (g_len == 0 && g_stop)
             break;
+        int64_t wait_ms = g_queue[g_head].due_ms - mono_ms();
+        if (wait_ms > 0 && !g_stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += (time_t)(wait_ms / 1000);
+            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&g_cv, &g_mu, &ts);
+            continue;
+        }
         reset_job_t job = g_queue[g_head];
         g_head = (g_head + 1) % RESET_QUEUE;
         g_len--;
@@ -152,6 +177,11 @@ int auth_reset_start(void)
         dtm_counter("dtm_auth_reset_tokens_issued_total", "Password reset tokens issued", NULL);
     g_stop = false;
     g_head = g_len = 0;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g_cv, &ca);
+    pthread_condattr_destroy(&ca);
     g_running = pthread_create(&g_thread, NULL, worker, NULL) == 0;
     pthread_mutex_unlock(&g_mu);
     return g_running ? 0 : -1;
@@ -186,6 +216,7 @@ void auth_forgot_password(dtm_req_t *req)
         reset_job_t *j = &g_queue[(g_head + g_len) % RESET_QUEUE];
         snprintf(j->email, sizeof j->email, "%s", email);
         snprintf(j->request_id, sizeof j->request_id, "%s", req->request_id ? req->request_id : "");
+        j->due_ms = mono_ms() + RESET_DELAY_MS + (int64_t)randombytes_uniform(RESET_DELAY_MS);
         g_len++;
         queued = true;
         pthread_cond_signal(&g_cv);

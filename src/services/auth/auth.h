@@ -263,6 +263,7 @@ void auth_reset_stop(void);
 
 /* ---- handlers (handlers.c, mfa.c, reset.c) ---- */
 void auth_forgot_password(dtm_req_t *req);
+void auth_audit_log(dtm_req_t *req);
 void auth_reset_password(dtm_req_t *req);
 void auth_mfa_setup(dtm_req_t *req);
 void auth_mfa_confirm(dtm_req_t *req);

@@ -14,6 +14,7 @@
 #include "core/ids.h"
 #include "core/timeutil.h"
 #include "services/auth/auth.h"
+#include "services/common/audit.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -442,6 +443,9 @@ void auth_mfa_admin_reset(dtm_req_t *req)
     bool existed = false;
     if (!err)
         err = auth_store_totp_delete(s.db, id, &existed);
+    if (!err)
+        err = dtm_audit_append(s.db, req, "user.mfa_reset", "user", id,
+                               json_pack("{s:{s:b, s:b}}", "totp", "from", existed, "to", 0));
     err = auth_scope_commit(&s, err, NULL, 0);
     if (err) {
         dtm_resp_err(req, err, NULL);

@@ -20,6 +20,7 @@ static const dtm_route_t routes[] = {
     {"POST", "/api/auth/mfa/enroll", auth_mfa_enroll, DTM_PUBLIC, 0, 16 * 1024},
     {"POST", "/api/auth/mfa/enroll/confirm", auth_mfa_enroll_confirm, DTM_PUBLIC, 0, 16 * 1024},
     {"DELETE", "/api/users/:id/mfa", auth_mfa_admin_reset, DTM_ROLE_ADMIN, 0, 0},
+    {"GET", "/api/audit-log", auth_audit_log, DTM_ROLE_ADMIN, 0, 0},
     {0},
 };
 

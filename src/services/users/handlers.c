@@ -4,6 +4,7 @@
  * cache-aside key `user:{id}` after it committed. */
 #include "services/users/users.h"
 #include "services/auth/revoke.h"
+#include "services/common/audit.h"
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -32,6 +33,27 @@ dtm_err_t users_init(void)
 }
 
 /* ---- small helpers ---- */
+
+/* Bookkeeping fields that are no change of their own in the audit log. */
+static const char *const audit_skip[] = {"updatedAt", "createdAt", "lastLoginAt", NULL};
+
+/* In the write's transaction, when an admin or manager makes it: the fields that changed (all
+ * of them for a creation). A write that changed nothing is not recorded. */
+static dtm_err_t audit_user(dtm_db_t *db, const dtm_req_t *req, const char *action,
+                            const users_row_t *before, const users_row_t *after)
+{
+    if (!dtm_audit_wanted(req))
+        return DTM_OK;
+    json_t *b = before ? users_row_json(before) : NULL, *a = users_row_json(after);
+    json_t *changes = dtm_audit_diff(b, a, audit_skip);
+    json_decref(b);
+    json_decref(a);
+    if (before && json_object_size(changes) == 0) {
+        json_decref(changes);
+        return DTM_OK;
+    }
+    return dtm_audit_append(db, req, action, "user", after->id, changes);
+}
 
 /* The connection lives on its own arena ("scope"), freed when the handler returns (see
  * scoped) rather than with the request: when auth calls us in-process the request arena is
@@ -225,6 +247,8 @@ static void users_create_impl(dtm_req_t *req, dtm_arena_t **scope)
     if (!err)
         err = users_store_insert(db, req->arena, norm, hash, first, last, role, active, &u);
     if (!err)
+        err = audit_user(db, req, "user.create", NULL, &u);
+    if (!err)
         err = dtm_db_commit(db);
     if (err) {
         dtm_db_rollback(db);
@@ -344,6 +368,8 @@ static void users_patch_impl(dtm_req_t *req, dtm_arena_t **scope)
     if (!err && revoke)
         err = dtm_auth_revoke_user(db, id, &valid_after);
     if (!err)
+        err = audit_user(db, req, "user.update", &cur, &u);
+    if (!err)
         err = dtm_db_commit(db);
     if (err) {
         dtm_db_rollback(db);
@@ -377,6 +403,9 @@ static void users_delete_impl(dtm_req_t *req, dtm_arena_t **scope)
         err = users_store_update(db, req->arena, id, NULL, NULL, NULL, NULL, 0, &u);
     if (!err)
         err = dtm_auth_revoke_user(db, id, &valid_after);
+    if (!err && dtm_audit_wanted(req))
+        err = dtm_audit_append(db, req, "user.deactivate", "user", id,
+                               json_pack("{s:{s:b, s:b}}", "active", "from", 1, "to", 0));
     if (!err)
         err = dtm_db_commit(db);
     if (err) {

@@ -202,6 +202,21 @@ describe('TOTP (RFC 6238) with oathtool as the authenticator', () => {
         assert.equal((await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, code: totp(secret, 30) } })).status, 200);
     });
 
+    test('GET /api/auth/mfa: off, then on with 10 recovery codes, one fewer after one is used', async () => {
+        const u = await dtm.createUser(admin.accessToken);
+        const s = await loginAs(u);
+        const off = await dtm.api('GET', '/api/auth/mfa', { token: s.accessToken });
+        assert.equal(off.status, 200, off.text);
+        assert.deepEqual(off.json, { totpEnabled: false, recoveryCodesLeft: 0, required: false });
+        const e = await enrolled();
+        const on = await dtm.api('GET', '/api/auth/mfa', { token: e.session.accessToken });
+        assert.deepEqual(on.json, { totpEnabled: true, recoveryCodesLeft: 10, required: false });
+        const t = await mfaLogin(e.u);
+        assert.equal((await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, recoveryCode: e.recoveryCodes[3] } })).status, 200);
+        assert.equal((await dtm.api('GET', '/api/auth/mfa', { token: e.session.accessToken })).json.recoveryCodesLeft, 9);
+        assertError(await dtm.api('GET', '/api/auth/mfa'), 401);
+    });
+
     test('a recovery code works once', async () => {
         const { u, recoveryCodes } = await enrolled();
         const t1 = await mfaLogin(u);
@@ -289,6 +304,11 @@ describe('DTM_MFA_REQUIRED_ROLES=manager forces enrolment at the next login', ()
         assert.equal(again.json.mfaEnrollmentRequired, undefined);
         const v = await d.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: again.json.mfaToken, code: totp(e.json.secret, 30) } });
         assert.equal(v.status, 200, v.text);
+    });
+
+    test('GET /api/auth/mfa says it is required', async () => {
+        const r = await d.api('GET', '/api/auth/mfa', { token: dAdmin.accessToken });
+        assert.deepEqual(r.json, { totpEnabled: true, recoveryCodesLeft: 10, required: true });
     });
 
     test('a merchandiser is not asked', async () => {

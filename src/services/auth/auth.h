@@ -151,6 +151,8 @@ dtm_err_t auth_store_totp_use_step(dtm_db_t *db, const char *user_id, int64_t st
 dtm_err_t auth_store_totp_delete(dtm_db_t *db, const char *user_id, bool *existed);
 /** Replace the recovery codes of a user by these n hashes. */
 dtm_err_t auth_store_recovery_replace(dtm_db_t *db, const char *user_id, char (*hashes)[65], int n);
+/** How many unused recovery codes a user has. */
+dtm_err_t auth_store_recovery_left(dtm_db_t *db, const char *user_id, int *n);
 /** Use one recovery code: DTM_OK once, then DTM_ENOTFOUND (as for an unknown code). */
 dtm_err_t auth_store_recovery_use(dtm_db_t *db, const char *user_id, const char *hash);
 
@@ -265,6 +267,7 @@ void auth_reset_stop(void);
 void auth_forgot_password(dtm_req_t *req);
 void auth_audit_log(dtm_req_t *req);
 void auth_reset_password(dtm_req_t *req);
+void auth_mfa_status(dtm_req_t *req);
 void auth_mfa_setup(dtm_req_t *req);
 void auth_mfa_confirm(dtm_req_t *req);
 void auth_mfa_disable(dtm_req_t *req);

@@ -134,6 +134,31 @@ static const char *enroll_user(dtm_req_t *req, const char *token, char hash[65])
     return uid;
 }
 
+/* ---- GET /api/auth/mfa: the caller's second factors ---- */
+
+void auth_mfa_status(dtm_req_t *req)
+{
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
+        return;
+    auth_totp_row_t t;
+    int left = 0;
+    dtm_err_t err = auth_store_totp_get(s.db, s.arena, req->auth.sub, false, &t);
+    bool enabled = !err && t.enabled;
+    if (err == DTM_ENOTFOUND)
+        err = DTM_OK;
+    if (!err && enabled)
+        err = auth_store_recovery_left(s.db, req->auth.sub, &left);
+    auth_scope_end(&s);
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_resp_json(req, 200,
+                  json_pack("{s:b, s:i, s:b}", "totpEnabled", enabled, "recoveryCodesLeft", left,
+                            "required", role_required(dtm_role_name(req->auth.role))));
+}
+
 /* ---- setup ---- */
 
 static void setup_for(dtm_req_t *req, const char *user_id)

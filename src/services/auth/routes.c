@@ -13,6 +13,7 @@ static const dtm_route_t routes[] = {
     {"POST", "/api/auth/reset-password", auth_reset_password, DTM_PUBLIC, 0, 16 * 1024},
     {"GET", "/api/auth/sessions", auth_sessions_list, DTM_ROLES_ANY, 0, 0},
     {"DELETE", "/api/auth/sessions/:id", auth_session_revoke, DTM_ROLES_ANY, 0, 0},
+    {"GET", "/api/auth/mfa", auth_mfa_status, DTM_ROLES_ANY, 0, 0},
     {"POST", "/api/auth/mfa/totp/setup", auth_mfa_setup, DTM_ROLES_ANY, 0, 16 * 1024},
     {"POST", "/api/auth/mfa/totp/confirm", auth_mfa_confirm, DTM_ROLES_ANY, 0, 16 * 1024},
     {"DELETE", "/api/auth/mfa/totp", auth_mfa_disable, DTM_ROLES_ANY, 0, 16 * 1024},

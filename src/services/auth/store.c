@@ -376,6 +376,19 @@ dtm_err_t auth_store_recovery_replace(dtm_db_t *db, const char *user_id, char (*
     return err;
 }
 
+dtm_err_t auth_store_recovery_left(dtm_db_t *db, const char *user_id, int *n)
+{
+    const char *params[] = {user_id};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "SELECT count(*) AS n FROM auth.mfa_recovery_codes "
+                                 "WHERE user_id = $1 AND used_at IS NULL",
+                                 1, params);
+    if (!err)
+        *n = (int)dtm_pg_int(r, 0, "n", 0);
+    return err;
+}
+
 dtm_err_t auth_store_recovery_use(dtm_db_t *db, const char *user_id, const char *hash)
 {
     const char *params[] = {user_id, hash};

@@ -16,22 +16,6 @@ bool dtm_audit_wanted(const dtm_req_t *req)
            (req->auth.role == DTM_ROLE_ADMIN || req->auth.role == DTM_ROLE_MANAGER);
 }
 
-static const char *role_name(unsigned role)
-{
-    switch (role) {
-    case DTM_ROLE_ADMIN:
-        return "admin";
-    case DTM_ROLE_MANAGER:
-        return "manager";
-    case DTM_ROLE_MERCH:
-        return "merchandiser";
-    case DTM_ROLE_SERVICE:
-        return "service";
-    default:
-        return "unknown";
-    }
-}
-
 dtm_err_t dtm_audit_append(dtm_db_t *db, const dtm_req_t *req, const char *action,
                            const char *entity, const char *entity_id, json_t *changes)
 {
@@ -43,7 +27,7 @@ dtm_err_t dtm_audit_append(dtm_db_t *db, const dtm_req_t *req, const char *actio
         req && req->auth.sub[0] && req->auth.role != DTM_ROLE_SERVICE ? req->auth.sub : NULL;
     const char *params[] = {
         actor,
-        req ? role_name(req->auth.role) : "cli",
+        req ? dtm_role_name(req->auth.role) : "cli",
         action,
         entity,
         entity_id ? entity_id : "",

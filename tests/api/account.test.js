@@ -238,6 +238,19 @@ describe('TOTP (RFC 6238) with oathtool as the authenticator', () => {
         assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, code: totp(secret, 30) } }), 401, 'invalid_token');
     });
 
+    test('wrong codes count per user across mfaTokens: the 5th in a row locks the second step (423)', async () => {
+        const { u, secret } = await enrolled();
+        const wrong = () => ('000000' === totp(secret) ? '111111' : '000000');
+        for (const n of [3, 2]) {
+            const t = await mfaLogin(u);
+            for (let i = 0; i < n; i++) assertError(await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, code: wrong() } }), 401, 'invalid_code');
+        }
+        const t = await mfaLogin(u);
+        const r = await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: t, code: totp(secret, 30) } });
+        assertError(r, 423, 'account_locked');
+        assert.ok(Number(r.headers['retry-after']) > 0);
+    });
+
     test('400 for a malformed verify body, 401 for an unknown mfaToken', async () => {
         const r1 = await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: 'x' } });
         assertError(r1, 400);

@@ -361,6 +361,22 @@ void auth_mfa_verify(dtm_req_t *req)
         resp_invalid_mfa_token(req);
         return;
     }
+    /* Wrong codes count per user across mfaTokens too (a password holder could otherwise get
+     * 5 tries per login): the 5th in a row locks the second step for 15 minutes. */
+    const char *lock_key = err ? NULL : dtm_arena_sprintf(req->arena, "mfa:%s", c.user_id);
+    bool locked = false;
+    int retry = 0;
+    if (!err)
+        err = auth_store_lock_state(s.db, lock_key, &locked, &retry);
+    if (!err && locked) {
+        dtm_db_rollback(s.db);
+        auth_scope_end(&s);
+        dtm_resp_header(req, "Retry-After", dtm_arena_sprintf(req->arena, "%d", retry));
+        dtm_resp_error(req, 423, "account_locked",
+                       "Too many wrong codes; two-factor sign-in is locked for 15 minutes",
+                       json_pack("{s:i}", "retryAfterSeconds", retry));
+        return;
+    }
     bool ok = false;
     if (!err && code) {
         auth_totp_row_t t;
@@ -390,6 +406,10 @@ void auth_mfa_verify(dtm_req_t *req)
     }
     if (!err)
         err = ok ? auth_store_challenge_use(s.db, hash) : auth_store_challenge_failed(s.db, hash);
+    bool now_locked = false;
+    if (!err)
+        err = ok ? auth_store_clear_failures(s.db, lock_key)
+                 : auth_store_record_failure(s.db, lock_key, &now_locked);
     if (!err)
         err = dtm_db_commit(s.db);
     if (err)

@@ -92,6 +92,14 @@ describe('revocation with Redis up', () => {
         assert.equal((await d.api('GET', '/api/todos', { token: me.accessToken })).status, 200);
     });
 
+    test('`dtm user create-admin` on an existing account revokes its tokens too (and is audited)', async () => {
+        const { u, s } = await holdsToken(d, admin, { role: 'merchandiser' });
+        await d.dtm(['user', 'create-admin', '--email', u.email, '--password', 'Promoted-pass-123']);
+        await refusedWithin(d, s.accessToken);
+        const rows = await d.sql(`SELECT actor_role, action, changes->'role'->>'to', (changes->>'passwordReset') FROM audit.log WHERE entity_id = '${u.id}' ORDER BY id DESC LIMIT 1`);
+        assert.deepEqual(rows[0], ['cli', 'user.update', 'admin', 'true']);
+    });
+
     test('a token of another user is untouched', async () => {
         const { s: keep } = await holdsToken(d, admin);
         const { u } = await holdsToken(d, admin);

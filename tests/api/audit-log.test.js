@@ -83,6 +83,18 @@ describe('entries', () => {
         assert.deepEqual(mine.items.map((e) => e.action), ['user.create'], 'only the admin\'s creation');
     });
 
+    test('audit templates by a manager: create, update, deactivate', async () => {
+        const c = await dtm.api('POST', '/api/audits/templates', { token: manager.accessToken, body: { name: 'Minimal', questions: [{ text: 'Clean?', type: 'yes_no' }] } });
+        assert.equal(c.status, 201, c.text);
+        const id = c.json.template.id;
+        assert.equal((await dtm.api('PATCH', `/api/audits/templates/${id}`, { token: manager.accessToken, body: { name: 'Renamed' } })).status, 200);
+        assert.equal((await dtm.api('DELETE', `/api/audits/templates/${id}`, { token: manager.accessToken })).status, 204);
+        const list = await entries(`?entity=template&entityId=${id}`);
+        assert.deepEqual(list.items.map((e) => e.action), ['template.deactivate', 'template.update', 'template.create']);
+        assert.deepEqual(list.items[1].changes, { request: { name: 'Renamed' } });
+        assert.equal(list.items[2].changes.request.name, 'Minimal');
+    });
+
     test('a write that fails leaves no entry (same transaction)', async () => {
         const u = await dtm.createUser(admin.accessToken);
         const before1 = (await entries('?action=user.create')).pagination.total;

@@ -76,6 +76,7 @@ test('account: an admin enrols TOTP, logs out, and signs in with a code', { time
     const codes = mfa.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
     await codes.first().waitFor();
     assert.equal(await codes.count(), 10);
+    const recovery = (await codes.first().textContent()).trim();
     await page.screenshot({ path: path.join(OUT, 'account-recovery-codes.png'), fullPage: true });
     await mfa.getByRole('button', { name: 'Done' }).click();
     await mfa.getByText('10 recovery codes left').waitFor();
@@ -92,6 +93,26 @@ test('account: an admin enrols TOTP, logs out, and signs in with a code', { time
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByRole('button', { name: 'Log out' }).waitFor();
     await page.screenshot({ path: path.join(OUT, 'account-signed-in.png'), fullPage: true });
+
+    // The admin's audit log: a role change made through the API, filtered, exported as CSV.
+    // (both TOTP steps of the window are spent: a recovery code, saved from the page, signs the API in)
+    const login = await dtm.api('POST', '/api/auth/login', { body: { email: dtm.admin.email, password: dtm.admin.password } });
+    const v = await dtm.api('POST', '/api/auth/mfa/verify', { body: { mfaToken: login.json.mfaToken, recoveryCode: recovery } });
+    assert.equal(v.status, 200, v.text);
+    const adminTok = v.json.accessToken;
+    const u = await dtm.createUser(adminTok, { role: 'merchandiser' });
+    assert.equal((await dtm.api('PATCH', `/api/users/${u.id}`, { token: adminTok, body: { role: 'manager' } })).status, 200);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    const filters = page.getByRole('form', { name: 'Audit log filters' });
+    await filters.getByLabel('Action (e.g. user.update)').fill('user.update');
+    await filters.getByRole('button', { name: 'Filter' }).click();
+    await page.getByText('role: "merchandiser" → "manager"').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const csv = fs.readFileSync(await download.path(), 'utf8');
+    assert.match(csv, /^id,at,actorId,actorRole,action,entity,entityId,ip,requestId,changes\r\n/);
+    assert.match(csv, /,admin,user\.update,user,/);
+    await page.screenshot({ path: path.join(OUT, 'account-audit-log.png'), fullPage: true });
     assert.deepEqual(problems, []);
     await ctx.close();
 });

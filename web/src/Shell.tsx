@@ -16,6 +16,7 @@ const Stores = lazy(() => import("./pages/Stores"));
 const Reports = lazy(() => import("./pages/Reports"));
 const Users = lazy(() => import("./pages/Users"));
 const Account = lazy(() => import("./pages/Account"));
+const AuditLog = lazy(() => import("./pages/AuditLog"));
 const Audits = lazy(() => import("./pages/Audits"));
 const AuditDetail = lazy(() => import("./pages/AuditDetail"));
 
@@ -45,6 +46,7 @@ const ROUTES: Route[] = [
   { path: "/audits", page: Audits, roles: STAFF, nav: "Audits" },
   { path: "/audits/:id", page: AuditDetail, roles: ALL },
   { path: "/users", page: Users, roles: ["admin"], nav: "Users" },
+  { path: "/audit-log", page: AuditLog, roles: ["admin"] },
   { path: "/account", page: Account, roles: ALL, nav: "Account" },
 ];
 

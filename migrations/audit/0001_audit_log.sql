@@ -21,6 +21,15 @@ CREATE TABLE audit.log (
     hash        text NOT NULL CHECK (length(hash) = 64)
 );
 CREATE INDEX log_at_idx ON audit.log (at);
+
+-- The chain's head, moved by every append in the same statement: deleting the newest rows
+-- (which leaves a shorter but consistent chain) shows as a head that names a missing row.
+CREATE TABLE audit.head (
+    one  boolean PRIMARY KEY DEFAULT true CHECK (one),
+    id   bigint NOT NULL,
+    hash text NOT NULL CHECK (length(hash) = 64)
+);
+INSERT INTO audit.head (id, hash) VALUES (0, repeat('0', 64));
 CREATE INDEX log_actor_idx ON audit.log (actor_id, at);
 CREATE INDEX log_entity_idx ON audit.log (entity, entity_id, at);
 

@@ -172,4 +172,16 @@ describe('dtm audit verify', () => {
         assert.equal(v.code, 1, v.out);
         assert.match(v.out, new RegExp(`BROKEN at row ${ids[4]}: row ${ids[4]} does not follow row ${ids[2]}`));
     });
+
+    test('deleting the newest rows shows: the head names a missing row', async () => {
+        // a fresh chain for this test: the previous one was broken on purpose
+        await dtm.sql("TRUNCATE audit.log; UPDATE audit.head SET id = 0, hash = repeat('0', 64)");
+        for (let i = 0; i < 3; i++) await dtm.createUser(admin.accessToken);
+        assert.equal((await verify()).code, 0);
+        const last = Number((await dtm.sql('SELECT max(id) FROM audit.log'))[0][0]);
+        await dtm.sql(`DELETE FROM audit.log WHERE id = ${last}`);
+        const v = await verify();
+        assert.equal(v.code, 1, v.out);
+        assert.match(v.out, new RegExp(`BROKEN at row ${last}: the chain ends at row ${last - 1} but its head names row ${last}`));
+    });
 });

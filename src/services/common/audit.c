@@ -42,12 +42,13 @@ dtm_err_t dtm_audit_append(dtm_db_t *db, const dtm_req_t *req, const char *actio
             db, NULL,
             "WITH r AS (SELECT nextval('audit.log_id_seq') AS id, clock_timestamp() AS at), "
             "p AS (SELECT coalesce((SELECT hash FROM audit.log ORDER BY id DESC LIMIT 1), "
-            "'" AUDIT_ZERO_HASH "') AS h) "
-            "INSERT INTO audit.log (id, at, actor_id, actor_role, action, entity, entity_id, ip, "
-            "request_id, changes, prev_hash, hash) "
+            "'" AUDIT_ZERO_HASH "') AS h), "
+            "ins AS (INSERT INTO audit.log (id, at, actor_id, actor_role, action, entity, "
+            "entity_id, ip, request_id, changes, prev_hash, hash) "
             "SELECT r.id, r.at, $1::uuid, $2, $3, $4, left($5, 64), left($6, 64), left($7, 128), "
             "$8::jsonb, p.h, audit.row_hash(p.h, r.id, r.at, $1::uuid, $2, $3, $4, left($5, 64), "
-            "left($6, 64), left($7, 128), $8::jsonb) FROM r, p",
+            "left($6, 64), left($7, 128), $8::jsonb) FROM r, p RETURNING id, hash) "
+            "UPDATE audit.head SET id = ins.id, hash = ins.hash FROM ins",
             8, params);
     free(text);
     return err;
@@ -121,9 +122,24 @@ dtm_err_t dtm_audit_verify(dtm_db_t *db, dtm_audit_check_t *out)
             prev_id = id;
         }
         if (n < AUDIT_VERIFY_PAGE)
-            return DTM_OK;
+            break;
         snprintf(last, sizeof last, "%lld", prev_id);
     }
+    /* The chain holds; does it end where the head says? */
+    PGresult *h;
+    dtm_err_t err = dtm_db_query(db, &h, "SELECT id, hash FROM audit.head", 0, NULL);
+    if (err)
+        return err;
+    long long head_id = PQntuples(h) == 1 ? dtm_pg_int(h, 0, "id", -1) : -1;
+    const char *head_hash = PQntuples(h) == 1 ? dtm_pg_get(h, 0, "hash") : NULL;
+    if (head_id != prev_id || !head_hash || strcmp(head_hash, expected) != 0) {
+        out->broken_id = head_id > 0 ? head_id : prev_id;
+        snprintf(out->reason, sizeof out->reason,
+                 "the chain ends at row %lld but its head names row %lld: the newest rows were "
+                 "deleted, or the head was changed",
+                 prev_id, head_id);
+    }
+    return DTM_OK;
 }
 
 #define AUDIT_WHERE                                                                                \

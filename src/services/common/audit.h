@@ -6,7 +6,10 @@
  *
  * Entry: {id, at, actorId, actorRole, action, entity, entityId, ip, requestId, changes}.
  * Chain: prev_hash is the previous row's hash (64 zeros for the first), hash = audit.row_hash()
- * (SQL, the migration) over prev_hash and every field. `dtm audit verify` recomputes it. */
+ * (SQL, the migration) over prev_hash and every field; audit.head names the newest row, moved by
+ * the same statement, so deleting the newest rows shows too. `dtm audit verify` recomputes it.
+ * Not a defence against someone who may rewrite the whole table and its head (no secret key):
+ * it makes an edit or deletion by SQL visible, it does not make it impossible. */
 #ifndef DTM_COMMON_AUDIT_H
 #define DTM_COMMON_AUDIT_H
 

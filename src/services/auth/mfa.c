@@ -260,7 +260,10 @@ static json_t *confirm_for(dtm_req_t *req, const char *user_id, const char *code
     err = auth_scope_commit(&s, err, NULL, 0);
     if (err) {
         json_decref(codes);
-        dtm_resp_err(req, err == DTM_ECONFLICT ? DTM_ECONFLICT : err, NULL);
+        if (err == DTM_ECONFLICT) /* a concurrent confirmation won */
+            dtm_resp_error(req, 409, "mfa_already_enabled", "TOTP is already enabled", NULL);
+        else
+            dtm_resp_err(req, err, NULL);
         return NULL;
     }
     return codes;

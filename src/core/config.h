@@ -33,8 +33,8 @@ typedef struct {
     int refresh_ttl_s;                /* DTM_REFRESH_TTL, default 2592000 (30 days) */
     int login_limit_per_email;        /* DTM_LOGIN_LIMIT_PER_EMAIL, default 10 / minute */
     const char *mfa_required_roles;   /* DTM_MFA_REQUIRED_ROLES: roles that must enrol TOTP */
-    const char *public_url;           /* DTM_PUBLIC_URL: the web client's origin, for mailed links */
-    int login_limit_per_ip;           /* DTM_LOGIN_LIMIT_PER_IP, default 100 / minute */
+    const char *public_url; /* DTM_PUBLIC_URL: the web client's origin, for mailed links */
+    int login_limit_per_ip; /* DTM_LOGIN_LIMIT_PER_IP, default 100 / minute */
     /* HTTP */
     const char *host;     /* DTM_HOST, default 127.0.0.1 */
     int port;             /* DTM_PORT, 0 = the target's default */

@@ -103,6 +103,7 @@ static const conf_row_t conf_table[] = {
     STR("DTM_ADMIN_EMAIL", admin_email, "admin@example.com", 0, check_not_empty),
     STR("DTM_ADMIN_PASSWORD", admin_password, NULL, CONF_SECRET, NULL),
     STR("DTM_LOG_LEVEL", log_level, "info", 0, check_log_level),
+    LONG("DTM_LOG_BUFFER_BYTES", log_buffer_bytes, 4194304, 0, 1073741824),
 };
 
 #define CONF_ROWS (sizeof conf_table / sizeof conf_table[0])

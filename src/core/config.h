@@ -73,6 +73,7 @@ typedef struct {
     const char *admin_password; /* DTM_ADMIN_PASSWORD, secret */
     /* logging */
     const char *log_level; /* DTM_LOG_LEVEL, default info */
+    long log_buffer_bytes; /* DTM_LOG_BUFFER_BYTES: stdout ring, default 4 MiB, 0 = synchronous */
     const char *env_file;  /* DTM_ENV_FILE actually loaded, or NULL */
 } dtm_config_t;
 

@@ -6,12 +6,9 @@
  *   /l...  runs on the loop     /w...  runs on the worker pool (echoes the body)
  *   /s...  streams a response   /e...  event stream           else 404 without reading a body
  *
- * Build and run (from the repository root):
+ * Built by tests/fuzz/run.sh (make test-fuzz) against dtmcore and llhttp in strict mode, as the
+ * server uses it; by hand, after that build:
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *       tests/fuzz/http_parse_fuzz.c src/http/server.c src/core/arena.c src/core/str.c \
- *       src/core/err.c src/core/ids.c src/core/timeutil.c src/core/metrics.c src/core/log.c \
- *       -luv -lhttp_parser -ljansson -lsodium -lm -o build-fuzz/http_parse_fuzz
  *   build-fuzz/http_parse_fuzz -max_total_time=60 -max_len=4096 -dict=tests/fuzz/http.dict \
  *       tests/fuzz/corpus/http
  */

@@ -145,9 +145,6 @@ static json_t *form_to_json(dtm_valid_t *v, const dtm_mpart_t *parts, int n)
         const dtm_mpart_t *p = dtm_multipart_find(parts, n, fields[i].name);
         if (!p)
             continue;
-        for (int k = 0; k < n; k++)
-            if (&parts[k] != p && strcmp(parts[k].name, fields[i].name) == 0)
-                dtm_valid_fail(v, fields[i].name, "is given more than once");
         json_t *val = form_value(v, fields[i].name, p, fields[i].numeric);
         if (val)
             json_object_set_new(o, fields[i].name, val);
@@ -189,6 +186,7 @@ void attendance_punch_in(dtm_req_t *req)
                    NULL);
             return;
         }
+        dtm_multipart_unique(v, parts, n);
         body = form_to_json(v, parts, n);
         dtm_arena_defer(req->arena, decref, body);
         photo = dtm_multipart_find(parts, n, "photo");

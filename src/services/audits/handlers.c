@@ -715,6 +715,7 @@ void audits_upload_photo(dtm_req_t *req)
     const dtm_mpart_t *photo = dtm_multipart_find(parts, n, "photo");
     const dtm_mpart_t *qpart = dtm_multipart_find(parts, n, "questionId");
     dtm_valid_t *v = dtm_req_validator(req);
+    dtm_multipart_unique(v, parts, n);
     if (!photo || photo->len == 0)
         dtm_valid_fail(v, "photo", "is required");
     char *qid = qpart ? dtm_arena_strndup(req->arena, qpart->data, qpart->len) : NULL;

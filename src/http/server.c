@@ -597,7 +597,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     /* llhttp 8 joins an obs-fold continuation line to the value; RFC 9112 5.2 lets a server
      * refuse it, and we do: the span of a continuation starts right after the LF. */
     char before = at > c->feed_start ? at[-1] : c->prev_tail;
-    if (before == '\n')
+    /* An empty value ("Name:\r\n") arrives as an empty span that may point past its line. */
+    if (len > 0 && before == '\n')
         return reject(c, 400, "bad_request", "Header line folding (obs-fold) is not accepted");
     if (!header_limit(c, c->cur, len))
         return -1;

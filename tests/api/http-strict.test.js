@@ -179,6 +179,14 @@ test('framing that smuggles is a 400 with a JSON body in words', async () => {
     // Splitting the same bytes across reads changes nothing: obs-fold cut right after the LF.
     const split = await raw(['GET /health HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n', ' two\r\n\r\n']);
     assertJsonError(split, 400, 'bad_request');
+    // An empty value is a value, not a fold, wherever the read ends (Idempotency-Key: "" is
+    // the idempotency layer's 400, not the parser's).
+    for (const parts of [['GET /health HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-B: b\r\n\r\n'],
+        ['GET /health HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n', 'X-B: b\r\n\r\n'],
+        ['GET /health HTTP/1.1\r\nHost: a\r\nX-Empty: \r\n\r\n']]) {
+        const r = await raw(parts);
+        assert.equal(r.status, 200, `${JSON.stringify(parts)}: ${r.status} ${r.text}`);
+    }
 });
 
 test('status lines carry reason phrases (414, 417, 404, 405)', async () => {

@@ -13,6 +13,12 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { assertError, assertFieldNamed, startFieldOps, storeBody } = require('./fieldops-fixtures.js');
 const { sleep } = require('./lib/harness.js');
+const fs = require('node:fs');
+const path = require('node:path');
+
+// approval.requested rows exist only once a service consumes them (the outbox writes one row per
+// subscribed consumer): the notifications service.
+const NOTIFICATIONS = fs.existsSync(path.join(__dirname, '..', '..', 'src', 'services', 'notifications', 'routes.c'));
 
 const NIL = '00000000-0000-4000-8000-000000000000';
 let f; // {dtm, tok, ids, as}
@@ -409,4 +415,29 @@ test('20 concurrent approvals of one step: one 200, 19 × 409, the effect applie
         `SELECT count(*) FROM attendance.processed_events p JOIN approvals.outbox o ON o.event_id = p.event_id WHERE o.payload->>'requestId' = '${q.id}'`
     );
     assert.equal(processed, '2', 'both events seen, the effect once');
+});
+
+test('approval.requested names everyone who may decide the current step, in the decision\'s transaction', { skip: !NOTIFICATIONS && 'no consumer of approval.requested in this build (the notifications service)' }, async () => {
+    const ids = async (role) => {
+        const r = await f.as('admin')('GET', `/api/users?role=${role}&active=true&limit=100`);
+        assert.equal(r.status, 200, r.text);
+        return r.json.items.map((u) => u.id).sort();
+    };
+    const requested = async (id) =>
+        (await f.dtm.sql(`SELECT payload::text FROM approvals.outbox WHERE topic = 'approval.requested' AND payload->>'requestId' = '${id}' AND consumer = 'notifications' ORDER BY seq`)).map(([p]) => JSON.parse(p));
+    const q = await fileOk('manager', leave());
+    let [ev] = await requested(q.id);
+    assert.equal(ev.step, 0);
+    assert.equal(ev.type, 'leave');
+    assert.equal(ev.requesterId, f.ids.manager);
+    assert.equal(ev.requesterName, 'manager Tester');
+    assert.deepEqual([...ev.deciderUserIds].sort(), (await ids('manager')).filter((x) => x !== f.ids.manager), 'every manager but the requester');
+    assert.equal((await f.as('manager2')('POST', `/api/approvals/${q.id}/approve`, {})).status, 200);
+    const evs = await requested(q.id);
+    assert.equal(evs.length, 2);
+    ev = evs[1];
+    assert.equal(ev.step, 1);
+    assert.deepEqual([...ev.deciderUserIds].sort(), await ids('admin'));
+    const [[decided]] = await f.dtm.sql(`SELECT count(*) FROM approvals.outbox WHERE topic = 'approval.decided' AND payload->>'requestId' = '${q.id}'`);
+    assert.equal(decided, '0', 'not decided before the last step');
 });

@@ -93,18 +93,22 @@ void attendance_approval_event(dtm_req_t *req)
             answer(req, false);
             return;
         }
-        int status;
-        json_t *out;
-        dtm_err_t err =
-            dtm_svc_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/stores/%s", store_id),
-                         NULL, &status, &out);
-        if (err == DTM_OK && status == 404) {
-            dtm_log_warn("approval %s: store %s is gone; ignored", e.request_id, store_id);
-            answer(req, false);
+        if (!attendance_fetch_store(req, store_id, false, false, &store)) {
+            /* A store that is gone can never take the record: handled, not retried. Anything
+             * else (5xx, unreachable) is answered as such and the relay retries. */
+            int status;
+            json_t *out;
+            dtm_err_t err =
+                dtm_svc_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/stores/%s", store_id),
+                             NULL, &status, &out);
+            if (err == DTM_OK && status == 404) {
+                dtm_log_warn("approval %s: store %s is gone; ignored", e.request_id, store_id);
+                answer(req, false);
+            } else {
+                dtm_svc_resp_upstream(req, err, status == 200 ? 502 : status, "stores service");
+            }
             return;
         }
-        if (!attendance_fetch_store(req, store_id, false, true, &store))
-            return; /* 5xx: the relay retries */
         long distance;
         dtm_geo_within(json_number_value(lat), json_number_value(lon), store.lat, store.lon,
                        store.radius_m, &distance);

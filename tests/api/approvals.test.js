@@ -342,6 +342,11 @@ test('geofence exception: a 422 outside_geofence reading, approved → one atten
     assert.equal(ev.requesterId, f.ids.drifter);
     assert.equal(ev.type, 'geofence_exception');
     assert.equal(ev.comment, 'ok');
+    // Published like a punch-in: the visits service records the (unplanned) visit.
+    await until(async () => {
+        const v = await f.as('manager')('GET', `/api/visits?userId=${f.ids.drifter}`);
+        return v.json.items.some((x) => x.attendanceId === a.id && x.status === 'unplanned');
+    }, 'the visit of the exception');
     // The record is a visit like a punch-in: the merchandiser punches out normally.
     const out = await f.as('drifter')('POST', '/api/attendance/punch-out', {});
     assert.equal(out.status, 200, out.text);

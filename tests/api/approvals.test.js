@@ -3,7 +3,8 @@
 // with all three roles; workflows edited by admins while requests keep the steps they were made
 // with; separation of duties (nobody decides their own request, each step only by its role,
 // admins included); 20 concurrent approvals of one step (one 200, 19 × 409, the effect applied
-// once); the effects on attendance (geofence exception → a record marked exception, correction →
+// once), also with the row held locked so that every approval passes the checks in C and only
+// the conditional UPDATE can pick the winner; the effects on attendance (geofence exception → a record marked exception, correction →
 // new times and minutes, overtime → approved minutes), each applied exactly once even when the
 // decided event is delivered again. Runs in both topologies (DTM_TEST_TOPOLOGY=micro). The
 // restart test (attendance killed between decision and effect) is approvals-restart.test.js.
@@ -422,6 +423,39 @@ test('20 concurrent approvals of one step: one 200, 19 × 409, the effect applie
     assert.equal(processed, '2', 'both events seen, the effect once');
 });
 
+async function conflicts() {
+    const replica = f.dtm.topology === 'micro' ? f.dtm.replicas('approvals')[0] : null;
+    const m = await f.dtm.api('GET', '/metrics', replica ? { base: replica.url } : {});
+    const x = /^dtm_approvals_decision_conflicts_total (\S+)$/m.exec(m.text);
+    return x ? Number(x[1]) : NaN;
+}
+
+test('20 approvals that all read the step as pending: the conditional UPDATE alone picks the one winner', async () => {
+    await addUser('racer2', 'merchandiser');
+    const q = await fileOk('racer2', { type: 'geofence_exception', payload: reading() });
+    const before = await conflicts();
+    // Hold the request's row lock: every approval reads "pending", passes the checks in C and
+    // queues on its UPDATE; when the lock goes, the first UPDATE wins and each later one finds
+    // the step no longer pending (0 rows).
+    const holder = f.dtm.sql(`BEGIN; SELECT id FROM approvals.requests WHERE id = '${q.id}' FOR UPDATE; SELECT pg_sleep(2); COMMIT;`);
+    await until(async () => {
+        const [[n]] = await f.dtm.sql(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'requests' AND l.mode = 'RowShareLock' AND l.granted`);
+        return Number(n) > 0;
+    }, 'the row lock');
+    const results = await Promise.all(Array.from({ length: 20 }, () => f.as('manager2')('POST', `/api/approvals/${q.id}/approve`, {})));
+    await holder;
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, ...Array(19).fill(409)], results.map((r) => r.text).join('\n'));
+    const lost = (await conflicts()) - before;
+    // As many as there are worker threads to run them at once (the rest arrive after the
+    // decision and are refused by the read before it).
+    assert.ok(lost >= 3, `losers that passed every check in C and lost at the UPDATE itself: ${lost}`);
+    await until(async () => (await exceptionRecords(q.id)).length === 1, 'the exception record');
+    const [[decided]] = await f.dtm.sql(`SELECT count(*) FROM approvals.outbox WHERE topic = 'approval.decided' AND payload->>'requestId' = '${q.id}'`);
+    assert.equal(decided, '1');
+    await sleep(500);
+    assert.equal((await exceptionRecords(q.id)).length, 1);
+});
+
 test('approval.requested names everyone who may decide the current step, in the decision\'s transaction', { skip: !NOTIFICATIONS && 'no consumer of approval.requested in this build (the notifications service)' }, async () => {
     const ids = async (role) => {
         const r = await f.as('admin')('GET', `/api/users?role=${role}&active=true&limit=100`);
@@ -445,4 +479,24 @@ test('approval.requested names everyone who may decide the current step, in the 
     assert.deepEqual([...ev.deciderUserIds].sort(), await ids('admin'));
     const [[decided]] = await f.dtm.sql(`SELECT count(*) FROM approvals.outbox WHERE topic = 'approval.decided' AND payload->>'requestId' = '${q.id}'`);
     assert.equal(decided, '0', 'not decided before the last step');
+});
+
+test('the approvals service answers /health and counts requests, decisions and lost races in /metrics', async () => {
+    const replica = f.dtm.topology === 'micro' ? f.dtm.replicas('approvals')[0] : null;
+    const base = replica ? { base: replica.url } : {};
+    const h = await f.dtm.api('GET', '/health', base);
+    assert.equal(h.status, 200, h.text);
+    if (replica) assert.equal(h.json.service, 'approvals');
+    else assert.ok('approvals' in (h.json.services || {}), h.text);
+    const m = await f.dtm.api('GET', '/metrics', base);
+    assert.equal(m.status, 200);
+    const val = (re) => {
+        const x = re.exec(m.text);
+        return x ? Number(x[1]) : NaN;
+    };
+    assert.ok(val(/^dtm_approvals_requests_total (\S+)$/m) >= 10, m.text.slice(0, 300));
+    assert.ok(val(/^dtm_approvals_decisions_total\{decision="approved"\} (\S+)$/m) >= 3);
+    assert.ok(val(/^dtm_approvals_decisions_total\{decision="rejected"\} (\S+)$/m) >= 2);
+    assert.ok(val(/^dtm_approvals_decisions_total\{decision="cancelled"\} (\S+)$/m) >= 1);
+    assert.ok(val(/^dtm_approvals_decision_conflicts_total (\S+)$/m) >= 3, "lost races at the UPDATE are counted");
 });

@@ -149,8 +149,7 @@ static dtm_err_t emit_requested(dtm_db_t *db, const char *id, const char *type,
 
 /* GET /api/attendance/:id: must exist and be `requester`'s. false with the response set (404
  * when not theirs: someone else's record looks unknown; or the upstream error). */
-static bool check_attendance(dtm_req_t *req, const char *att, const char *requester,
-                             json_t **record)
+static bool check_attendance(dtm_req_t *req, const char *att, const char *requester)
 {
     int status;
     json_t *out;
@@ -168,7 +167,6 @@ static bool check_attendance(dtm_req_t *req, const char *att, const char *reques
         dtm_svc_resp_upstream(req, err, status, "attendance service");
         return false;
     }
-    *record = a;
     return true;
 }
 
@@ -180,10 +178,9 @@ static void check_time(dtm_valid_t *v, json_t *p, const char *field, int64_t *ms
 
 /* Validates `payload` for `type` into `clean` (only the known fields, normalised), adding field
  * problems to v. *att gets the attendance id it names, if any. */
-static void read_payload(dtm_req_t *req, dtm_valid_t *v, const char *type, json_t *p, json_t *clean,
+static void read_payload(dtm_valid_t *v, const char *type, json_t *p, json_t *clean,
                          const char **att)
 {
-    (void)req;
     *att = NULL;
     if (strcmp(type, "leave") == 0) {
         static const char *const kinds[] = {"annual", "sick", "unpaid", "parental", "other", NULL};
@@ -289,7 +286,7 @@ void approvals_create(dtm_req_t *req)
         /* Field names of the payload's problems carry the "payload." prefix. */
         dtm_valid_t pv;
         dtm_valid_init(&pv);
-        read_payload(req, &pv, type, p, clean, &att);
+        read_payload(&pv, type, p, clean, &att);
         json_t *d = dtm_valid_take(&pv);
         size_t i;
         json_t *x;
@@ -310,8 +307,7 @@ void approvals_create(dtm_req_t *req)
         dtm_resp_invalid(req, NULL, v);
         return;
     }
-    json_t *record;
-    if (att && !check_attendance(req, att, req->auth.sub, &record))
+    if (att && !check_attendance(req, att, req->auth.sub))
         return;
     if (strcmp(type, "geofence_exception") == 0 &&
         !check_store(req, json_string_value(json_object_get(clean, "storeId"))))

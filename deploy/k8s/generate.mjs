@@ -24,6 +24,7 @@ const TARGETS = [
     { name: 'reports', port: 3006, tier: 'service' },
     { name: 'visits', port: 3008, tier: 'service' },
     { name: 'audits', port: 3009, tier: 'service', uploads: true },
+    { name: 'approvals', port: 3010, tier: 'service' },
 ];
 const SERVICES = TARGETS.filter((t) => t.tier === 'service');
 

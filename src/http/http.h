@@ -100,6 +100,9 @@ const char *dtm_req_query(const dtm_req_t *req, const char *name);
  *  malformed JSON or a non-object, 415 for a non-JSON content type) is already set and NULL is
  *  returned: the handler just returns. The result is owned by the arena. */
 json_t *dtm_req_json(dtm_req_t *req);
+/** The same for a body that may be left out (punch-out, approve, ...): no body at all is an
+ *  empty object. */
+json_t *dtm_req_json_optional(dtm_req_t *req);
 
 /** page/limit from the query (defaults 1 and 20; limit 1..100). On bad values the 400 is set
  *  and false returned. */

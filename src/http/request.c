@@ -132,6 +132,15 @@ json_t *dtm_req_json(dtm_req_t *req)
     return root;
 }
 
+json_t *dtm_req_json_optional(dtm_req_t *req)
+{
+    if (req->body_len > 0)
+        return dtm_req_json(req);
+    json_t *o = json_object();
+    dtm_arena_defer(req->arena, decref_json, o);
+    return o;
+}
+
 /* Strict positive decimal: no sign, no spaces, no trailing junk. */
 static bool parse_uint(const char *s, long max, long *out)
 {

@@ -18,6 +18,7 @@ const Users = lazy(() => import("./pages/Users"));
 const Account = lazy(() => import("./pages/Account"));
 const Audits = lazy(() => import("./pages/Audits"));
 const AuditDetail = lazy(() => import("./pages/AuditDetail"));
+const Approvals = lazy(() => import("./pages/Approvals"));
 
 export interface PageProps {
   user: User;
@@ -44,6 +45,7 @@ const ROUTES: Route[] = [
   { path: "/reports", page: Reports, roles: STAFF, nav: "Reports" },
   { path: "/audits", page: Audits, roles: STAFF, nav: "Audits" },
   { path: "/audits/:id", page: AuditDetail, roles: ALL },
+  { path: "/approvals", page: Approvals, roles: ALL, nav: "Approvals" },
   { path: "/users", page: Users, roles: ["admin"], nav: "Users" },
   { path: "/account", page: Account, roles: ALL, nav: "Account" },
 ];

@@ -141,6 +141,12 @@ export function describeError(err: unknown): string {
       return "This task is already completed.";
     case "not_completed":
       return "This task is not completed.";
+    case "self_approval":
+      return "You cannot decide your own request.";
+    case "already_decided":
+      return "Someone has already decided this step.";
+    case "not_pending":
+      return "This request is no longer pending.";
     case "network_error":
       return "Cannot reach the server. Check your connection and try again.";
     case "session_expired":

@@ -85,6 +85,35 @@ export interface Attendance {
   breakMinutes?: number | null;
   netMinutes?: number | null;
   overtimeMinutes?: number | null;
+  exception?: boolean;
+  approvedOvertimeMinutes?: number | null;
+}
+
+export type ApprovalType = "leave" | "attendance_correction" | "overtime" | "geofence_exception";
+export type ApprovalStatus = "pending" | "approved" | "rejected" | "cancelled";
+
+export interface ApprovalStep {
+  role: "admin" | "manager";
+  status: "waiting" | "pending" | "approved" | "rejected" | "skipped" | "cancelled";
+  actorId: string | null;
+  comment: string | null;
+  decidedAt: string | null;
+}
+
+/** A request of the approvals service (shared/API.md "Approvals"). */
+export interface ApprovalRequest {
+  id: string;
+  type: ApprovalType;
+  requesterId: string;
+  requesterName?: string;
+  payload: Record<string, unknown>;
+  reason: string;
+  status: ApprovalStatus;
+  steps: ApprovalStep[];
+  currentStep: number | null;
+  currentRole?: "admin" | "manager" | null;
+  createdAt: string;
+  decidedAt: string | null;
 }
 
 export interface Pagination {

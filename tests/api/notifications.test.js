@@ -362,3 +362,176 @@ test('/metrics counts sent mail and shows the queue', async () => {
     assert.notEqual(await metric('dtm_mail_dead_total'), null);
     assert.equal(await metric('dtm_mail_queue_oldest_age_seconds'), 0);
 });
+
+// GET /api/notifications/stream; {events: [{id, event, data}], status, close()}.
+async function openStream(role, headers = {}) {
+    const ac = new AbortController();
+    const res = await fetch(`${dtm.url}/api/notifications/stream`, {
+        headers: { authorization: `Bearer ${tok[role]}`, accept: 'text/event-stream', ...headers },
+        signal: ac.signal,
+    });
+    const events = [];
+    let connected = false;
+    const reader =
+        res.status !== 200
+            ? Promise.resolve()
+            : (async () => {
+                  const dec = new TextDecoder();
+                  let buf = '';
+                  try {
+                      for await (const chunk of res.body) {
+                          buf += dec.decode(chunk, { stream: true });
+                          let i;
+                          while ((i = buf.indexOf('\n\n')) >= 0) {
+                              const block = buf.slice(0, i);
+                              buf = buf.slice(i + 2);
+                              if (block.startsWith(': connected')) connected = true;
+                              const id = /^id: ?(.*)$/m.exec(block);
+                              const ev = /^event: ?(.*)$/m.exec(block);
+                              const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.replace(/^data: ?/, '')).join('\n');
+                              if (ev && data) events.push({ id: id ? Number(id[1]) : null, event: ev[1], data: JSON.parse(data) });
+                          }
+                      }
+                  } catch {}
+              })();
+    if (res.status === 200) await until(() => connected, 'stream connected');
+    return {
+        res,
+        status: res.status,
+        events,
+        close: async () => {
+            ac.abort();
+            await reader;
+        },
+    };
+}
+
+test('SSE: live notifications, then a resume with Last-Event-ID gets what was missed, once', async () => {
+    const s = await openStream('merch');
+    assert.equal(s.status, 200);
+    assert.match(s.res.headers.get('content-type'), /^text\/event-stream/);
+    assert.equal(s.res.headers.get('cache-control'), 'no-cache');
+    const t1 = await assignTodo('manager', 'merch', `live ${randomId(4)}`);
+    const other = await assignTodo('manager', 'merch2', `not yours ${randomId(4)}`);
+    const e1 = await until(() => s.events.find((e) => e.data.link === `/todos/${t1.id}`), 'live event');
+    assert.equal(e1.event, 'notification');
+    assert.ok(Number.isInteger(e1.id) && e1.id > 0, 'events carry an id');
+    assert.equal(e1.data.type, 'todo_assigned');
+    assert.equal(e1.data.userId, users.merch.id);
+    await waitNotification('merch2', (x) => x.link === `/todos/${other.id}`, 'the other one');
+    assert.ok(!s.events.some((e) => e.data.userId !== users.merch.id), 'only one\'s own');
+    await s.close();
+
+    // Missed while away: two assignments.
+    const missed = [];
+    for (let i = 0; i < 2; i++) missed.push(await assignTodo('admin', 'merch', `missed ${i} ${randomId(3)}`));
+    for (const t of missed) await waitNotification('merch', (x) => x.link === `/todos/${t.id}`, 'stored');
+    const r = await openStream('merch', { 'last-event-id': String(e1.id) });
+    assert.equal(r.status, 200);
+    await until(() => r.events.length >= 2, 'backlog');
+    assert.deepEqual(r.events.slice(0, 2).map((e) => e.data.link), missed.map((t) => `/todos/${t.id}`), 'oldest first');
+    assert.ok(r.events[0].id > e1.id && r.events[1].id > r.events[0].id);
+    const t4 = await assignTodo('manager', 'merch', `after resume ${randomId(4)}`);
+    await until(() => r.events.some((e) => e.data.link === `/todos/${t4.id}`), 'live after the backlog');
+    const ids = r.events.map((e) => e.id);
+    assert.equal(new Set(ids).size, ids.length, 'no event twice');
+    assert.ok(!ids.includes(e1.id), 'nothing at or before Last-Event-ID');
+    await r.close();
+
+    // ?lastEventId for a first connection; a malformed one is refused.
+    const q = await fetch(`${dtm.url}/api/notifications/stream?lastEventId=abc`, { headers: { authorization: `Bearer ${tok.merch}` } });
+    assert.equal(q.status, 400);
+    await q.text();
+    const bad = await openStream('merch', { 'last-event-id': '-5' });
+    assert.equal(bad.status, 400);
+});
+
+test('SSE resume while notifications keep coming: every one exactly once', async () => {
+    const s = await openStream('merch2');
+    const t0 = await assignTodo('manager', 'merch2', `mark ${randomId(4)}`);
+    const mark = await until(() => s.events.find((e) => e.data.link === `/todos/${t0.id}`), 'mark');
+    await s.close();
+    // Twenty assignments race with the reconnection and its backlog query.
+    const made = Promise.all(Array.from({ length: 20 }, (_, i) => assignTodo(i % 2 ? 'admin' : 'manager', 'merch2', `race ${i} ${randomId(3)}`)));
+    await sleep(20);
+    const r = await openStream('merch2', { 'last-event-id': String(mark.id) });
+    const todos = await made;
+    const want = new Set(todos.map((t) => `/todos/${t.id}`));
+    await until(() => [...want].every((l) => r.events.some((e) => e.data.link === l)), 'all twenty', 20000);
+    await sleep(500);
+    const links = r.events.map((e) => e.data.link);
+    assert.equal(new Set(links).size, links.length, `no duplicates: ${links.length} events`);
+    const [[stored]] = await dtm.sql(`SELECT count(*) FROM notifications.notifications WHERE user_id = '${users.merch2.id}' AND seq > ${mark.id}`);
+    assert.equal(r.events.length, Number(stored), 'exactly what was stored after the mark');
+    await r.close();
+});
+
+test('SMTP server down for a while: the mail is retried with backoff and arrives once it is back, exactly once', async () => {
+    const failedBefore = await metric('dtm_mail_failed_total');
+    await mail.stop();
+    const t = await assignTodo('manager', 'merch', `while down ${randomId(4)}`);
+    const subject = `New task: ${t.title}`;
+    const row = async () => (await dtm.sql(`SELECT attempts, status FROM notifications.mail_queue WHERE subject = '${subject.replace(/'/g, "''")}'`))[0];
+    await until(async () => Number((await row())?.[0]) >= 3, 'three failed attempts');
+    assert.equal((await row())[1], 'pending');
+    assert.ok((await metric('dtm_mail_failed_total')) >= failedBefore + 3);
+    assert.ok((await metric('dtm_mail_queue_depth')) >= 1);
+    assert.ok((await metric('dtm_mail_queue_oldest_age_seconds')) > 0);
+    assert.ok(!mail.messages.some((m) => m.subject === subject));
+    await mail.start();
+    await mail.waitFor((m) => m.subject === subject);
+    await sleep(2000); // several poll rounds and a full retry interval
+    assert.equal(mail.messages.filter((m) => m.subject === subject).length, 1, 'exactly once');
+    assert.equal(mail.mailbox().filter((m) => m.subject === subject).length, 1);
+    assert.equal((await row())[1], 'sent');
+});
+
+test('after 8 failed attempts a mail is dead: counted, and never sent later', async () => {
+    const deadBefore = await metric('dtm_mail_dead_total');
+    await mail.stop();
+    const t = await assignTodo('manager', 'merch', `never ${randomId(4)}`);
+    const subject = `New task: ${t.title}`;
+    const row = async () => (await dtm.sql(`SELECT attempts, status, last_error FROM notifications.mail_queue WHERE subject = '${subject.replace(/'/g, "''")}'`))[0];
+    await until(async () => (await row())?.[1] === 'dead', 'dead', 20000);
+    const [attempts, , lastError] = await row();
+    assert.equal(Number(attempts), 8);
+    assert.ok(lastError && lastError.length > 0);
+    assert.equal(await metric('dtm_mail_dead_total'), deadBefore + 1);
+    await mail.start();
+    const probe = await assignTodo('manager', 'merch', `probe ${randomId(4)}`);
+    await mail.waitFor((m) => m.subject === `New task: ${probe.title}`);
+    assert.ok(!mail.messages.some((m) => m.subject === subject), 'a dead mail stays dead');
+});
+
+test('event streams are bounded per process (DTM_SSE_MAX_CLIENTS): 503 with Retry-After past it', async () => {
+    const small = await startDtm({ env: { DTM_SSE_MAX_CLIENTS: '2', DTM_LOGIN_LIMIT_PER_IP: '100000' } });
+    try {
+        const a = await small.loginAdmin();
+        const open = async () => {
+            const ac = new AbortController();
+            const res = await fetch(`${small.url}/api/notifications/stream`, { headers: { authorization: `Bearer ${a.accessToken}` }, signal: ac.signal });
+            return { res, ac };
+        };
+        const s1 = await open();
+        const s2 = await open();
+        assert.equal(s1.res.status, 200);
+        assert.equal(s2.res.status, 200);
+        const s3 = await open();
+        assert.equal(s3.res.status, 503);
+        assert.equal(s3.res.headers.get('retry-after'), '5');
+        assert.equal((await s3.res.json()).error.code, 'too_many_streams');
+        s1.ac.abort();
+        await until(async () => {
+            const s = await open();
+            if (s.res.status === 200) {
+                s.ac.abort();
+                return true;
+            }
+            await s.res.text();
+            return false;
+        }, 'a slot again');
+        s2.ac.abort();
+    } finally {
+        await small.stop();
+    }
+});

@@ -355,6 +355,37 @@ test('audit failed and visit missed go to every manager; security mails ignore p
     assert.equal(r.status, 200);
 });
 
+test('a real failed audit tells every manager (audits publish audit.failed in the submit transaction)', async () => {
+    const { storeBody } = require('./fieldops-fixtures.js');
+    let r = await as('admin')('POST', '/api/stores', storeBody());
+    assert.equal(r.status, 201, r.text);
+    const store = r.json.store;
+    r = await as('admin')('POST', '/api/audits/templates', { name: `Clean ${randomId(3)}`, questions: [{ id: 'clean', text: 'Clean?', type: 'yes_no', required: true, weight: 10 }] });
+    assert.equal(r.status, 201, r.text);
+    const template = r.json.template;
+    const passing = await as('manager')('POST', '/api/audits', { templateId: template.id, storeId: store.id });
+    assert.equal(passing.status, 201, passing.text);
+    const failing = await as('manager')('POST', '/api/audits', { templateId: template.id, storeId: store.id });
+    for (const [a, value] of [
+        [passing.json.audit, true],
+        [failing.json.audit, false],
+    ]) {
+        r = await as('manager')('PATCH', `/api/audits/${a.id}`, { answers: [{ questionId: 'clean', value }] });
+        assert.equal(r.status, 200, r.text);
+        r = await as('manager')('POST', `/api/audits/${a.id}/submit`);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.audit.passed, value);
+    }
+    for (const role of ['manager', 'manager2']) {
+        const n = await waitNotification(role, (x) => x.link === `/audits/${failing.json.audit.id}`, 'audit_failed');
+        assert.equal(n.title, 'Audit failed (0.0%)');
+    }
+    await sleep(500);
+    assert.ok(!(await inbox('manager2', '?limit=100')).items.some((x) => x.link === `/audits/${passing.json.audit.id}`), 'a passed audit tells nobody');
+    const [[events]] = await dtm.sql(`SELECT count(*) FROM audits.outbox WHERE topic = 'audit.failed' AND payload->>'auditId' = '${failing.json.audit.id}'`);
+    assert.equal(Number(events), 1);
+});
+
 test('/metrics counts sent mail and shows the queue', async () => {
     await until(async () => (await metric('dtm_mail_queue_depth')) === 0, 'queue drained');
     assert.ok((await metric('dtm_mail_sent_total')) >= 3);

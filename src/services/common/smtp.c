@@ -45,7 +45,8 @@ static void put_base64(dtm_buf_t *b, const void *data, size_t n, bool wrap)
 }
 
 /* A header value: as it is when plain ASCII, else an RFC 2047 encoded word. Encoded words are
- * cut at 45 input bytes (60 base64 characters) on UTF-8 character boundaries. */
+ * cut at 39 input bytes (52 base64 characters) on UTF-8 character boundaries, which keeps a
+ * folded Subject line under 78 characters. */
 static void put_header_text(dtm_buf_t *b, const char *s)
 {
     if (is_ascii(s)) {
@@ -54,7 +55,7 @@ static void put_header_text(dtm_buf_t *b, const char *s)
     }
     size_t len = strlen(s), i = 0;
     while (i < len) {
-        size_t k = len - i < 45 ? len - i : 45;
+        size_t k = len - i < 39 ? len - i : 39;
         while (i + k < len && ((unsigned char)s[i + k] & 0xC0) == 0x80)
             k--; /* do not split a character */
         if (i > 0)

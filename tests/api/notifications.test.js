@@ -136,7 +136,7 @@ test('todo assigned: the assignee gets an inbox entry and a multipart mail; one\
     const before = await unread('merch');
     const title = `Check the shelf ${randomId(4)} “promo”`;
     const todo = await assignTodo('manager', 'merch', title, { dueAt: '2031-05-01T09:00:00.000Z' });
-    const n = await waitNotification('merch', (x) => x.link === `/todos/${todo.id}`, 'todo_assigned notification');
+    const n = await waitNotification('merch', (x) => x.link === `/tasks/${todo.id}`, 'todo_assigned notification');
     assert.equal(n.type, 'todo_assigned');
     assert.equal(n.userId, users.merch.id);
     assert.equal(n.title, `New task: ${title}`);
@@ -154,8 +154,8 @@ test('todo assigned: the assignee gets an inbox entry and a multipart mail; one\
     assert.match(m.headers['message-id'], /^<.+@dtm\.test>$/);
     assert.ok(m.headers.date);
     assert.match(m.text, /Maria Tester assigned you/);
-    assert.ok(m.text.includes(`https://dtm.test/todos/${todo.id}`), m.text);
-    assert.ok(m.html.includes(`<a href="https://dtm.test/todos/${todo.id}">`), m.html);
+    assert.ok(m.text.includes(`https://dtm.test/tasks/${todo.id}`), m.text);
+    assert.ok(m.html.includes(`<a href="https://dtm.test/tasks/${todo.id}">`), m.html);
     assert.ok(m.html.includes('“promo”'), 'UTF-8 survives');
     // The mailbox on disk holds what the server received.
     assert.ok(mail.mailbox().some((x) => x.subject === `New task: ${title}`));
@@ -166,15 +166,15 @@ test('todo assigned: the assignee gets an inbox entry and a multipart mail; one\
     const own = await as('manager')('POST', '/api/todos', { title: 'manager own', assigneeId: users.manager.id });
     assert.equal(own.status, 201);
     await sleep(600);
-    assert.ok(!(await inbox('merch', '?limit=100')).items.some((x) => x.link === `/todos/${mine.json.todo.id}`));
-    assert.ok(!(await inbox('manager', '?limit=100')).items.some((x) => x.link === `/todos/${own.json.todo.id}`));
+    assert.ok(!(await inbox('merch', '?limit=100')).items.some((x) => x.link === `/tasks/${mine.json.todo.id}`));
+    assert.ok(!(await inbox('manager', '?limit=100')).items.some((x) => x.link === `/tasks/${own.json.todo.id}`));
 });
 
 test('reassigning (PATCH) and bulk assign notify the new assignee once', async () => {
     const todo = await assignTodo('manager', 'merch');
     let r = await as('manager')('PATCH', `/api/todos/${todo.id}`, { assigneeId: users.merch2.id });
     assert.equal(r.status, 200, r.text);
-    await waitNotification('merch2', (x) => x.link === `/todos/${todo.id}`, 'reassigned');
+    await waitNotification('merch2', (x) => x.link === `/tasks/${todo.id}`, 'reassigned');
     // A PATCH that does not move it tells nobody again.
     r = await as('manager')('PATCH', `/api/todos/${todo.id}`, { title: 'renamed', assigneeId: users.merch2.id });
     assert.equal(r.status, 200, r.text);
@@ -183,12 +183,12 @@ test('reassigning (PATCH) and bulk assign notify the new assignee once', async (
     const t3 = await assignTodo('admin', 'merch');
     r = await as('manager')('POST', '/api/todos/bulk-assign', { todoIds: [t2.id, t3.id], assigneeId: users.merch.id });
     assert.equal(r.status, 200, r.text);
-    await waitNotification('merch', (x) => x.link === `/todos/${t2.id}`, 'bulk assigned');
+    await waitNotification('merch', (x) => x.link === `/tasks/${t2.id}`, 'bulk assigned');
     await sleep(600);
-    const items = (await inbox('merch2', '?limit=100')).items.filter((x) => x.link === `/todos/${todo.id}`);
+    const items = (await inbox('merch2', '?limit=100')).items.filter((x) => x.link === `/tasks/${todo.id}`);
     assert.equal(items.length, 1, 'one notification for one assignment');
     // t3 was already the merchandiser's: one notification (its creation), not two.
-    assert.equal((await inbox('merch', '?limit=100')).items.filter((x) => x.link === `/todos/${t3.id}`).length, 1);
+    assert.equal((await inbox('merch', '?limit=100')).items.filter((x) => x.link === `/tasks/${t3.id}`).length, 1);
 });
 
 test('list, unread filter, pagination, read, read-all and their errors', async () => {
@@ -265,7 +265,7 @@ test('preferences: defaults, per-type e-mail switch honoured, and every error', 
 
     const quiet = await assignTodo('manager', 'merch2', `quiet ${randomId(4)}`);
     const loud = await assignTodo('manager', 'merch', `loud ${randomId(4)}`);
-    await waitNotification('merch2', (x) => x.link === `/todos/${quiet.id}`, 'in-app still arrives');
+    await waitNotification('merch2', (x) => x.link === `/tasks/${quiet.id}`, 'in-app still arrives');
     await mail.waitFor((x) => x.subject === `New task: ${loud.title}`);
     await sleep(500);
     assert.ok(!mail.messages.some((x) => x.subject === `New task: ${quiet.title}`), 'no mail when switched off');
@@ -444,26 +444,26 @@ test('SSE: live notifications, then a resume with Last-Event-ID gets what was mi
     assert.equal(s.res.headers.get('cache-control'), 'no-cache');
     const t1 = await assignTodo('manager', 'merch', `live ${randomId(4)}`);
     const other = await assignTodo('manager', 'merch2', `not yours ${randomId(4)}`);
-    const e1 = await until(() => s.events.find((e) => e.data.link === `/todos/${t1.id}`), 'live event');
+    const e1 = await until(() => s.events.find((e) => e.data.link === `/tasks/${t1.id}`), 'live event');
     assert.equal(e1.event, 'notification');
     assert.ok(Number.isInteger(e1.id) && e1.id > 0, 'events carry an id');
     assert.equal(e1.data.type, 'todo_assigned');
     assert.equal(e1.data.userId, users.merch.id);
-    await waitNotification('merch2', (x) => x.link === `/todos/${other.id}`, 'the other one');
+    await waitNotification('merch2', (x) => x.link === `/tasks/${other.id}`, 'the other one');
     assert.ok(!s.events.some((e) => e.data.userId !== users.merch.id), 'only one\'s own');
     await s.close();
 
     // Missed while away: two assignments.
     const missed = [];
     for (let i = 0; i < 2; i++) missed.push(await assignTodo('admin', 'merch', `missed ${i} ${randomId(3)}`));
-    for (const t of missed) await waitNotification('merch', (x) => x.link === `/todos/${t.id}`, 'stored');
+    for (const t of missed) await waitNotification('merch', (x) => x.link === `/tasks/${t.id}`, 'stored');
     const r = await openStream('merch', { 'last-event-id': String(e1.id) });
     assert.equal(r.status, 200);
     await until(() => r.events.length >= 2, 'backlog');
-    assert.deepEqual(r.events.slice(0, 2).map((e) => e.data.link), missed.map((t) => `/todos/${t.id}`), 'oldest first');
+    assert.deepEqual(r.events.slice(0, 2).map((e) => e.data.link), missed.map((t) => `/tasks/${t.id}`), 'oldest first');
     assert.ok(r.events[0].id > e1.id && r.events[1].id > r.events[0].id);
     const t4 = await assignTodo('manager', 'merch', `after resume ${randomId(4)}`);
-    await until(() => r.events.some((e) => e.data.link === `/todos/${t4.id}`), 'live after the backlog');
+    await until(() => r.events.some((e) => e.data.link === `/tasks/${t4.id}`), 'live after the backlog');
     const ids = r.events.map((e) => e.id);
     assert.equal(new Set(ids).size, ids.length, 'no event twice');
     assert.ok(!ids.includes(e1.id), 'nothing at or before Last-Event-ID');
@@ -480,14 +480,14 @@ test('SSE: live notifications, then a resume with Last-Event-ID gets what was mi
 test('SSE resume while notifications keep coming: every one exactly once', async () => {
     const s = await openStream('merch2');
     const t0 = await assignTodo('manager', 'merch2', `mark ${randomId(4)}`);
-    const mark = await until(() => s.events.find((e) => e.data.link === `/todos/${t0.id}`), 'mark');
+    const mark = await until(() => s.events.find((e) => e.data.link === `/tasks/${t0.id}`), 'mark');
     await s.close();
     // Twenty assignments race with the reconnection and its backlog query.
     const made = Promise.all(Array.from({ length: 20 }, (_, i) => assignTodo(i % 2 ? 'admin' : 'manager', 'merch2', `race ${i} ${randomId(3)}`)));
     await sleep(20);
     const r = await openStream('merch2', { 'last-event-id': String(mark.id) });
     const todos = await made;
-    const want = new Set(todos.map((t) => `/todos/${t.id}`));
+    const want = new Set(todos.map((t) => `/tasks/${t.id}`));
     await until(() => [...want].every((l) => r.events.some((e) => e.data.link === l)), 'all twenty', 20000);
     await sleep(500);
     const links = r.events.map((e) => e.data.link);

@@ -145,7 +145,7 @@ static dtm_err_t plan_event(dtm_req_t *req, const char *topic, json_t *p, plan_t
         pl->title = dtm_arena_sprintf(a, "New task: %s", title);
         pl->body = dtm_arena_sprintf(a, "%s assigned you \"%s\"%s%s.", found ? by.name : "Someone",
                                      title, due ? ", due " : "", due ? due : "");
-        pl->link = dtm_arena_sprintf(a, "/todos/%s", todo);
+        pl->link = dtm_arena_sprintf(a, "/tasks/%s", todo);
         return add_user(req, pl, str(p, "assigneeId"));
     }
     if (strcmp(topic, "approval.requested") == 0) {

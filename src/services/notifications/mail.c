@@ -10,11 +10,14 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/ticker.h"
+#include "core/timeutil.h"
+#include "db/outbox.h"
 #include "services/common/smtp.h"
 #include "services/notifications/notifications.h"
 
-#define ROUND_MAX 100 /* mails per round; the next round follows at once when the batch was full   \
-                       */
+#define ROUND_MAX                                                                                  \
+    100 /* mails per round; the next round follows at once when the batch was full                 \
+         */
 
 static dtm_ticker_t *g_ticker;
 static dtm_metric_t *g_sent, *g_failed, *g_dead, *g_depth, *g_oldest;
@@ -77,6 +80,20 @@ static bool send_one(dtm_db_t *db)
     return true;
 }
 
+/* Once an hour: ids of events processed 30 days ago (no relay retries that long) and mails
+ * sent 30 days ago go; dead mails stay for the operator. */
+static void housekeeping(dtm_db_t *db)
+{
+    static double last;
+    double now = dtm_mono_s();
+    if (last != 0 && now - last < 3600)
+        return;
+    last = now;
+    if (dtm_outbox_processed_purge(db, "notifications", 30) != DTM_OK ||
+        notif_db_mail_purge(db, 30) != DTM_OK)
+        dtm_log_warn("notifications housekeeping failed; retrying in an hour");
+}
+
 static void round_cb(void *ud)
 {
     (void)ud;
@@ -86,6 +103,8 @@ static void round_cb(void *ud)
         int n = 0;
         while (db && n < ROUND_MAX && send_one(db))
             n++;
+        if (db && batch == 0)
+            housekeeping(db);
         long long depth;
         double oldest;
         if (db && notif_db_mail_stats(db, &depth, &oldest) == DTM_OK) {

@@ -55,6 +55,8 @@ dtm_err_t notif_db_mail_sent(dtm_db_t *db, const char *id, const char *message_i
 /** A failed attempt: dead when `dead`, else due again in delay_ms. */
 dtm_err_t notif_db_mail_failed(dtm_db_t *db, const char *id, const char *error, long long delay_ms,
                                bool dead);
+/** Housekeeping: sent mails older than `days`. */
+dtm_err_t notif_db_mail_purge(dtm_db_t *db, int days);
 /** Pending mails and the age of the oldest in seconds (0 when none). */
 dtm_err_t notif_db_mail_stats(dtm_db_t *db, long long *depth, double *oldest_s);
 

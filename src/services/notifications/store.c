@@ -203,6 +203,18 @@ dtm_err_t notif_db_mail_failed(dtm_db_t *db, const char *id, const char *error, 
                         4, p);
 }
 
+dtm_err_t notif_db_mail_purge(dtm_db_t *db, int days)
+{
+    char d[16];
+    snprintf(d, sizeof d, "%d", days);
+    const char *p[] = {d};
+    PGresult *r;
+    return dtm_db_query(db, &r,
+                        "DELETE FROM notifications.mail_queue WHERE status = 'sent'"
+                        " AND sent_at < now() - make_interval(days => $1::int)",
+                        1, p);
+}
+
 dtm_err_t notif_db_mail_stats(dtm_db_t *db, long long *depth, double *oldest_s)
 {
     PGresult *r;

@@ -9,18 +9,9 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { startDtm, sleep } = require('./lib/harness.js');
+const { startDtm, sleep, until } = require('./lib/harness.js');
 const { startSmtp } = require('./lib/smtp.js');
 
-async function until(fn, what, timeoutMs = 30000) {
-    const t0 = Date.now();
-    for (;;) {
-        const v = await fn();
-        if (v) return v;
-        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-        await sleep(100);
-    }
-}
 
 test('notifications killed with 100 events in the outbox, and again mid-way: all 100 exactly once', async (t) => {
     const keep = setInterval(() => {}, 1000); // dtm children are unref'd: keep the loop alive
@@ -59,7 +50,7 @@ test('notifications killed with 100 events in the outbox, and again mid-way: all
                 "SELECT count(*), count(*) FILTER (WHERE attempts >= 1) FROM todos.outbox WHERE topic = 'todo.assigned' AND delivered_at IS NULL"
             );
             return Number(n) === 100 && Number(tried) >= 1;
-        }, 'failed deliveries');
+        }, 'failed deliveries', 30000);
 
         np.start();
         await np.waitHealthy();
@@ -72,7 +63,7 @@ test('notifications killed with 100 events in the outbox, and again mid-way: all
         np.start();
         await np.waitHealthy();
 
-        await until(async () => (await count()) === 100, `all 100 (had ${midway} at the second kill)`);
+        await until(async () => (await count()) === 100, `all 100 (had ${midway} at the second kill)`, 30000);
         await sleep(1500); // more relay rounds: nothing more may appear
         assert.equal(await count(), 100);
         const [[distinct]] = await dtm.sql(`SELECT count(DISTINCT link) FROM notifications.notifications WHERE user_id = '${merch.id}'`);

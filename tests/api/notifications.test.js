@@ -12,7 +12,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { assertError, assertFieldNamed } = require('./fieldops-fixtures.js');
-const { startDtm, sleep, randomId } = require('./lib/harness.js');
+const { startDtm, sleep, until, randomId } = require('./lib/harness.js');
 const { startSmtp, decodeWords } = require('./lib/smtp.js');
 
 let dtm, mail;
@@ -20,15 +20,6 @@ const tok = {};
 const users = {};
 const as = (role) => (method, p, body, extra = {}) => dtm.api(method, p, { token: tok[role], body, ...extra });
 
-async function until(fn, what, timeoutMs = 15000) {
-    const t0 = Date.now();
-    for (;;) {
-        const v = await fn();
-        if (v) return v;
-        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-        await sleep(50);
-    }
-}
 
 before(async () => {
     mail = await startSmtp();

@@ -113,8 +113,19 @@ run_dir_suite() { # dir
     fi
 }
 
+tests_npm() { # the API tests' npm packages (tests/package.json: the mail tests' SMTP server)
+    [ -f tests/package.json ] || return 0
+    if [ ! -f tests/node_modules/.package-lock.json ] ||
+        [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
+        (cd tests && npm ci --no-audit --no-fund --loglevel=error) || return 1
+    fi
+}
+
 suite() {
     local files
+    case "$1" in
+    api | api-asan | micro | pgbouncer) tests_npm || return 1 ;;
+    esac
     case "$1" in
     scripts)
         # Ours only: other owners check their own scripts (deploy/check.sh).
@@ -255,6 +266,7 @@ step make -s build
 step make -s asan
 step scripts/web.sh build
 step make -s test-stack
+step tests_npm
 run_suites "${ALL_SUITES[@]}"
 rc=$?
 echo "make test: $(($(date +%s) - T0)) s"

@@ -14,6 +14,7 @@ const IMAGE = 'dtm'; // overlays pin it with `images:` (registry + tag)
 const UID = 10001;
 
 // Targets and their default ports (DESIGN.md). `uploads`: reads/writes DTM_DATA_DIR/uploads.
+// `mail`: gets the SMTP settings.
 const TARGETS = [
     { name: 'gateway', port: 3000, tier: 'gateway' },
     { name: 'auth', port: 3001, tier: 'service' },
@@ -22,6 +23,7 @@ const TARGETS = [
     { name: 'stores', port: 3004, tier: 'service' },
     { name: 'attendance', port: 3005, tier: 'service', uploads: true },
     { name: 'reports', port: 3006, tier: 'service' },
+    { name: 'notifications', port: 3007, tier: 'service', mail: true },
     { name: 'visits', port: 3008, tier: 'service' },
     { name: 'audits', port: 3009, tier: 'service', uploads: true },
     { name: 'approvals', port: 3010, tier: 'service' },
@@ -62,6 +64,12 @@ const secretEnv = [
       valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'DTM_JWT_PREVIOUS_SECRETS', optional: true } } },
 ];
 
+// `mail`: sends e-mail (services/common/smtp.h); the SMTP URL may carry credentials.
+const mailEnv = [
+    { name: 'DTM_SMTP_URL', valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'DTM_SMTP_URL', optional: true } } },
+    { name: 'DTM_MAIL_FROM', valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'DTM_MAIL_FROM', optional: true } } },
+];
+
 const podSecurity = {
     runAsNonRoot: true,
     runAsUser: UID,
@@ -99,7 +107,7 @@ function deployment(t) {
         imagePullPolicy: 'IfNotPresent',
         args: ['serve', '--target', t.name],
         ports: [{ name: 'http', containerPort: t.port, protocol: 'TCP' }],
-        env: [{ name: 'DTM_PORT', value: String(t.port) }, ...secretEnv],
+        env: [{ name: 'DTM_PORT', value: String(t.port) }, ...secretEnv, ...(t.mail ? mailEnv : [])],
         envFrom: [{ configMapRef: { name: 'dtm-config' } }],
         // /health answers 503 only when this process is down (not when Redis is: degraded).
         startupProbe: probe({ periodSeconds: 5, failureThreshold: 24 }),

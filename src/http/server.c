@@ -55,6 +55,7 @@
 typedef struct loopctx lctx_t;
 typedef struct conn conn_t;
 typedef struct sreq sreq_t;
+typedef struct ssepend ssepend_t;
 
 enum { DL_NONE = 0, DL_READ, DL_IDLE, DL_LINGER };
 
@@ -99,6 +100,10 @@ struct sreq {
     bool drain_wanted;
     void (*on_drain)(void *);
     void *drain_ud;
+    /* SSE resume (dtm_resp_sse_resume): events held while the handler reads the backlog */
+    ssepend_t *sse_pend;
+    dtm_buf_t sse_backlog; /* formatted events the client missed */
+    long long sse_min_id;  /* highest id in sse_backlog, -1 when none */
 };
 
 struct conn {
@@ -128,6 +133,8 @@ struct conn {
     bool writing, closing, shut, reading, paused, parse_dead, in_feed, need_pump, close_after;
     bool sse;
     sreq_t *sse_req;
+    uint64_t sse_seen;    /* messages up to this publish number were sent with the backlog */
+    long long sse_min_id; /* ids up to this one were in the backlog (-1: none) */
     /* file response */
     uv_fs_t fs;
     uv_file ffd;
@@ -141,8 +148,21 @@ typedef struct ssemsg {
     atomic_int refs;
     size_t len;
     char *topic;
+    uint64_t gseq; /* publish number, increasing (under g_pub_mu) */
+    long long id;  /* the event's id, -1 when none */
     char data[];
 } ssemsg_t;
+
+/* An event stream being set up (dtm_resp_sse_resume): from the handler's call until the
+ * connection attaches on its loop, every message of the topic is held here (under g_pub_mu). */
+struct ssepend {
+    ssepend_t *prev, *next;
+    char *topic;
+    uint64_t start; /* the first publish number it may hold */
+    ssemsg_t **msgs;
+    size_t n, cap, bytes;
+    bool overflow; /* more than SSE_MAX_QUEUE held: the stream is refused, the client retries */
+};
 
 typedef struct {
     uv_write_t w;
@@ -191,7 +211,9 @@ static server_t *g_srv;
 static uv_mutex_t g_pub_mu; /* g_srv vs dtm_sse_publish from other threads */
 static uv_once_t g_once = UV_ONCE_INIT;
 static atomic_int g_stop_pending;
-static atomic_long g_inflight, g_conns, g_sse_clients;
+static atomic_long g_inflight, g_conns, g_sse_clients, g_sse_pending;
+static ssepend_t *g_pend;  /* under g_pub_mu */
+static uint64_t g_pub_seq; /* under g_pub_mu */
 static dtm_proxy_fn g_proxy;
 static dtm_loop_stop_fn g_loop_stop;
 static llhttp_settings_t g_settings;
@@ -303,6 +325,7 @@ static sreq_t *req_new(conn_t *c)
     r->conn = c;
     r->core.started = dtm_mono_s();
     r->keep_alive = true;
+    r->sse_min_id = -1;
     /* queue it now so responses keep request order */
     if (c->qtail)
         c->qtail->next = r;
@@ -316,8 +339,12 @@ static sreq_t *req_new(conn_t *c)
 }
 
 /* Logs (when `log`), then frees everything the request owns. */
+static void sse_pend_release(sreq_t *r);
+
 static void req_free(sreq_t *r, int status, bool log)
 {
+    sse_pend_release(r);
+    dtm_buf_free(&r->sse_backlog);
     if (log)
         dtm_router_finish(&r->req, status, dtm_mono_s() - r->core.started);
     if (r->cv_init)
@@ -1574,12 +1601,105 @@ static void stream_flush(conn_t *c, sreq_t *r)
 
 /* ------------------------------------------------------------ SSE ---- */
 
+/* The per-process bound on event streams (DTM_SSE_MAX_CLIENTS), counting those being set up:
+ * past it the request gets 503 with Retry-After, so a flood of streams cannot take every file
+ * descriptor and the loops' memory. */
+static bool sse_admit(dtm_req_t *req)
+{
+    if (req->internal || !req->core) {
+        dtm_resp_error(req, 400, "bad_request", "Event streams are for clients only", NULL);
+        return false;
+    }
+    long n = atomic_load(&g_sse_clients) + atomic_load(&g_sse_pending);
+    if (dtm_cfg.sse_max_clients > 0 && n >= dtm_cfg.sse_max_clients) {
+        dtm_resp_header(req, "Retry-After", "5");
+        dtm_resp_error(req, 503, "too_many_streams",
+                       "Too many event streams are open on this server; retry later", NULL);
+        return false;
+    }
+    return true;
+}
+
 void dtm_resp_sse(dtm_req_t *req, const char *topic)
 {
+    if (!sse_admit(req))
+        return;
     dtm_resp_t *r = dtm_req_resp(req);
     r->kind = DTM_RESP_SSE;
     r->status = 200;
     r->sse_topic = dtm_arena_strdup(req->arena, topic);
+}
+
+bool dtm_resp_sse_resume(dtm_req_t *req, const char *topic)
+{
+    uv_once(&g_once, once_init);
+    if (!sse_admit(req))
+        return false;
+    sreq_t *sr = req_of(req);
+    if (sr->sse_pend)
+        return true;
+    ssepend_t *p = dtm_alloc(sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->topic = dtm_strdup(topic);
+    uv_mutex_lock(&g_pub_mu);
+    p->start = g_pub_seq + 1;
+    p->next = g_pend;
+    if (g_pend)
+        g_pend->prev = p;
+    g_pend = p;
+    uv_mutex_unlock(&g_pub_mu);
+    atomic_fetch_add(&g_sse_pending, 1);
+    sr->sse_pend = p;
+    dtm_resp_sse(req, topic);
+    return true;
+}
+
+static void sse_format(dtm_buf_t *b, long long id, const char *event, const char *data);
+
+void dtm_resp_sse_event(dtm_req_t *req, long long id, const char *event, const char *data)
+{
+    sreq_t *sr = req_of(req);
+    sse_format(&sr->sse_backlog, id, event, data);
+    if (id > sr->sse_min_id)
+        sr->sse_min_id = id;
+}
+
+/* Unhook a request's held messages (attach took them, or the request ended first). */
+static void sse_pend_take(ssepend_t *p)
+{
+    uv_mutex_lock(&g_pub_mu);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        g_pend = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    uv_mutex_unlock(&g_pub_mu);
+    atomic_fetch_sub(&g_sse_pending, 1);
+}
+
+static void sse_msg_unref(ssemsg_t *m)
+{
+    if (atomic_fetch_sub(&m->refs, 1) == 1)
+        free(m);
+}
+
+static void sse_pend_free(ssepend_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        sse_msg_unref(p->msgs[i]);
+    free(p->msgs);
+    free(p->topic);
+    free(p);
+}
+
+static void sse_pend_release(sreq_t *r)
+{
+    if (!r->sse_pend)
+        return;
+    sse_pend_take(r->sse_pend);
+    sse_pend_free(r->sse_pend);
+    r->sse_pend = NULL;
 }
 
 static void sse_written(uv_write_t *w, int status)
@@ -1632,6 +1752,18 @@ static void sse_attach(conn_t *c, sreq_t *r)
     c->parse_dead = true;
     c->sse = true;
     c->sse_req = r;
+    c->sse_min_id = r->sse_min_id;
+    ssepend_t *held = r->sse_pend;
+    r->sse_pend = NULL;
+    if (held) {
+        sse_pend_take(held);
+        /* Everything published since the handler began is either held here or still queued
+         * for this loop's fan-out, in publish order: what is held goes out now, and the fan-out
+         * skips it (and anything older, which the backlog covers). */
+        c->sse_seen = held->n ? held->msgs[held->n - 1]->gseq : held->start - 1;
+        if (held->start - 1 > c->sse_seen)
+            c->sse_seen = held->start - 1;
+    }
     r->counted = false; /* a subscriber, no longer a request in flight */
     atomic_fetch_sub(&g_inflight, 1);
     set_deadline(c, DL_NONE, 0);
@@ -1647,6 +1779,23 @@ static void sse_attach(conn_t *c, sreq_t *r)
     /* No length and no chunking: the stream ends when the connection does. */
     dtm_resp_head(&r->req, 200, false, -1, "text/event-stream; charset=utf-8", &c->wbuf);
     dtm_buf_puts(&c->wbuf, ": connected\n\n");
+    if (r->sse_backlog.len)
+        dtm_buf_append(&c->wbuf, r->sse_backlog.data, r->sse_backlog.len);
+    if (held) {
+        bool overflow = held->overflow;
+        for (size_t i = 0; i < held->n && !overflow; i++) {
+            ssemsg_t *m = held->msgs[i];
+            if (m->id < 0 || m->id > c->sse_min_id)
+                dtm_buf_append(&c->wbuf, m->data, m->len);
+        }
+        sse_pend_free(held);
+        if (overflow) {
+            /* Too much happened while the backlog was read: end the stream; the client
+             * resumes from the last id it got. */
+            conn_close(c);
+            return;
+        }
+    }
     uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n < 0 && n != UV_EAGAIN) {
@@ -1687,9 +1836,11 @@ static void ping_cb(uv_timer_t *t)
     }
 }
 
-/* "event: e\ndata: line\ndata: line\n\n" */
-static void sse_format(dtm_buf_t *b, const char *event, const char *data)
+/* "id: n\nevent: e\ndata: line\ndata: line\n\n" */
+static void sse_format(dtm_buf_t *b, long long id, const char *event, const char *data)
 {
+    if (id >= 0)
+        dtm_buf_printf(b, "id: %lld\n", id);
     if (event && *event) {
         dtm_buf_puts(b, "event: ");
         for (const char *s = event; *s; s++)
@@ -1714,24 +1865,46 @@ static void sse_format(dtm_buf_t *b, const char *event, const char *data)
 
 void dtm_sse_publish(const char *topic, const char *event, const char *data)
 {
+    dtm_sse_publish_id(topic, -1, event, data);
+}
+
+void dtm_sse_publish_id(const char *topic, long long id, const char *event, const char *data)
+{
     uv_once(&g_once, once_init);
     uv_mutex_lock(&g_pub_mu);
     server_t *s = g_srv;
-    if (!s || !atomic_load(&g_sse_clients)) {
+    if (!s || (!atomic_load(&g_sse_clients) && !g_pend)) {
         uv_mutex_unlock(&g_pub_mu);
         return;
     }
     dtm_buf_t b;
     dtm_buf_init(&b);
-    sse_format(&b, event, data);
+    sse_format(&b, id, event, data);
     size_t tl = strlen(topic);
     ssemsg_t *m = dtm_alloc(sizeof *m + b.len + tl + 1);
     atomic_init(&m->refs, 1 + s->nloops);
     m->len = b.len;
+    m->gseq = ++g_pub_seq;
+    m->id = id;
     memcpy(m->data, b.data, b.len);
     m->topic = m->data + b.len;
     memcpy(m->topic, topic, tl + 1);
     dtm_buf_free(&b);
+    for (ssepend_t *p = g_pend; p; p = p->next) {
+        if (p->overflow || strcmp(p->topic, topic) != 0)
+            continue;
+        if (p->bytes + m->len > SSE_MAX_QUEUE) {
+            p->overflow = true;
+            continue;
+        }
+        if (p->n == p->cap) {
+            p->cap = p->cap ? p->cap * 2 : 8;
+            p->msgs = dtm_realloc(p->msgs, p->cap * sizeof *p->msgs);
+        }
+        atomic_fetch_add(&m->refs, 1);
+        p->msgs[p->n++] = m;
+        p->bytes += m->len;
+    }
     for (int i = 0; i < s->nloops; i++) {
         lctx_t *lc = &s->loops[i];
         uv_mutex_lock(&lc->smu);
@@ -1757,8 +1930,11 @@ static void sse_fanout(lctx_t *lc, ssemsg_t *m)
     conn_t *next;
     for (conn_t *c = lc->sse; c; c = next) {
         next = c->sse_next;
-        if (c->sse_req && strcmp(c->sse_req->core.resp.sse_topic, m->topic) == 0)
-            sse_send(c, m, m->data, m->len);
+        if (!c->sse_req || strcmp(c->sse_req->core.resp.sse_topic, m->topic) != 0)
+            continue;
+        if (m->gseq <= c->sse_seen || (m->id >= 0 && m->id <= c->sse_min_id))
+            continue; /* already sent with the stream's backlog */
+        sse_send(c, m, m->data, m->len);
     }
     if (atomic_fetch_sub(&m->refs, 1) == 1)
         free(m);

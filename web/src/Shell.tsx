@@ -3,6 +3,7 @@
 import { lazy, Suspense, useEffect, useRef, useState, type ComponentType, type LazyExoticComponent } from "react";
 import { api } from "./api/client";
 import type { Role, User } from "./api/types";
+import Bell from "./components/Bell";
 import { Loading } from "./components/ui";
 import { fullName, label } from "./lib/format";
 import { Link, matchPath, navigate, useLocation } from "./router";
@@ -102,6 +103,7 @@ export default function Shell({ user }: { user: User }) {
             ))}
         </nav>
         <div className="userbox">
+          <Bell />
           <span className="who" title={user.email}>
             {fullName(user)} <small>{label(user.role)}</small>
           </span>

@@ -595,9 +595,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
     /* llhttp 8 joins an obs-fold continuation line to the value; RFC 9112 5.2 lets a server
-     * refuse it, and we do: the span of a continuation starts right after the LF. */
+     * refuse it, and we do: the span of a continuation starts right after the LF, with its
+     * whitespace. (An empty value is a zero-length span there too: that one is fine.) */
     char before = at > c->feed_start ? at[-1] : c->prev_tail;
-    if (before == '\n')
+    if (len && before == '\n')
         return reject(c, 400, "bad_request", "Header line folding (obs-fold) is not accepted");
     if (!header_limit(c, c->cur, len))
         return -1;

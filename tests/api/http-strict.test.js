@@ -179,6 +179,11 @@ test('framing that smuggles is a 400 with a JSON body in words', async () => {
     // Splitting the same bytes across reads changes nothing: obs-fold cut right after the LF.
     const split = await raw(['GET /health HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n', ' two\r\n\r\n']);
     assertJsonError(split, 400, 'bad_request');
+    // Empty header values are not folds, whole or cut after their line.
+    for (const req of [['GET /health HTTP/1.1\r\nX-Empty:\r\nHost: a\r\n\r\n'], ['GET /health HTTP/1.1\r\nX-Empty: \r\n', 'Host: a\r\n\r\n']]) {
+        const r = await raw(req);
+        assert.equal(r.status, 200, `${JSON.stringify(req)}: ${r.text}`);
+    }
 });
 
 test('status lines carry reason phrases (414, 417, 404, 405)', async () => {

@@ -914,6 +914,7 @@ static void feed(conn_t *c, const char *data, size_t n)
     c->in_feed = true;
     if (n && !c->parse_dead && !c->closing) {
         c->feed_start = data;
+        char tail_before = c->prev_tail;
         llhttp_errno_t e = llhttp_execute(&c->parser, data, n);
         c->prev_tail = data[n - 1];
         switch (e) {
@@ -923,6 +924,7 @@ static void feed(conn_t *c, const char *data, size_t n)
             const char *at = llhttp_get_error_pos(&c->parser);
             size_t off = at && at >= data && at <= data + n ? (size_t)(at - data) : n;
             dtm_buf_append(&c->pending, data + off, n - off);
+            c->prev_tail = off ? data[off - 1] : tail_before; /* what precedes the kept rest */
             c->paused = true;
             read_stop(c);
             break;

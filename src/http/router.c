@@ -46,6 +46,8 @@ static void openapi_serve(dtm_req_t *req)
 
 static const dtm_route_t builtin_routes[] = {
     {.method = "GET", .path = "/health", .handler = dtm_health_handler, .flags = DTM_ROUTE_ON_LOOP},
+    {.method = "GET", .path = "/livez", .handler = dtm_livez_handler, .flags = DTM_ROUTE_ON_LOOP},
+    {.method = "GET", .path = "/readyz", .handler = dtm_readyz_handler, .flags = DTM_ROUTE_ON_LOOP},
     {.method = "GET",
      .path = "/metrics",
      .handler = dtm_metrics_handler,

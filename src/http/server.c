@@ -622,7 +622,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
     /* llhttp 8 joins an obs-fold continuation line to the value; RFC 9112 5.2 lets a server
-     * refuse it, and we do: the span of a continuation starts right after the LF. */
+     * refuse it, and we do: the span of a continuation starts right after the LF, with its
+     * whitespace. (An empty value is a zero-length span there too: that one is fine.) */
     char before = at > c->feed_start ? at[-1] : c->prev_tail;
     /* An empty value ("Name:\r\n") arrives as an empty span that may point past its line. */
     if (len > 0 && before == '\n')
@@ -941,6 +942,7 @@ static void feed(conn_t *c, const char *data, size_t n)
     c->in_feed = true;
     if (n && !c->parse_dead && !c->closing) {
         c->feed_start = data;
+        char tail_before = c->prev_tail;
         llhttp_errno_t e = llhttp_execute(&c->parser, data, n);
         c->prev_tail = data[n - 1];
         switch (e) {
@@ -950,6 +952,7 @@ static void feed(conn_t *c, const char *data, size_t n)
             const char *at = llhttp_get_error_pos(&c->parser);
             size_t off = at && at >= data && at <= data + n ? (size_t)(at - data) : n;
             dtm_buf_append(&c->pending, data + off, n - off);
+            c->prev_tail = off ? data[off - 1] : tail_before; /* what precedes the kept rest */
             c->paused = true;
             read_stop(c);
             break;

@@ -159,6 +159,7 @@ export class Outbox {
   private running: Promise<PassResult> | null = null;
   private listeners = new Set<() => void>();
   private accepted = new Set<(c: Change, body: unknown) => void>();
+  private enqueued = new Set<(c: Change) => void>();
 
   constructor(
     private readonly db: Db,
@@ -170,6 +171,12 @@ export class Outbox {
   onChange(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Called after a new change was stored (the sync engine then sends it when online). */
+  onEnqueued(fn: (c: Change) => void): () => void {
+    this.enqueued.add(fn);
+    return () => this.enqueued.delete(fn);
   }
 
   /** Called when the server accepted a change, with its answer (before the row is pruned). */
@@ -222,8 +229,10 @@ export class Outbox {
       at,
     );
     const row = await this.db.getFirstAsync<Row>("SELECT * FROM outbox WHERE key = ?", key);
+    const change = toChange(row as Row);
     this.emit();
-    return toChange(row as Row);
+    for (const fn of this.enqueued) fn(change);
+    return change;
   }
 
   /** Every change not yet accepted, oldest first. */

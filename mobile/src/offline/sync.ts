@@ -98,6 +98,7 @@ export class SyncEngine {
     outbox.onChange(() => {
       void this.refresh();
     });
+    outbox.onEnqueued(() => this.kick());
   }
 
   async start(online: boolean): Promise<void> {
@@ -152,10 +153,10 @@ export class SyncEngine {
     if (this.status.online) void this.syncNow();
   }
 
-  /** After a new change or a new sign-in. */
+  /** After a new change or a new sign-in (a pending backoff timer keeps its turn). */
   kick(): void {
-    this.set({ needsLogin: false });
-    if (this.status.online) void this.syncNow();
+    if (this.status.needsLogin) this.set({ needsLogin: false });
+    if (this.status.online && !this.timer) void this.syncNow();
   }
 
   /** Delay before the next try after `failures` transient failures in a row. */

@@ -33,8 +33,8 @@ export function DeviceCamera({ onReady }: CameraProps) {
   if (!perm) return <Note tone="muted">Starting the camera…</Note>;
   if (!perm.granted) return <Btn label="Allow the camera" kind="plain" onPress={() => void request()} />;
   return (
-    <View style={{ height: 220, borderRadius: 6, overflow: "hidden" }}>
-      <CameraView ref={ref} style={{ flex: 1 }} facing="back" aria-label="Camera" />
+    <View style={{ height: 220, borderRadius: 6, overflow: "hidden" }} aria-label="Camera">
+      <CameraView ref={ref} style={{ flex: 1 }} facing="back" />
     </View>
   );
 }

@@ -2,7 +2,8 @@
 // Serves the mobile app's web export (mobile/dist) the way a phone's web view would get it:
 // static files with the cross-origin isolation expo-sqlite's web build needs (COOP/COEP, for
 // SharedArrayBuffer), /api/* proxied to a dtm so the app talks to its own origin, and a history
-// fallback to index.html. A proxy switch (setDown) lets a test make the server unreachable.
+// fallback to index.html. Writes carrying an Idempotency-Key are recorded (method, path, headers,
+// body bytes) in srv.writes, so a test can replay exactly what the app sent.
 //
 //   const srv = await serveMobile({ dist, api: 'http://127.0.0.1:PORT' }); srv.url; await srv.close();
 'use strict';
@@ -25,6 +26,7 @@ const TYPES = {
 function serveMobile({ dist, api }) {
     const target = new URL(api);
     const root = path.resolve(dist);
+    const writes = [];
     const server = http.createServer((req, res) => {
         res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
         res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
@@ -37,6 +39,14 @@ function serveMobile({ dist, api }) {
                     r.pipe(res);
                 },
             );
+            if (req.headers['idempotency-key']) {
+                const chunks = [];
+                const w = { method: req.method, path: req.url, headers: { ...req.headers }, body: null, status: null };
+                writes.push(w);
+                req.on('data', (c) => chunks.push(c));
+                req.on('end', () => (w.body = Buffer.concat(chunks)));
+                up.on('response', (r) => (w.status = r.statusCode));
+            }
             up.on('error', () => {
                 res.writeHead(502, { 'Content-Type': 'application/json' });
                 res.end('{"error":{"code":"bad_gateway","message":"dtm unreachable"}}');
@@ -53,7 +63,7 @@ function serveMobile({ dist, api }) {
     return new Promise((resolve) => {
         server.listen(0, '127.0.0.1', () => {
             const { port } = server.address();
-            resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) });
+            resolve({ url: `http://127.0.0.1:${port}`, writes, close: () => new Promise((r) => server.close(r)) });
         });
     });
 }

@@ -98,6 +98,7 @@ static const conf_row_t conf_table[] = {
     INT("DTM_HEALTH_INTERVAL_MS", health_interval_ms, 2000, 50, 3600000),
     INT("DTM_OUTBOX_POLL_MS", outbox_poll_ms, 1000, 10, 3600000),
     INT("DTM_OUTBOX_RETRY_MAX_MS", outbox_retry_max_ms, 30000, 10, 86400000),
+    INT("DTM_OUTBOX_MAX_ATTEMPTS", outbox_max_attempts, 100, 1, 1000000),
     INT("DTM_VISITS_JOB_INTERVAL_MS", visits_job_ms, 60000, 100, 86400000),
     STR("DTM_SMTP_URL", smtp_url, NULL, CONF_URL, check_smtp_url),
     STR("DTM_MAIL_FROM", mail_from, "dtm <no-reply@dtm.local>", 0, check_not_empty),

@@ -64,6 +64,7 @@ typedef struct {
     /* outbox (db/outbox.h) and background jobs */
     int outbox_poll_ms;      /* DTM_OUTBOX_POLL_MS: relay polling fallback, default 1000 */
     int outbox_retry_max_ms; /* DTM_OUTBOX_RETRY_MAX_MS: cap of the retry backoff, default 30000 */
+    int outbox_max_attempts; /* DTM_OUTBOX_MAX_ATTEMPTS: dead-lettered after, default 100 */
     int visits_job_ms;       /* DTM_VISITS_JOB_INTERVAL_MS: missed/materialise job, default 60000 */
     /* mail (services/common/smtp.h) and notifications */
     const char

@@ -6,7 +6,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startDtm } = require('./lib/harness.js');
+const { startDtm, until } = require('./lib/harness.js');
 
 let dtm;
 before(async () => {
@@ -15,15 +15,6 @@ before(async () => {
 after(async () => {
     if (dtm) await dtm.stop();
 });
-
-async function until(pred, what, ms = 10000) {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-        if (await pred()) return;
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.fail(`${what} within ${ms} ms`);
-}
 
 // The relay runs where todos runs: the one process in `all`, the todos process in `micro`.
 const deadCount = async () => {

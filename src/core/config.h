@@ -33,8 +33,7 @@ typedef struct {
     int refresh_ttl_s;                /* DTM_REFRESH_TTL, default 2592000 (30 days) */
     int login_limit_per_email;        /* DTM_LOGIN_LIMIT_PER_EMAIL, default 10 / minute */
     const char *mfa_required_roles;   /* DTM_MFA_REQUIRED_ROLES: roles that must enrol TOTP */
-    const char *public_url; /* DTM_PUBLIC_URL: the web client's origin, for mailed links */
-    int login_limit_per_ip; /* DTM_LOGIN_LIMIT_PER_IP, default 100 / minute */
+    int login_limit_per_ip;           /* DTM_LOGIN_LIMIT_PER_IP, default 100 / minute */
     /* HTTP */
     const char *host;     /* DTM_HOST, default 127.0.0.1 */
     int port;             /* DTM_PORT, 0 = the target's default */
@@ -66,7 +65,18 @@ typedef struct {
     /* outbox (db/outbox.h) and background jobs */
     int outbox_poll_ms;      /* DTM_OUTBOX_POLL_MS: relay polling fallback, default 1000 */
     int outbox_retry_max_ms; /* DTM_OUTBOX_RETRY_MAX_MS: cap of the retry backoff, default 30000 */
+    int outbox_max_attempts; /* DTM_OUTBOX_MAX_ATTEMPTS: dead-lettered after, default 100 */
     int visits_job_ms;       /* DTM_VISITS_JOB_INTERVAL_MS: missed/materialise job, default 60000 */
+    /* mail (services/common/smtp.h) and notifications */
+    const char
+        *smtp_url; /* DTM_SMTP_URL: smtp://host:port or smtps://user:pass@host; unset = no mail */
+    const char *mail_from;  /* DTM_MAIL_FROM: "Name <addr>" or addr */
+    const char *public_url; /* DTM_PUBLIC_URL: the web client's address, for links in mails */
+    int smtp_timeout_ms;    /* DTM_SMTP_TIMEOUT_MS: one SMTP transaction, default 10000 */
+    int mail_poll_ms;       /* DTM_MAIL_POLL_MS: mail queue polling, default 1000 */
+    int mail_retry_base_ms; /* DTM_MAIL_RETRY_BASE_MS: first retry delay (doubles), default 2000 */
+    int mail_retry_max_ms;  /* DTM_MAIL_RETRY_MAX_MS: cap of the retry delay, default 1 h */
+    int sse_max_clients;    /* DTM_SSE_MAX_CLIENTS: event streams per process (503 past it) */
     /* files */
     const char *data_dir;   /* DTM_DATA_DIR, default ./var/data */
     const char *backup_dir; /* DTM_BACKUP_DIR, default ./var/backups */
@@ -75,6 +85,7 @@ typedef struct {
     const char *admin_password; /* DTM_ADMIN_PASSWORD, secret */
     /* logging */
     const char *log_level; /* DTM_LOG_LEVEL, default info */
+    long log_buffer_bytes; /* DTM_LOG_BUFFER_BYTES: stdout ring, default 4 MiB, 0 = synchronous */
     const char *env_file;  /* DTM_ENV_FILE actually loaded, or NULL */
 } dtm_config_t;
 

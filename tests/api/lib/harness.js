@@ -56,6 +56,17 @@ let defaultBase = process.env.DTM_TEST_URL || null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls fn() every 50 ms until it returns something truthy (returned), or throws naming `what`. */
+async function until(fn, what, timeoutMs = 15000) {
+    const t0 = Date.now();
+    for (;;) {
+        const v = await fn();
+        if (v) return v;
+        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+        await sleep(50);
+    }
+}
+
 function randomId(n = 6) {
     return crypto.randomBytes(n).toString('hex');
 }
@@ -993,6 +1004,7 @@ module.exports = {
     dtmCommand,
     randomId,
     sleep,
+    until,
     Logs,
     ROOT,
 };

@@ -14,8 +14,12 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { startDtm, startPostgres, startRedis, sleep, ROOT } = require('../api/lib/harness.js');
 const { Workload, call } = require('./lib/workload.js');
 
@@ -96,9 +100,17 @@ async function duplicates(ctx, w) {
 async function runCell(fault, topology, t) {
     const name = `${fault.key}-${topology}`.replace(/[^a-z0-9-]/gi, '');
     const ctx = { name, topology, pg, redis, t };
-    const startOpts = (await fault.opts?.(ctx)) || {};
+    let startOpts;
+    try {
+        startOpts = (await fault.opts?.(ctx)) || {};
+    } catch (e) {
+        if (!(e instanceof Skip)) throw e;
+        rows.push({ fault: fault.title, topology, order: fault.order, skipped: e.message });
+        t.skip(e.message);
+        return;
+    }
     ctx.dtm = await startDtm({ topology, pg, redis, ...startOpts, env: { ...ENV, ...(startOpts.env || {}) } });
-    const row = { fault: fault.title, topology, acked: 0, lost: 0, dup: 0, unacked: 0, gets: 0, failedGets: 0, maxGetMs: 0, note: '' };
+    const row = { fault: fault.title, topology, order: fault.order, acked: 0, lost: 0, dup: 0, unacked: 0, gets: 0, failedGets: 0, maxGetMs: 0, note: '' };
     rows.push(row);
     try {
         const s = await ctx.dtm.loginAdmin();
@@ -139,8 +151,11 @@ async function runCell(fault, topology, t) {
         row.error = e.message.split('\n')[0].slice(0, 200);
         throw e;
     } finally {
-        await fault.cleanup?.(ctx);
-        await ctx.dtm.stop();
+        try {
+            await ctx.dtm.stop();
+        } finally {
+            await fault.cleanup?.(ctx);
+        }
         await pg.start().catch(() => {}); // a failed cell must not leave the next one without them
         if (!redis.child) await redis.start();
     }
@@ -193,14 +208,302 @@ const FAULTS = [
             await ctx.pg.start();
         },
     },
+    {
+        key: 'slow-upstream',
+        title: 'slow upstream (2 s)',
+        // micro: one of two todos replicas frozen (SIGSTOP) for 2 s; all: the one process has no
+        // HTTP upstream, so its PostgreSQL (postmaster and backends) is frozen for 2 s instead.
+        opts: (ctx) => (ctx.topology === 'micro' ? { replicas: { todos: 2 } } : {}),
+        async inject(ctx) {
+            const pids = ctx.topology === 'micro' ? [ctx.dtm.replicas('todos')[1].child.pid] : pgPids(ctx.pg);
+            ctx.note = ctx.topology === 'micro' ? 'todos#2 SIGSTOPped 2 s' : `PostgreSQL (${pids.length} processes) SIGSTOPped 2 s`;
+            for (const pid of pids) process.kill(pid, 'SIGSTOP');
+            await sleep(2000);
+            for (const pid of pids) process.kill(pid, 'SIGCONT');
+            await sleep(2000);
+        },
+    },
+    {
+        key: 'garbage-upstream',
+        title: 'upstream answering garbage',
+        // micro: one of two todos replicas replaced (same port) by a server answering garbage for
+        // 5 s; all: Redis replaced by one for 5 s (the one process's only network peer besides
+        // PostgreSQL).
+        opts: (ctx) => (ctx.topology === 'micro' ? { replicas: { todos: 2 } } : {}),
+        async inject(ctx) {
+            let port;
+            if (ctx.topology === 'micro') {
+                ctx.victim = ctx.dtm.replicas('todos')[1];
+                await ctx.victim.stop();
+                port = ctx.victim.port;
+                ctx.note = 'todos#2 replaced by garbage for 5 s';
+            } else {
+                await ctx.redis.stop();
+                port = ctx.redis.port;
+                ctx.note = 'Redis replaced by garbage for 5 s';
+            }
+            const g = await garbageServer(port);
+            await sleep(5000);
+            await g.close();
+            if (ctx.topology === 'micro') {
+                ctx.victim.start();
+                await ctx.victim.waitHealthy();
+            } else {
+                await ctx.redis.start();
+            }
+            ctx.note += ` (${g.connections} connections to it)`;
+        },
+    },
+    {
+        key: 'slowloris',
+        title: 'slowloris, 500 connections',
+        async inject(ctx) {
+            const port = Number(new URL(ctx.dtm.url).port);
+            const socks = [];
+            let closed = 0;
+            for (let i = 0; i < 500; i++) {
+                const s = net.connect(port, '127.0.0.1');
+                s.on('error', () => {});
+                s.on('close', () => closed++);
+                s.on('connect', () => s.write('GET /api/todos HTTP/1.1\r\nHost: x\r\n'));
+                socks.push(s);
+            }
+            for (let k = 0; k < 8; k++) {
+                await sleep(1000);
+                for (const s of socks) if (!s.destroyed) s.write(`X-Slow-${k}: 1\r\n`);
+            }
+            ctx.note = `500 connections trickling headers for 8 s; ${closed} closed by the server meanwhile`;
+            for (const s of socks) s.destroy();
+        },
+    },
+    {
+        key: 'sigterm-export',
+        title: 'SIGTERM during a CSV export',
+        // all: the one process is terminated (the reader pauses while no process exists, the
+        // writer keeps retrying) and started again; micro: one of two reports replicas.
+        opts: (ctx) => (ctx.topology === 'micro' ? { replicas: { reports: 2 } } : {}),
+        async setup(ctx) {
+            await ctx.dtm.sql(`INSERT INTO todos.todos (id, title, description, assignee_id, created_by)
+                SELECT gen_random_uuid(), 'bulk ' || g, repeat('x', 200), '${ctx.adminId}', '${ctx.adminId}'
+                FROM generate_series(1, ${EXPORT_ROWS}) g`);
+        },
+        workloads: (ctx) => [
+            new Workload({
+                base: () => ctx.dtm.url,
+                writers: 0,
+                readers: 1,
+                pauseMs: 100,
+                write: () => null,
+                reads: [() => ({ path: '/api/reports/summary', token: ctx.token })],
+            }),
+        ],
+        async inject(ctx) {
+            const victim = ctx.topology === 'micro' ? ctx.dtm.replicas('reports')[0] : ctx.dtm.main;
+            // Two exports at once: in micro one lands on each replica.
+            const exports = [0, 1].map(() => csvExport(ctx));
+            await Promise.race(exports.map((e) => e.firstByte));
+            if (ctx.topology === 'all') for (const w of ctx.workloads) w.readsPaused = true;
+            victim.kill('SIGTERM');
+            const exit = await victim.exited;
+            const results = await Promise.all(exports.map((e) => e.done));
+            ctx.exportResults = results;
+            ctx.victimExit = exit;
+            victim.start();
+            await victim.waitHealthy();
+            for (const w of ctx.workloads) w.readsPaused = false;
+            ctx.note = `${ctx.topology === 'micro' ? 'reports#1' : 'dtm'} exited ${JSON.stringify(exit)}; exports: ${results.map((r) => r.summary).join(', ')}`;
+        },
+        async assert(ctx) {
+            assert.equal(ctx.victimExit.code, 0, 'a clean exit after SIGTERM');
+            for (const r of ctx.exportResults) {
+                // Complete, or visibly cut (the client sees an error): never a short CSV that
+                // looks complete.
+                if (!r.error) assert.ok(r.rows >= EXPORT_ROWS, `an export that ended cleanly is complete: ${r.summary}`);
+            }
+        },
+    },
+    {
+        key: 'disk-full',
+        title: 'data directory full during photo uploads',
+        async opts(ctx) {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtm-faults-disk-'));
+            try {
+                execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'pipe' });
+            } catch (e) {
+                fs.rmSync(dir, { recursive: true, force: true });
+                throw new Skip(`cannot mount a 2 MiB tmpfs (${String(e.stderr || e.message).trim().split('\n')[0]}): run as root`);
+            }
+            ctx.diskDir = dir;
+            return { env: { DTM_DATA_DIR: dir } };
+        },
+        async setup(ctx) {
+            const st = await call(() => ctx.dtm.url, 'POST', '/api/stores', {
+                token: ctx.token,
+                body: { code: `F-${Date.now()}`, name: 'Fault store', address: '1 Fault St', latitude: 48.8566, longitude: 2.3522 },
+            });
+            assert.equal(st.status, 201, st.text);
+            ctx.store = st.json.store;
+            ctx.merch = [];
+            for (let i = 0; i < 2; i++) {
+                const u = await ctx.dtm.createUser(ctx.token, { role: 'merchandiser' });
+                ctx.merch.push((await ctx.dtm.login(u.email, u.password)).accessToken);
+            }
+        },
+        workloads: (ctx) => [photoWorkload(ctx)],
+        async inject(ctx) {
+            // Uploads of ~120 KiB fill 2 MiB after about 16: wait for the refusals.
+            const w = ctx.workloads[1];
+            const t0 = Date.now();
+            while (w.unacked.length < 3 && Date.now() - t0 < 30000) await sleep(100);
+            await sleep(2000);
+            const df = execFileSync('df', ['-k', '--output=used,size', ctx.diskDir]).toString().trim().split('\n').pop();
+            ctx.note = `${w.unacked.length} uploads refused once the disk was full (df used/size KiB: ${df.trim()})`;
+        },
+        async assert(ctx) {
+            assert.ok(ctx.workloads[1].unacked.length > 0, 'the disk did fill up');
+        },
+        async cleanup(ctx) {
+            if (ctx.diskDir) {
+                execFileSync('umount', [ctx.diskDir]);
+                fs.rmSync(ctx.diskDir, { recursive: true, force: true });
+            }
+        },
+    },
 ];
 
+const EXPORT_ROWS = 30000;
+
+class Skip extends Error {}
+
+/** The private PostgreSQL's processes: the postmaster (postmaster.pid) and its children. */
+function pgPids(h) {
+    const master = Number(fs.readFileSync(path.join(h.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const kids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(master)])
+        .toString()
+        .split('\n')
+        .map((x) => Number(x.trim()))
+        .filter(Boolean);
+    return [master, ...kids];
+}
+
+/** A TCP server on `port` that answers every connection with bytes that are not the protocol. */
+function garbageServer(port) {
+    const sockets = new Set();
+    const g = { connections: 0 };
+    const srv = net.createServer((s) => {
+        g.connections++;
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => sockets.delete(s));
+        s.once('data', () => {
+            // Half of them a broken HTTP head, the other half noise; then the connection ends.
+            if (g.connections % 2) s.end('HTTP/1.1 2OO OK\r\nContent-Length: banana\r\n\r\n' + crypto.randomBytes(64).toString('base64'));
+            else s.end(crypto.randomBytes(256));
+        });
+    });
+    return new Promise((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(port, '127.0.0.1', () => {
+            g.close = () =>
+                new Promise((r) => {
+                    for (const s of sockets) s.destroy();
+                    srv.close(r);
+                });
+            resolve(g);
+        });
+    });
+}
+
+/** GET /api/reports/todos?format=csv, read to the end: {firstByte, done -> {rows, error, summary}}. */
+function csvExport(ctx) {
+    let first;
+    const firstByte = new Promise((r) => (first = r));
+    const done = (async () => {
+        let text = '';
+        try {
+            const res = await fetch(ctx.dtm.url + '/api/reports/todos?format=csv', {
+                headers: { authorization: `Bearer ${ctx.token}` },
+                signal: AbortSignal.timeout(60000),
+            });
+            const dec = new TextDecoder();
+            for await (const chunk of res.body) {
+                first();
+                text += dec.decode(chunk, { stream: true });
+            }
+            const rows = text.split('\n').filter(Boolean).length - 1;
+            return { rows, status: res.status, summary: `${res.status} complete, ${rows} rows` };
+        } catch (e) {
+            first();
+            const rows = Math.max(0, text.split('\n').length - 2);
+            return { error: e.cause?.code || e.message, rows, summary: `cut after ${rows} rows (${e.cause?.code || e.message})` };
+        }
+    })();
+    return { firstByte, done };
+}
+
+/** Punch-ins with a fresh ~120 KiB JPEG each (then the punch-out), by two merchandisers. */
+function photoWorkload(ctx) {
+    const base = () => ctx.dtm.url;
+    const w = new Workload({
+        base,
+        writers: 2,
+        readers: 1,
+        pauseMs: 100,
+        write: (seq) => {
+            const token = ctx.merch[seq % ctx.merch.length];
+            const jpeg = Buffer.concat([Buffer.from('ffd8ffe000104a46494600010100000100010000', 'hex'), crypto.randomBytes(120 * 1024), Buffer.from('ffd9', 'hex')]);
+            const sha = crypto.createHash('sha256').update(jpeg).digest('hex');
+            return {
+                method: 'POST',
+                path: '/api/attendance/punch-in',
+                token,
+                maxAttempts: 3, // a full disk stays full: a client gives up and keeps the photo
+                body: () => {
+                    const fd = new FormData();
+                    fd.append('storeId', ctx.store.id);
+                    fd.append('latitude', String(ctx.store.latitude));
+                    fd.append('longitude', String(ctx.store.longitude));
+                    fd.append('accuracyM', '10');
+                    fd.append('photo', new Blob([jpeg], { type: 'image/jpeg' }), 'p.jpg');
+                    return fd;
+                },
+                info: { token, sha },
+                ack: (r) => (r.status === 201 && r.json?.attendance?.photoUrl ? r.json.attendance.id : null),
+                after: async (r) => {
+                    w.acked[w.acked.length - 1].info.photoUrl = r.json.attendance.photoUrl;
+                    const o = await call(base, 'POST', '/api/attendance/punch-out', {
+                        token,
+                        body: { latitude: ctx.store.latitude, longitude: ctx.store.longitude, accuracyM: 10 },
+                        headers: { 'idempotency-key': `faults-out-${r.json.attendance.id}` },
+                    });
+                    if (o.status !== 200) w.unacked.push({ seq, last: `punch-out ${o.status} ${o.text?.slice(0, 80)}` });
+                },
+            };
+        },
+        reads: [() => ({ path: '/api/attendance/current', token: ctx.merch[0] }), () => ({ path: '/api/attendance?limit=5', token: ctx.token })],
+    });
+    w.readBack = async (a) => {
+        if (!a.info.photoUrl?.endsWith(a.info.sha)) return `photoUrl ${a.info.photoUrl} does not name ${a.info.sha}`;
+        try {
+            const res = await fetch(ctx.dtm.url + a.info.photoUrl, { headers: { authorization: `Bearer ${a.info.token}` }, signal: AbortSignal.timeout(5000) });
+            const body = Buffer.from(await res.arrayBuffer());
+            if (res.status !== 200) return `${res.status}`;
+            const got = crypto.createHash('sha256').update(body).digest('hex');
+            return got === a.info.sha ? true : `photo bytes differ (${body.length} bytes)`;
+        } catch (e) {
+            return e.message;
+        }
+    };
+    return w;
+}
+
+FAULTS.forEach((f, i) => (f.order = i));
 for (const topology of TOPOLOGIES) {
     for (const fault of FAULTS) {
         if (ONLY && !fault.key.includes(ONLY)) continue;
         const name = `${fault.title} × ${topology}`;
         if (fault.only && !fault.only.includes(topology)) {
-            rows.push({ fault: fault.title, topology, skipped: fault.skipReason });
+            rows.push({ fault: fault.title, topology, order: fault.order, skipped: fault.skipReason });
             test(name, { skip: fault.skipReason }, () => {});
             continue;
         }
@@ -215,7 +518,8 @@ for (const topology of TOPOLOGIES) {
 function writeTable() {
     const head = '| fault | topology | acknowledged writes | lost | failed GETs | max GET latency | notes |';
     const lines = [head, '| --- | --- | ---: | ---: | ---: | ---: | --- |'];
-    for (const r of rows) {
+    const sorted = [...rows].sort((a, b) => a.order - b.order || TOPOLOGIES.indexOf(a.topology) - TOPOLOGIES.indexOf(b.topology));
+    for (const r of sorted) {
         if (r.skipped) {
             lines.push(`| ${r.fault} | ${r.topology} | – | – | – | – | n/a: ${r.skipped} |`);
             continue;

@@ -47,7 +47,8 @@ const retryable = (r) => r.status === 0 || r.status >= 500 || (r.status === 409 
 
 /**
  * A workload against `base()` (a function: the front URL may move when a process restarts).
- *   write(seq) -> {method, path, body, token, ack(r) -> id|null, maxAttempts}: one logical write
+ *   write(seq) -> {method, path, body, token, ack(r) -> id|null, after(r), maxAttempts, info}: one
+ *                logical write (body may be a function: a FormData is built afresh per attempt)
  *   reads: [() => {path, token}] idempotent GETs, chosen round-robin
  *   writers, readers: concurrency
  */
@@ -101,6 +102,7 @@ class Workload {
             if (id) {
                 this.acked.push({ id, seq, key, info: w.info, ms: performance.now() - t0 });
                 this.maxWriteMs = Math.max(this.maxWriteMs, performance.now() - t0);
+                if (w.after) await w.after(r); // e.g. the punch-out after a punch-in
                 return;
             }
             const again = retryable(r) && attempt < (w.maxAttempts || Infinity) && !(this.stopping && Date.now() > this.drainDeadline);

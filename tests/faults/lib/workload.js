@@ -11,7 +11,7 @@
 'use strict';
 
 const crypto = require('node:crypto');
-const { sleep } = require('../../api/lib/harness.js');
+const { api, sleep } = require('../../api/lib/harness.js');
 
 const HUNG_MS = 5000;
 const REFUSE_MS = 1000;
@@ -19,24 +19,10 @@ const WRITE_ATTEMPT_MS = 10000;
 
 /** One HTTP request that never throws: {status (0 on a network error or timeout), ms, json, text, error}. */
 async function call(base, method, path, { token, body, headers = {}, timeoutMs = HUNG_MS } = {}) {
-    const h = { ...headers };
-    if (token) h.authorization = `Bearer ${token}`;
-    let payload = body;
-    if (body && typeof body === 'object' && !(body instanceof FormData) && !Buffer.isBuffer(body)) {
-        payload = JSON.stringify(body);
-        h['content-type'] = 'application/json';
-    }
     const t0 = performance.now();
     try {
-        const res = await fetch(base() + path, { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) });
-        const text = await res.text();
-        let json = null;
-        try {
-            json = text ? JSON.parse(text) : null;
-        } catch {
-            json = null;
-        }
-        return { status: res.status, ms: performance.now() - t0, json, text };
+        const r = await api(method, path, { base: base(), token, body, headers, timeoutMs });
+        return { status: r.status, ms: r.durationMs, json: r.json, text: r.text };
     } catch (e) {
         const why = e.name === 'TimeoutError' ? 'timeout' : e.cause?.code || e.message;
         return { status: 0, ms: performance.now() - t0, error: why };

@@ -135,6 +135,7 @@ async function runCell(fault, topology, t) {
         row.gets = workloads.reduce((n, w) => n + w.gets, 0);
         const failed = workloads.flatMap((w) => w.failedGets);
         row.failedGets = failed.length;
+        row.slowGets = workloads.reduce((n, w) => n + w.slowGets, 0);
         row.maxGetMs = Math.round(Math.max(...workloads.map((w) => w.maxGetMs)));
         row.statuses = workloads.map((w) => w.statuses);
         row.note = [ctx.note, fault.check ? await fault.check(ctx) : null].filter(Boolean).join('; ');
@@ -311,10 +312,12 @@ const FAULTS = [
             victim.start();
             await victim.waitHealthy();
             for (const w of ctx.workloads) w.readsPaused = false;
-            ctx.note = `${ctx.topology === 'micro' ? 'reports#1' : 'dtm'} exited ${JSON.stringify(exit)}; exports: ${results.map((r) => r.summary).join(', ')}`;
+            const onVictim = ctx.dtm.logs.of(victim.name).filter((l) => l.text.includes('/api/reports/todos')).length;
+            ctx.note = `${victim.name} exited ${JSON.stringify(exit)} (it served ${onVictim} of the 2 exports); exports: ${results.map((r) => r.summary).join(', ')}`;
         },
         async assert(ctx) {
             assert.equal(ctx.victimExit.code, 0, 'a clean exit after SIGTERM');
+            assert.ok(ctx.note.includes('served 1') || ctx.note.includes('served 2'), `an export was in flight on the terminated process: ${ctx.note}`);
             for (const r of ctx.exportResults) {
                 // Complete, or visibly cut (the client sees an error): never a short CSV that
                 // looks complete.
@@ -357,7 +360,8 @@ const FAULTS = [
             while (w.unacked.length < 3 && Date.now() - t0 < 30000) await sleep(100);
             await sleep(2000);
             const df = execFileSync('df', ['-k', '--output=used,size', ctx.diskDir]).toString().trim().split('\n').pop();
-            ctx.note = `${w.unacked.length} uploads refused once the disk was full (df used/size KiB: ${df.trim()})`;
+            const answers = [...new Set(w.unacked.map((u) => u.last.replace(/"requestId":"[^"]*"/, '')))].join(' / ');
+            ctx.note = `${w.unacked.length} uploads refused once the disk was full (df used/size KiB: ${df.trim().replace(/\s+/, '/')}): ${answers}`;
         },
         async assert(ctx) {
             assert.ok(ctx.workloads[1].unacked.length > 0, 'the disk did fill up');
@@ -525,6 +529,7 @@ function writeTable() {
             continue;
         }
         const notes = [
+            r.slowGets ? `${r.slowGets} GETs answered 2xx after more than 1 s` : '',
             r.unacked ? `${r.unacked} writes never acknowledged (client gave up)` : '',
             r.dup ? `${r.dup} stored twice` : '',
             r.note,
@@ -539,7 +544,8 @@ function writeTable() {
     const md =
         '# Fault matrix\n\n' +
         `Measured ${new Date().toISOString()} by tests/faults/faults.test.js. A failed GET: not answered within 5 s, ` +
-        '503 after more than 1 s, or answered anything but 2xx/503. Lost: acknowledged (2xx with an id) but not readable afterwards.\n\n' +
+        '503 after more than 1 s, or answered anything but 2xx/503. Lost: acknowledged (2xx with an id) but not readable afterwards. ' +
+        'The writer retries with the same Idempotency-Key on 5xx, 409 request_in_progress, timeouts and connection errors.\n\n' +
         lines.join('\n') +
         '\n';
     process.stdout.write('\n' + md + '\n');

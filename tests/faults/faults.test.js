@@ -109,7 +109,12 @@ async function runCell(fault, topology, t) {
         t.skip(e.message);
         return;
     }
-    ctx.dtm = await startDtm({ topology, pg, redis, ...startOpts, env: { ...ENV, ...(startOpts.env || {}) } });
+    try {
+        ctx.dtm = await startDtm({ topology, pg, redis, ...startOpts, env: { ...ENV, ...(startOpts.env || {}) } });
+    } catch (e) {
+        await fault.cleanup?.(ctx);
+        throw e;
+    }
     const row = { fault: fault.title, topology, order: fault.order, acked: 0, lost: 0, dup: 0, unacked: 0, gets: 0, failedGets: 0, maxGetMs: 0, note: '' };
     rows.push(row);
     try {
@@ -138,7 +143,7 @@ async function runCell(fault, topology, t) {
         row.slowGets = workloads.reduce((n, w) => n + w.slowGets, 0);
         row.maxGetMs = Math.round(Math.max(...workloads.map((w) => w.maxGetMs)));
         row.statuses = workloads.map((w) => w.statuses);
-        row.note = [ctx.note, fault.check ? await fault.check(ctx) : null].filter(Boolean).join('; ');
+        row.note = ctx.note || '';
         const why = (xs) => [...new Set(xs.map((x) => x.why))].slice(0, 5).join(' | ');
         row.detail = [lost.length ? `lost: ${why(lost)}` : '', failed.length ? `failed GETs: ${why(failed)}` : ''].filter(Boolean).join('; ');
         t.diagnostic(`${fault.title} × ${topology}: ${JSON.stringify({ ...row, statuses: row.statuses })}`);

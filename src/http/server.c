@@ -1382,7 +1382,8 @@ void dtm_resp_stream_begin(dtm_req_t *req, int status, const char *content_type)
         r->keep_alive = false;
     else
         dtm_resp_header(req, "Transfer-Encoding", "chunked");
-    dtm_resp_header(req, "Cache-Control", "no-cache");
+    /* A default: the handler's own policy (no-store on a personal-data export) wins. */
+    dtm_resp_header_default(req, "Cache-Control", "no-cache");
     dtm_resp_head(req, status, r->keep_alive, -1, resp->content_type, &head);
     uv_mutex_lock(&lc->smu);
     if (!r->cv_init) {
@@ -1776,7 +1777,7 @@ static void sse_attach(conn_t *c, sreq_t *r)
         lc->sse->sse_prev = c;
     lc->sse = c;
     atomic_fetch_add(&g_sse_clients, 1);
-    dtm_resp_header(&r->req, "Cache-Control", "no-cache");
+    dtm_resp_header_default(&r->req, "Cache-Control", "no-cache");
     dtm_resp_header(&r->req, "X-Accel-Buffering", "no");
     dtm_buf_reset(&c->wbuf);
     /* No length and no chunking: the stream ends when the connection does. */

@@ -83,9 +83,10 @@ struct dtm_req {
     dtm_header_t params[8]; /* route :params, decoded */
     int nparams;
     dtm_auth_t auth;
-    bool internal; /* in-process dtm_call */
-    void *core;    /* private to the HTTP core */
-    bool via_tls;  /* a trusted proxy said the client used HTTPS (edge) */
+    bool internal;             /* in-process dtm_call */
+    void *core;                /* private to the HTTP core */
+    bool via_tls;              /* a trusted proxy said the client used HTTPS (edge) */
+    bool via_metrics_listener; /* arrived on the private metrics listener (DTM_METRICS_ADDR) */
 };
 
 /* ---- request accessors ---- */

@@ -153,6 +153,8 @@ static const conf_row_t conf_table[] = {
     INT("DTM_MAIL_RETRY_MAX_MS", mail_retry_max_ms, 3600000, 10, 86400000),
     INT("DTM_SSE_MAX_CLIENTS", sse_max_clients, 10000, 1, 1000000),
     STR("DTM_DATA_DIR", data_dir, "./var/data", 0, check_not_empty),
+    INT("DTM_PHOTO_GC_GRACE_S", photo_gc_grace_s, 86400, 60, 31 * 86400),
+    INT("DTM_PHOTO_GC_INTERVAL_MS", photo_gc_interval_ms, 3600000, 100, 86400000),
     STR("DTM_BACKUP_DIR", backup_dir, "./var/backups", 0, check_not_empty),
     STR("DTM_ADMIN_EMAIL", admin_email, "admin@example.com", 0, check_not_empty),
     STR("DTM_ADMIN_PASSWORD", admin_password, NULL, CONF_SECRET, NULL),

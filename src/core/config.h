@@ -81,6 +81,9 @@ typedef struct {
     /* files */
     const char *data_dir;   /* DTM_DATA_DIR, default ./var/data */
     const char *backup_dir; /* DTM_BACKUP_DIR, default ./var/backups */
+    /* DTM_PHOTO_GC_GRACE_S: an unreferenced upload is deleted once untouched this long (86400);
+     * DTM_PHOTO_GC_INTERVAL_MS: how often the attendance service looks (3600000) */
+    int photo_gc_grace_s, photo_gc_interval_ms;
     /* seed / admin */
     const char *admin_email;    /* DTM_ADMIN_EMAIL, default admin@example.com */
     const char *admin_password; /* DTM_ADMIN_PASSWORD, secret */

@@ -155,6 +155,7 @@ int dtm_cli_serve(int argc, char **argv)
         .content_before = t.nservices > 0 ? dtm_idempotency_before : NULL,
         .content_after = t.nservices > 0 ? dtm_idempotency_after : NULL,
         .resp_headers = t.gateway ? dtm_edge_headers : NULL,
+        .metrics_private = dtm_cfg.metrics_addr != NULL,
     };
     dtm_router_configure(&rc);
     int rcode = 1;
@@ -194,6 +195,11 @@ int dtm_cli_serve(int argc, char **argv)
         .on_ready = on_ready,
         .ud = &t,
     };
+    char mhost[64];
+    if (dtm_cfg.metrics_addr) { /* validated by dtm_config_load */
+        dtm_config_split_addr(dtm_cfg.metrics_addr, mhost, sizeof mhost, &so.metrics_port);
+        so.metrics_host = mhost;
+    }
     rcode = dtm_server_run(&so) == 0 ? 0 : 1;
     dtm_log_info("%s stopped", t.process_name);
     dtm_health_stop();

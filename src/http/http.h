@@ -84,9 +84,10 @@ struct dtm_req {
     dtm_header_t params[8]; /* route :params, decoded */
     int nparams;
     dtm_auth_t auth;
-    bool internal; /* in-process dtm_call */
-    void *core;    /* private to the HTTP core */
-    bool via_tls;  /* a trusted proxy said the client used HTTPS (edge) */
+    bool internal;             /* in-process dtm_call */
+    void *core;                /* private to the HTTP core */
+    bool via_tls;              /* a trusted proxy said the client used HTTPS (edge) */
+    bool via_metrics_listener; /* arrived on the private metrics listener (DTM_METRICS_ADDR) */
 };
 
 /* ---- request accessors ---- */
@@ -168,6 +169,9 @@ void dtm_resp_file(dtm_req_t *req, const char *path, const char *content_type,
                    const char *cache_control);
 /** Extra response header (copied). May be called before any dtm_resp_*. */
 void dtm_resp_header(dtm_req_t *req, const char *name, const char *value);
+/** Like dtm_resp_header, unless the handler already set `name` (case-insensitive): a default
+ *  that keeps the handler's own choice (streams start with Cache-Control: no-cache this way). */
+void dtm_resp_header_default(dtm_req_t *req, const char *name, const char *value);
 
 /* ---- streamed responses (chunked transfer encoding), from a worker-thread handler ----
  * begin, then any number of writes (each blocks while too much is queued: backpressure), then

@@ -200,6 +200,15 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
     }
     req->service = g_conf.process_service;
     *max_body = dtm_cfg.max_body_bytes;
+    /* The metrics listener and the public one split the routes: /metrics never reaches the
+     * world, and the private port is no side door into the API. */
+    if (g_conf.metrics_private && !req->internal &&
+        req->via_metrics_listener != (strcmp(req->path, "/metrics") == 0)) {
+        dtm_resp_error(req, 404, "not_found",
+                       dtm_arena_sprintf(req->arena, "No route for %s %s", req->method, req->path),
+                       NULL);
+        return DTM_DISPATCH_DONE;
+    }
     /* In-process dtm_call sub-requests are ours, not the client's: charging them to the
      * client's IP bucket counted one request several times, and a 429 inside a call surfaced
      * as a 500 of the outer request. */

@@ -38,7 +38,10 @@ beforeEach(async () => {
     syncDelayMs: 60000,
   });
 });
-afterEach(() => services.sync.stop());
+afterEach(async () => {
+  services.sync.stop();
+  await services.api.logout(); // also stops the token renewal timer
+});
 
 async function signIn() {
   await render(<Root services={services} />);
@@ -103,6 +106,8 @@ test("a refused punch-in is shown with what to do; its break waits; discard clea
   const alert = await screen.findByLabelText(`Rejected: Punch-in at ${storeA.name}`);
   expect(alert).toBeTruthy();
   expect(screen.getByText(/discard this punch-in and punch in again there/)).toBeTruthy();
+  // The default normalizer turns the no-break spaces into spaces.
+  expect(screen.getByText(/You are 850 m from the store; punching in is allowed within 100 m/)).toBeTruthy();
   expect(screen.getByText(/wait until you decide/)).toBeTruthy();
   expect(api.writes().map((x) => x.path)).toEqual(["/api/attendance/punch-in"]); // the break was not sent
   await fireEvent.press(screen.getByRole("button", { name: `Discard Punch-in at ${storeA.name}` }));

@@ -5,7 +5,8 @@
 // camera goes offline, punches in with a photo and ticks a checklist item, reloads the app while
 // still offline (the queue survives), goes online and syncs: the server then holds exactly one visit
 // with the photo and the tick, with capturedAt from the offline moment; replaying the very same
-// requests (same Idempotency-Key) creates nothing twice. A second test measures the time from
+// requests (same Idempotency-Key) creates nothing twice; the manager's web team view (web/dist,
+// served by that dtm) shows the merchandiser present since the offline moment. A second test measures the time from
 // reconnect to "synced" for 50 queued changes including 5 photos (test-output/e2e/mobile-figures.json).
 //
 //   node --test tests/e2e/mobile.test.js   (CHROMIUM_PATH, DTM_BIN as tests/e2e/web.test.js;
@@ -29,6 +30,7 @@ const { chromium } = createRequire(path.join(WEB, 'package.json'))('playwright-c
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const DIST = path.resolve(process.env.DTM_MOBILE_DIST || path.join(MOBILE, 'dist'));
+const WEB_DIST = path.resolve(process.env.DTM_WEB_DIST || path.join(WEB, 'dist'));
 const CHROMIUM_ARGS = [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
@@ -60,8 +62,9 @@ before(async () => {
     fs.mkdirSync(OUT, { recursive: true });
     // The export is built (after an npm ci from mobile/package-lock.json) unless one exists.
     if (!fs.existsSync(path.join(DIST, 'sw.js'))) execFileSync(path.join(ROOT, 'scripts', 'web.sh'), ['--dir', 'mobile', 'run', 'export:web'], { stdio: 'inherit' });
+    if (!fs.existsSync(path.join(WEB_DIST, 'index.html'))) execFileSync('npm', ['run', '--silent', 'build'], { cwd: WEB, stdio: 'inherit' });
     if (!process.env.DTM_TEST_PORTS) process.env.DTM_TEST_PORTS = '47300-47399';
-    dtm = await startDtm({ env: { DTM_RATE_LIMIT_PER_IP: '100000', DTM_RATE_LIMIT_PER_USER: '100000', DTM_LOGIN_LIMIT_PER_IP: '1000' } });
+    dtm = await startDtm({ env: { DTM_WEB_DIR: WEB_DIST, DTM_RATE_LIMIT_PER_IP: '100000', DTM_RATE_LIMIT_PER_USER: '100000', DTM_LOGIN_LIMIT_PER_IP: '1000' } });
     srv = await serveMobile({ dist: DIST, api: dtm.url });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     adminTok = (await dtm.loginAdmin()).accessToken;
@@ -200,6 +203,23 @@ test('offline punch-in with a photo and a checklist tick survive a reload and sy
     }
     r = await dtm.api('GET', `/api/attendance?userId=${merch.id}`, { token: adminTok });
     assert.equal(r.json.items.length, 1, 'still one visit');
+
+    // The manager's team view in the web client shows the merchandiser present.
+    const manager = await dtm.createUser(adminTok, { role: 'manager', firstName: 'Max', lastName: 'Manager' });
+    const mgrCtx = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'UTC' });
+    const mgr = await mgrCtx.newPage();
+    watch(mgr, 'manager');
+    await mgr.goto(dtm.url + '/');
+    await mgr.getByLabel('Email').fill(manager.email);
+    await mgr.getByLabel('Password').fill(manager.password);
+    await mgr.getByRole('button', { name: 'Sign in' }).click();
+    await mgr.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Team', exact: true }).click();
+    const member = mgr.getByTestId(`member-${merch.email}`);
+    await member.filter({ hasText: 'Present' }).waitFor();
+    const since = new Date(att.punchIn.capturedAt).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'UTC' });
+    assert.match(await member.innerText(), new RegExp(since), `the team view shows the offline punch-in time ${since}`);
+    await mgr.screenshot({ path: path.join(OUT, 'mobile-team-view.png'), fullPage: true });
+    await mgrCtx.close();
     assert.deepEqual(problems, []);
     await ctx.close();
 });

@@ -113,6 +113,20 @@ async function signIn(page, merch) {
 
 const status = (page) => page.getByRole('status', { name: 'Sync status' });
 
+/** Bytes the app's origin-private file system holds (expo-sqlite's database files on the web). */
+const opfsBytes = (page) =>
+    page.evaluate(async () => {
+        let total = 0;
+        const walk = async (dir) => {
+            for await (const [, h] of dir.entries()) {
+                if (h.kind === 'directory') await walk(h);
+                else total += await h.getFile().then((f) => f.size, () => 0);
+            }
+        };
+        await walk(await navigator.storage.getDirectory());
+        return total;
+    });
+
 async function punchInWithPhoto(page) {
     await page.getByRole('listitem', { name: `Visit 1: ${STORE.name}` }).getByRole('button', { name: `Open ${STORE.name}` }).click();
     await page.getByRole('button', { name: 'Punch in here' }).click();
@@ -239,6 +253,7 @@ test('figure: reconnect to synced for 50 queued changes including 5 photos', { t
     await page.getByRole('listitem', { name: 'Task Aisle C' }).waitFor();
     await page.getByRole('button', { name: 'Back' }).click();
     await page.getByRole('button', { name: 'Back' }).click();
+    const bytesBefore = await opfsBytes(page);
     await ctx.setOffline(true);
     await status(page).filter({ hasText: 'offline' }).waitFor();
     let n = 0;
@@ -262,6 +277,7 @@ test('figure: reconnect to synced for 50 queued changes including 5 photos', { t
     }
     assert.equal(n, 50);
     await status(page).filter({ hasText: '50 changes waiting' }).waitFor();
+    const queuedBytes = (await opfsBytes(page)) - bytesBefore;
     const t0 = Date.now();
     await ctx.setOffline(false);
     await status(page).filter({ hasText: 'All changes synced' }).waitFor({ timeout: 300000 });
@@ -269,7 +285,16 @@ test('figure: reconnect to synced for 50 queued changes including 5 photos', { t
     const r = await dtm.api('GET', `/api/attendance?userId=${merch.id}&limit=100`, { token: adminTok });
     assert.equal(r.json.items.length, 5);
     assert.ok(r.json.items.every((a) => a.photoUrl && a.status === 'closed' && a.breaks.length === 1));
-    const fig = { changes: 50, photos: 5, reconnectToSyncedMs: ms, msPerChange: Math.round(ms / 50) };
+    const photoBytes = await Promise.all(r.json.items.map((a) => fetch(dtm.url + a.photoUrl, { headers: { authorization: `Bearer ${adminTok}` } }).then((x) => x.arrayBuffer()).then((b) => b.byteLength)));
+    const fig = {
+        changes: 50,
+        photos: 5,
+        reconnectToSyncedMs: ms,
+        msPerChange: Math.round(ms / 50),
+        queueStorageBytes: queuedBytes,
+        queueStorageBytesPerChange: Math.round(queuedBytes / 50),
+        photoBytesEach: Math.round(photoBytes.reduce((a, b) => a + b, 0) / photoBytes.length),
+    };
     fs.writeFileSync(path.join(OUT, 'mobile-figures.json'), JSON.stringify(fig, null, 2) + '\n');
     console.log(`mobile sync figure: ${JSON.stringify(fig)}`);
     assert.deepEqual(problems, []);

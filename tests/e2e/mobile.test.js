@@ -6,7 +6,9 @@
 // still offline (the queue survives), goes online and syncs: the server then holds exactly one visit
 // with the photo and the tick, with capturedAt from the offline moment; replaying the very same
 // requests (same Idempotency-Key) creates nothing twice; the manager's web team view (web/dist,
-// served by that dtm) shows the merchandiser present since the offline moment. A second test measures the time from
+// served by that dtm) shows the merchandiser present since the offline moment. A punch-in made
+// offline outside the geofence is refused on sync and shown with what to do, the break behind it
+// held back until discarded. A last test measures the time from
 // reconnect to "synced" for 50 queued changes including 5 photos (test-output/e2e/mobile-figures.json).
 //
 //   node --test tests/e2e/mobile.test.js   (CHROMIUM_PATH, DTM_BIN as tests/e2e/web.test.js;
@@ -37,6 +39,7 @@ const CHROMIUM_ARGS = [
 ];
 const STORE = { code: 'MOB-001', name: 'Corner Market', address: '5 Rue de Rivoli, Paris', latitude: 48.8566, longitude: 2.3522, geofenceRadiusM: 100 };
 const INSIDE = { latitude: 48.85662, longitude: 2.35223, accuracy: 12 };
+const OUTSIDE = { latitude: 48.8666, longitude: 2.3522, accuracy: 12 }; // about 1.1 km north
 
 let dtm;
 let srv;
@@ -92,10 +95,10 @@ async function merchandiser(todos) {
     return { merch, todos: made };
 }
 
-async function phone() {
+async function phone(geolocation = INSIDE) {
     const ctx = await browser.newContext({
         viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'en-GB', timezoneId: 'UTC',
-        geolocation: INSIDE, permissions: ['geolocation', 'camera'],
+        geolocation, permissions: ['geolocation', 'camera'],
     });
     const page = await ctx.newPage();
     return { ctx, page };
@@ -127,11 +130,11 @@ const opfsBytes = (page) =>
         return total;
     });
 
-async function punchInWithPhoto(page) {
+async function punchInWithPhoto(page, where = 'in range') {
     await page.getByRole('listitem', { name: `Visit 1: ${STORE.name}` }).getByRole('button', { name: `Open ${STORE.name}` }).click();
     await page.getByRole('button', { name: 'Punch in here' }).click();
     await page.getByText('Accuracy ±12 m').waitFor();
-    await page.getByText(/m from the store \(allowed: 100 m\) · in range/).waitFor();
+    await page.getByText(new RegExp(`m from the store \\(allowed: 100 m\\) · ${where}`)).waitFor();
     await page.getByLabel('Camera').or(page.getByRole('button', { name: 'Allow the camera' })).first().waitFor();
     if (await page.getByRole('button', { name: 'Allow the camera' }).isVisible()) await page.getByRole('button', { name: 'Allow the camera' }).click();
     await page.getByLabel('Camera').waitFor().catch(async (e) => {
@@ -234,6 +237,43 @@ test('offline punch-in with a photo and a checklist tick survive a reload and sy
     assert.match(await member.innerText(), new RegExp(since), `the team view shows the offline punch-in time ${since}`);
     await mgr.screenshot({ path: path.join(OUT, 'mobile-team-view.png'), fullPage: true });
     await mgrCtx.close();
+    assert.deepEqual(problems, []);
+    await ctx.close();
+});
+
+test('a punch-in made offline outside the geofence is refused on sync, shown with what to do, its break held back', { timeout: 120000 }, async () => {
+    const { merch } = await merchandiser([]);
+    const { ctx, page } = await phone(OUTSIDE);
+    watch(page, 'refused');
+    srv.writes.length = 0;
+    await signIn(page, merch);
+    await ctx.setOffline(true);
+    await status(page).filter({ hasText: 'offline' }).waitFor();
+    await punchInWithPhoto(page, 'too far');
+    await page.getByRole('button', { name: 'Start coffee break' }).click();
+    await status(page).filter({ hasText: '2 changes waiting' }).waitFor();
+    await ctx.setOffline(false);
+    const alert = page.getByRole('alert', { name: `Rejected: Punch-in at ${STORE.name}` });
+    await alert.waitFor({ timeout: 30000 });
+    const text = await alert.innerText();
+    assert.match(text, /You are 1\.1\skm from the store; punching in is allowed within 100\sm/);
+    assert.match(text, /discard this punch-in and punch in again there/);
+    assert.match(text, /wait until you decide/);
+    await page.screenshot({ path: path.join(OUT, 'mobile-refused-360.png'), fullPage: true });
+    let r = await dtm.api('GET', `/api/attendance?userId=${merch.id}`, { token: adminTok });
+    assert.equal(r.json.items.length, 0, 'no visit');
+    const sentPaths = srv.writes.filter((w) => w.headers.authorization && w.status === 422).map((w) => w.path);
+    assert.ok(sentPaths.includes('/api/attendance/punch-in'));
+    assert.ok(!srv.writes.some((w) => w.path === '/api/attendance/breaks/start'), 'the break behind the refused punch-in was not sent');
+    await page.getByRole('button', { name: `Discard Punch-in at ${STORE.name}` }).click();
+    await alert.waitFor({ state: 'detached' });
+    await status(page).filter({ hasText: 'All changes synced' }).waitFor();
+    await page.getByText('No open visit.').waitFor(); // the visit was given up
+    await page.getByRole('button', { name: 'Back' }).click();
+    await page.getByRole('button', { name: `Open ${STORE.name}` }).click();
+    await page.getByRole('button', { name: 'Punch in here' }).waitFor();
+    r = await dtm.api('GET', `/api/attendance?userId=${merch.id}`, { token: adminTok });
+    assert.equal(r.json.items.length, 0);
     assert.deepEqual(problems, []);
     await ctx.close();
 });

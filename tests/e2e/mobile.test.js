@@ -153,6 +153,10 @@ test('offline punch-in with a photo and a checklist tick survive a reload and sy
     const { ctx, page } = await phone();
     watch(page, 'phone');
     srv.writes.length = 0;
+    const foreign = [];
+    page.on('request', (req) => {
+        if (!req.url().startsWith(srv.url) && !req.url().startsWith('data:') && !req.url().startsWith('blob:')) foreign.push(req.url());
+    });
     await signIn(page, merch);
     // Visit the tasks once online so they are cached for the field.
     await page.getByRole('button', { name: `Open ${STORE.name}` }).click();
@@ -220,6 +224,7 @@ test('offline punch-in with a photo and a checklist tick survive a reload and sy
     }
     r = await dtm.api('GET', `/api/attendance?userId=${merch.id}`, { token: adminTok });
     assert.equal(r.json.items.length, 1, 'still one visit');
+    assert.deepEqual(foreign, [], 'the app talks to its own origin only');
 
     // The manager's team view in the web client shows the merchandiser present.
     const manager = await dtm.createUser(adminTok, { role: 'manager', firstName: 'Max', lastName: 'Manager' });

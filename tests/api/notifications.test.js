@@ -563,6 +563,15 @@ test('event streams are bounded per process (DTM_SSE_MAX_CLIENTS): 503 with Retr
         }, 'a slot again');
         s2.ac.abort();
         for (const s of held) s.ac.abort();
+
+        // This instance has no DTM_SMTP_URL: notifications reach the inbox, no mail is queued.
+        const u = await small.createUser(a.accessToken, { role: 'merchandiser' });
+        const t = await small.api('POST', '/api/todos', { token: a.accessToken, body: { title: 'no mail', assigneeId: u.id } });
+        assert.equal(t.status, 201, t.text);
+        await until(async () => Number((await small.sql(`SELECT count(*) FROM notifications.notifications WHERE user_id = '${u.id}'`))[0][0]) === 1, 'inbox row');
+        const [[queued]] = await small.sql('SELECT count(*) FROM notifications.mail_queue');
+        assert.equal(Number(queued), 0);
+        assert.match(small.logs.text(), /DTM_SMTP_URL is not set/);
     } finally {
         await small.stop();
     }

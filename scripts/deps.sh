@@ -16,7 +16,7 @@ core build-essential
 core cmake
 core pkg-config
 core libuv1-dev
-core libhttp-parser-dev
+core node-llhttp
 core libpq-dev
 core libhiredis-dev
 core libjansson-dev
@@ -24,6 +24,9 @@ core libsodium-dev
 core libzstd-dev
 core libarchive-dev
 core libcurl4-openssl-dev
+core libssl-dev
+core libqrencode-dev
+core oathtool
 core libcriterion-dev
 core postgresql-15
 core postgresql-client-15

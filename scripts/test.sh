@@ -14,6 +14,7 @@
 #   micro       the API suite against the microservices topology (when src/gateway/ exists)
 #   pgbouncer   the API suite through a real PgBouncer in transaction mode (tests/pgbouncer/run.sh)
 #   web         web client lint, type-check and unit tests (npm scripts lint, typecheck, test)
+#   mobile      mobile app (Expo) lint, type-check and Jest tests (scripts/web.sh --dir mobile)
 #   e2e         browser tests: tests/e2e/run.sh, else web's `e2e` npm script, else
 #               node --test tests/e2e/*.test.{js,mjs}
 #   deploy      scripts/deploy-check.sh (or deploy/check.sh): the deployment file checks,
@@ -56,7 +57,7 @@ if [ -f "$ROOT/tests/lsan.supp" ]; then
 fi
 NODE_TEST=(node --test --test-reporter=spec --test-timeout=600000)
 
-ALL_SUITES=(scripts unit unit-asan api api-asan micro pgbouncer web e2e deploy monitoring backup fuzz)
+ALL_SUITES=(scripts unit unit-asan api api-asan micro pgbouncer web mobile e2e deploy monitoring backup fuzz)
 
 shopt -s nullglob
 
@@ -92,6 +93,7 @@ present() {
     micro) [ -n "$(api_files)" ] && [ -n "$(find src/gateway -name '*.c' 2>/dev/null | head -n1)" ] ;;
     pgbouncer) [ -f tests/pgbouncer/run.sh ] && [ -n "$(api_files)" ] ;;
     web) [ -f web/package.json ] ;;
+    mobile) [ -f mobile/package.json ] ;;
     e2e) [ -f tests/e2e/run.sh ] || [ -n "$(node_tests_in tests/e2e)" ] ;;
     deploy) [ -f scripts/deploy-check.sh ] || [ -f deploy/check.sh ] ;;
     monitoring) [ -f tests/monitoring/run.sh ] || [ -n "$(node_tests_in tests/monitoring)" ] ;;
@@ -156,6 +158,9 @@ suite() {
     web)
         scripts/web.sh run lint typecheck test
         ;;
+    mobile)
+        scripts/web.sh --dir mobile run lint typecheck test
+        ;;
     e2e)
         if [ -f tests/e2e/run.sh ]; then
             bash tests/e2e/run.sh
@@ -187,6 +192,11 @@ count_log() { # log -> "passed failed skipped" (empty when nothing recognised)
         /tests passed, [0-9]+ tests? failed out of [0-9]+/ {
             for (i = 1; i <= NF; i++) { if ($i == "out") tot = $(i + 2); if ($(i+1) ~ /^tests?$/ && $(i+2) == "failed") fl = $i }
             p += tot - fl; f += fl; seen = 1
+        }
+        /^Tests: +[0-9]+ / { # Jest: "Tests:       1 failed, 2 skipped, 6 passed, 9 total"
+            for (i = 2; i < NF; i += 2) { w = $(i + 1); sub(/,$/, "", w)
+                if (w == "passed") p += $i; else if (w == "failed") f += $i; else if (w == "skipped" || w == "todo") s += $i }
+            seen = 1
         }
         /^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed/ && !/^total:/ {
             line = $0; sub(/^[A-Za-z]+: /, "", line); split(line, a, /[ ,]+/)

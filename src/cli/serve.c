@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "cli/target.h"
 #include "db/pg.h"
 #include "db/redis.h"
@@ -52,6 +53,18 @@ static void add_probes(const dtm_target_set_t *t)
         dtm_health_add_probe("postgres", t->services[i]->name, probe_pg,
                              dtm_pg_pool_for(t->services[i]->name));
     dtm_health_add_probe("redis", NULL, probe_redis, NULL);
+}
+
+static double log_dropped(void *ud)
+{
+    (void)ud;
+    return (double)dtm_log_dropped();
+}
+
+static double log_buffered(void *ud)
+{
+    (void)ud;
+    return (double)dtm_log_buffered();
 }
 
 static void on_ready(void *ud, int port)
@@ -107,6 +120,16 @@ int dtm_cli_serve(int argc, char **argv)
         return 2;
     }
     dtm_log_init(t.process_name, (dtm_log_level_t)dtm_log_level_parse(dtm_cfg.log_level));
+    /* A stalled stdout (full pipe, slow collector) must cost requests nothing: lines go through
+     * a bounded ring and are dropped, counted, when it is full (docs/logging.md). */
+    if (dtm_log_async_start((size_t)dtm_cfg.log_buffer_bytes) != 0)
+        dtm_log_warn("log ring of %ld bytes refused; logging synchronously",
+                     dtm_cfg.log_buffer_bytes);
+    dtm_counter_fn("dtm_log_dropped_lines_total",
+                   "Log lines dropped because stdout was stalled and the ring was full", NULL,
+                   log_dropped, NULL);
+    dtm_gauge_fn("dtm_log_buffered_bytes", "Bytes of log lines waiting for stdout", NULL,
+                 log_buffered, NULL);
     /* dtm_server_run sizes libuv's pool with setenv(UV_THREADPOOL_SIZE). By then the health,
      * edge and gateway threads already call getenv (dtm_config_db_url), and a setenv that adds
      * a variable can reallocate environ under them. Adding it here, while this is the only
@@ -143,8 +166,13 @@ int dtm_cli_serve(int argc, char **argv)
             goto out;
         }
     }
-    if (t.nservices > 0)
+    if (t.nservices > 0) {
         dtm_idempotency_start();
+        if (dtm_auth_revocation_start() != 0) {
+            dtm_log_error("the revocation cache failed to start");
+            goto out;
+        }
+    }
     if (dtm_services_events_start(t.services, t.nservices) != 0)
         goto out;
     if (t.gateway)
@@ -180,7 +208,9 @@ out:
         if (t.services[inited]->shutdown)
             t.services[inited]->shutdown();
     dtm_pg_pools_shutdown();
-    dtm_redis_shutdown();
+    dtm_redis_shutdown(); /* joins the subscribers before the revocation cache goes */
+    dtm_auth_revocation_stop();
     curl_global_cleanup();
+    dtm_log_async_stop(2000); /* bounded: a stalled stdout must not hold the exit */
     return rcode;
 }

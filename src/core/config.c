@@ -41,6 +41,7 @@ static const char *check_sentinels(const char *v);
 static const char *check_pg_url(const char *v);
 static const char *check_redis_url(const char *v);
 static const char *check_not_empty(const char *v);
+static const char *check_roles(const char *v);
 static const char *check_smtp_url(const char *v);
 
 #define STR(env, f, d, fl, chk)                                                                    \
@@ -73,6 +74,7 @@ static const conf_row_t conf_table[] = {
     INT("DTM_REFRESH_TTL", refresh_ttl_s, 2592000, 60, 31622400),
     INT("DTM_LOGIN_LIMIT_PER_EMAIL", login_limit_per_email, 10, 1, 1000000),
     INT("DTM_LOGIN_LIMIT_PER_IP", login_limit_per_ip, 100, 1, 1000000),
+    STR("DTM_MFA_REQUIRED_ROLES", mfa_required_roles, NULL, 0, check_roles),
     STR("DTM_HOST", host, "127.0.0.1", 0, check_not_empty),
     INT("DTM_PORT", port, 0, 0, 65535),
     INT("DTM_LOOPS", loops, 0, 0, 256),
@@ -98,6 +100,7 @@ static const conf_row_t conf_table[] = {
     INT("DTM_HEALTH_INTERVAL_MS", health_interval_ms, 2000, 50, 3600000),
     INT("DTM_OUTBOX_POLL_MS", outbox_poll_ms, 1000, 10, 3600000),
     INT("DTM_OUTBOX_RETRY_MAX_MS", outbox_retry_max_ms, 30000, 10, 86400000),
+    INT("DTM_OUTBOX_MAX_ATTEMPTS", outbox_max_attempts, 100, 1, 1000000),
     INT("DTM_VISITS_JOB_INTERVAL_MS", visits_job_ms, 60000, 100, 86400000),
     STR("DTM_SMTP_URL", smtp_url, NULL, CONF_URL, check_smtp_url),
     STR("DTM_MAIL_FROM", mail_from, "dtm <no-reply@dtm.local>", 0, check_not_empty),
@@ -112,6 +115,7 @@ static const conf_row_t conf_table[] = {
     STR("DTM_ADMIN_EMAIL", admin_email, "admin@example.com", 0, check_not_empty),
     STR("DTM_ADMIN_PASSWORD", admin_password, NULL, CONF_SECRET, NULL),
     STR("DTM_LOG_LEVEL", log_level, "info", 0, check_log_level),
+    LONG("DTM_LOG_BUFFER_BYTES", log_buffer_bytes, 4194304, 0, 1073741824),
 };
 
 #define CONF_ROWS (sizeof conf_table / sizeof conf_table[0])
@@ -139,6 +143,24 @@ static const char *check_balance(const char *v)
     if (strcmp(v, "round_robin") == 0 || strcmp(v, "least_outstanding") == 0)
         return NULL;
     return "must be round_robin or least_outstanding";
+}
+
+/* A comma-separated list of admin, manager, merchandiser. */
+static const char *check_roles(const char *v)
+{
+    static const char *const roles[] = {"admin", "manager", "merchandiser"};
+    for (const char *p = v; *p;) {
+        size_t n = strcspn(p, ",");
+        bool ok = false;
+        for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+            ok |= n == strlen(roles[i]) && strncmp(p, roles[i], n) == 0;
+        if (!ok)
+            return "must be a comma-separated list of admin, manager, merchandiser";
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return NULL;
 }
 
 /* host:port[,host:port...] */

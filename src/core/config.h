@@ -32,6 +32,7 @@ typedef struct {
     int access_ttl_s;                 /* DTM_ACCESS_TTL, default 900 */
     int refresh_ttl_s;                /* DTM_REFRESH_TTL, default 2592000 (30 days) */
     int login_limit_per_email;        /* DTM_LOGIN_LIMIT_PER_EMAIL, default 10 / minute */
+    const char *mfa_required_roles;   /* DTM_MFA_REQUIRED_ROLES: roles that must enrol TOTP */
     int login_limit_per_ip;           /* DTM_LOGIN_LIMIT_PER_IP, default 100 / minute */
     /* HTTP */
     const char *host;     /* DTM_HOST, default 127.0.0.1 */
@@ -64,6 +65,7 @@ typedef struct {
     /* outbox (db/outbox.h) and background jobs */
     int outbox_poll_ms;      /* DTM_OUTBOX_POLL_MS: relay polling fallback, default 1000 */
     int outbox_retry_max_ms; /* DTM_OUTBOX_RETRY_MAX_MS: cap of the retry backoff, default 30000 */
+    int outbox_max_attempts; /* DTM_OUTBOX_MAX_ATTEMPTS: dead-lettered after, default 100 */
     int visits_job_ms;       /* DTM_VISITS_JOB_INTERVAL_MS: missed/materialise job, default 60000 */
     /* mail (services/common/smtp.h) and notifications */
     const char
@@ -83,6 +85,7 @@ typedef struct {
     const char *admin_password; /* DTM_ADMIN_PASSWORD, secret */
     /* logging */
     const char *log_level; /* DTM_LOG_LEVEL, default info */
+    long log_buffer_bytes; /* DTM_LOG_BUFFER_BYTES: stdout ring, default 4 MiB, 0 = synchronous */
     const char *env_file;  /* DTM_ENV_FILE actually loaded, or NULL */
 } dtm_config_t;
 

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* JSON lines on stdout. A line is built completely in memory and written with one write(2)
- * under a mutex, so concurrent threads never interleave and a reader never sees half a line. */
+/* JSON lines on stdout. A line is built completely in memory, then either written with one
+ * write(2) under a mutex (synchronous mode, before dtm_log_async_start) or copied into a bounded
+ * byte ring that one writer thread drains (async mode). In async mode a blocked stdout (a full
+ * pipe, a stalled collector) never blocks a request: when the ring is full the line is dropped
+ * and counted (dtm_log_dropped), as nginx's buffered access_log and Envoy's access-log flusher
+ * bound their memory instead of the request path. Lines are copied whole, so a reader never
+ * sees half a line or two interleaved. */
 #include "core/log.h"
 #include "core/arena.h"
 #include "core/str.h"
@@ -13,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char log_service[64] = "dtm";
@@ -67,6 +73,150 @@ static void write_all(const char *p, size_t n)
     }
 }
 
+/* ---- the ring: [head, head+used) modulo cap holds whole lines waiting for the writer ---- */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t more;    /* signalled when bytes are added or stop is asked */
+    pthread_cond_t drained; /* signalled when the writer emptied the ring */
+    char *buf;
+    size_t cap, head, used;
+    bool active, stopping, writing;
+    pthread_t thread;
+} ring = {.mu = PTHREAD_MUTEX_INITIALIZER,
+          .more = PTHREAD_COND_INITIALIZER,
+          .drained = PTHREAD_COND_INITIALIZER};
+static _Atomic unsigned long long ring_dropped;
+static _Atomic bool ring_on; /* read without the lock on the hot path */
+
+static void *ring_writer(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&ring.mu);
+    for (;;) {
+        while (ring.used == 0 && !ring.stopping)
+            pthread_cond_wait(&ring.more, &ring.mu);
+        if (ring.used == 0) /* stopping and drained */
+            break;
+        /* the contiguous part from head; the wrapped rest goes on the next turn */
+        size_t n = ring.used < ring.cap - ring.head ? ring.used : ring.cap - ring.head;
+        const char *p = ring.buf + ring.head;
+        ring.writing = true;
+        pthread_mutex_unlock(&ring.mu);
+        write_all(p, n); /* may block for as long as stdout is stalled: only this thread waits */
+        pthread_mutex_lock(&ring.mu);
+        ring.writing = false;
+        ring.head = (ring.head + n) % ring.cap;
+        ring.used -= n;
+        if (ring.used == 0)
+            pthread_cond_broadcast(&ring.drained);
+    }
+    pthread_cond_broadcast(&ring.drained);
+    pthread_mutex_unlock(&ring.mu);
+    return NULL;
+}
+
+int dtm_log_async_start(size_t bytes)
+{
+    if (bytes == 0 || atomic_load(&ring_on))
+        return 0;
+    char *buf = malloc(bytes);
+    if (!buf)
+        return -1;
+    pthread_mutex_lock(&ring.mu);
+    ring.buf = buf;
+    ring.cap = bytes;
+    ring.head = ring.used = 0;
+    ring.stopping = false;
+    if (pthread_create(&ring.thread, NULL, ring_writer, NULL) != 0) {
+        ring.buf = NULL;
+        pthread_mutex_unlock(&ring.mu);
+        free(buf);
+        return -1;
+    }
+    ring.active = true;
+    atomic_store(&ring_on, true);
+    pthread_mutex_unlock(&ring.mu);
+    return 0;
+}
+
+int dtm_log_async_stop(int timeout_ms)
+{
+    pthread_mutex_lock(&ring.mu);
+    if (!ring.active) {
+        pthread_mutex_unlock(&ring.mu);
+        return 0;
+    }
+    ring.stopping = true;
+    pthread_cond_signal(&ring.more);
+    struct timespec until;
+    dtm_deadline_after(&until, CLOCK_REALTIME, timeout_ms);
+    int rc = 0;
+    while (ring.used > 0 || ring.writing)
+        if (pthread_cond_timedwait(&ring.drained, &ring.mu, &until) == ETIMEDOUT) {
+            rc = -1;
+            break;
+        }
+    /* From here on lines go straight to stdout again. */
+    atomic_store(&ring_on, false);
+    ring.active = false;
+    pthread_mutex_unlock(&ring.mu);
+    if (rc == 0) {
+        pthread_join(ring.thread, NULL);
+        pthread_mutex_lock(&ring.mu);
+        free(ring.buf);
+        ring.buf = NULL;
+        pthread_mutex_unlock(&ring.mu);
+    } else {
+        /* stdout is stalled: the writer stays blocked in write(2) on the ring's memory, which
+         * is therefore left allocated; the process is about to exit anyway. */
+        pthread_detach(ring.thread);
+    }
+    return rc;
+}
+
+unsigned long long dtm_log_dropped(void)
+{
+    return atomic_load(&ring_dropped);
+}
+
+size_t dtm_log_buffered(void)
+{
+    pthread_mutex_lock(&ring.mu);
+    size_t n = ring.used;
+    pthread_mutex_unlock(&ring.mu);
+    return n;
+}
+
+/* One whole line out: into the ring when it runs, else straight to stdout. */
+static void output(const char *p, size_t n)
+{
+    if (atomic_load(&ring_on)) {
+        pthread_mutex_lock(&ring.mu);
+        if (ring.active) {
+            if (ring.cap - ring.used < n) {
+                pthread_mutex_unlock(&ring.mu);
+                atomic_fetch_add(&ring_dropped, 1);
+                return;
+            }
+            size_t tail = (ring.head + ring.used) % ring.cap;
+            size_t first = n < ring.cap - tail ? n : ring.cap - tail;
+            memcpy(ring.buf + tail, p, first);
+            memcpy(ring.buf, p + first, n - first);
+            bool was_empty = ring.used == 0;
+            ring.used += n;
+            if (was_empty)
+                pthread_cond_signal(&ring.more);
+            pthread_mutex_unlock(&ring.mu);
+            return;
+        }
+        pthread_mutex_unlock(&ring.mu);
+    }
+    pthread_mutex_lock(&log_mu);
+    write_all(p, n);
+    pthread_mutex_unlock(&log_mu);
+}
+
 /* A JSON string even for invalid UTF-8 (client-supplied paths, truncated messages): bytes
  * outside ASCII are replaced by '?' when the text does not validate. */
 static json_t *safe_string(const char *s)
@@ -115,9 +265,7 @@ static void emit(dtm_log_level_t level, const char *message, json_t *extra)
         return;
     size_t n = strlen(text);
     text[n] = '\n'; /* replaces the NUL: the buffer is written by length */
-    pthread_mutex_lock(&log_mu);
-    write_all(text, n + 1);
-    pthread_mutex_unlock(&log_mu);
+    output(text, n + 1);
     free(text);
 }
 
@@ -323,8 +471,6 @@ void dtm_log_access(const dtm_access_t *a)
     APPEND_LIT(&b, ",\"bytesOut\":");
     put_ll(&b, a->bytes_out);
     APPEND_LIT(&b, "}\n");
-    pthread_mutex_lock(&log_mu);
-    write_all(b.data, b.len);
-    pthread_mutex_unlock(&log_mu);
+    output(b.data, b.len);
     dtm_buf_free(&b);
 }

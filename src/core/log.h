@@ -5,6 +5,7 @@
 #define DTM_LOG_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 typedef enum { DTM_LOG_DEBUG = 0, DTM_LOG_INFO, DTM_LOG_WARN, DTM_LOG_ERROR } dtm_log_level_t;
 
@@ -34,5 +35,17 @@ typedef struct {
     long long bytes_in, bytes_out;
 } dtm_access_t;
 void dtm_log_access(const dtm_access_t *a);
+
+/** From here on, lines go through a ring of `bytes` that one writer thread drains to stdout, so
+ * a stalled stdout never blocks the caller; a line that does not fit is dropped and counted.
+ * 0 bytes keeps logging synchronous. Returns 0, or -1 when memory or the thread is refused. */
+int dtm_log_async_start(size_t bytes);
+/** Drain the ring (waiting at most timeout_ms) and go back to synchronous writes. Returns 0, or
+ * -1 when stdout stayed stalled (the writer thread is then detached, its lines lost). */
+int dtm_log_async_stop(int timeout_ms);
+/** Lines dropped because the ring was full, since start. */
+unsigned long long dtm_log_dropped(void);
+/** Bytes waiting in the ring now. */
+size_t dtm_log_buffered(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/ticker.h"
+#include "core/timeutil.h"
 #include "core/arena.h"
 
 #include <pthread.h>
@@ -27,13 +28,7 @@ static void *ticker_main(void *arg)
         t->fn(t->ud);
         pthread_mutex_lock(&t->mu);
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += t->interval_ms / 1000;
-        ts.tv_nsec += (long)(t->interval_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        dtm_deadline_after(&ts, CLOCK_MONOTONIC, t->interval_ms);
         while (!t->stop && !t->kicked && pthread_cond_timedwait(&t->cv, &t->mu, &ts) == 0)
             ; /* woken early (spuriously): wait out the rest unless stopping or kicked */
         t->kicked = false;

@@ -20,6 +20,17 @@ double dtm_mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void dtm_deadline_after(struct timespec *ts, clockid_t clock, long ms)
+{
+    clock_gettime(clock, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 /* Floor division, so times before 1970 format correctly. */
 static int64_t floordiv(int64_t a, int64_t b)
 {

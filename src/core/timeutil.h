@@ -3,11 +3,15 @@
 #define DTM_TIMEUTIL_H
 
 #include <stdint.h>
+#include <time.h>
 
 /** Wall clock, milliseconds since the epoch. */
 int64_t dtm_now_ms(void);
 /** Monotonic seconds (for durations). */
 double dtm_mono_s(void);
+/** `ms` milliseconds from now on `clock`, for pthread_cond_timedwait (whose condition must use
+ *  the same clock). */
+void dtm_deadline_after(struct timespec *ts, clockid_t clock, long ms);
 /** The supported range of instants: 0001-01-01T00:00:00.000Z .. 9999-12-31T23:59:59.999Z
  *  (four-digit years; PostgreSQL has no year 0). */
 #define DTM_TIME_MIN_MS (-62135596800000LL)

@@ -203,17 +203,6 @@ void dtm_pg_pool_free(dtm_pg_pool_t *p)
     free(p);
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Give a slot back (connection dropped or never made) and wake a waiter. */
 static void slot_release(dtm_pg_pool_t *p, bool error)
 {
@@ -229,7 +218,7 @@ static void slot_release(dtm_pg_pool_t *p, bool error)
 static conn_t *pool_acquire(dtm_pg_pool_t *p, int timeout_ms)
 {
     struct timespec deadline;
-    deadline_after(&deadline, timeout_ms);
+    dtm_deadline_after(&deadline, CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&p->mu);
     p->acquires++;
     for (;;) {

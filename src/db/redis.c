@@ -304,13 +304,7 @@ static redisContext *acquire(bool *probe)
         *probe = true;
     }
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    dtm_deadline_after(&deadline, CLOCK_REALTIME, timeout_ms);
     while (nidle == 0 && nbusy >= pool_size) {
         if (pthread_cond_timedwait(&cv, &mu, &deadline) == ETIMEDOUT) {
             if (*probe)

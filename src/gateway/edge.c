@@ -7,7 +7,6 @@
 #include "gateway/edge.h"
 
 #include "core/config.h"
-#include "core/jwt.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/ticker.h"
@@ -234,7 +233,8 @@ static bool is_preflight(const dtm_req_t *req)
 bool dtm_edge_filter(dtm_req_t *req)
 {
     const char *path = req->path;
-    if (strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0)
+    if (strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0 ||
+        strcmp(path, "/livez") == 0 || strcmp(path, "/readyz") == 0)
         return false;
     if (is_preflight(req)) {
         if (origin_allowed(dtm_req_header(req, "origin")))
@@ -244,18 +244,28 @@ bool dtm_edge_filter(dtm_req_t *req)
         return true;
     }
     int wait = take(&g_ip, req->client_ip ? req->client_ip : "-");
-    const char *h = dtm_req_header(req, "authorization");
-    if (!wait && h && strncasecmp(h, "Bearer ", 7) == 0 && strncmp(path, "/api/", 5) == 0) {
-        dtm_claims_t c;
-        if (dtm_jwt_verify_cached(h + 7, dtm_now_ms() / 1000, &c) == DTM_OK)
-            wait = take(&g_user, c.sub);
-    }
+    if (!wait && strncmp(path, "/api/", 5) == 0 && dtm_req_bearer(req))
+        wait = take(&g_user, req->auth.sub);
     if (!wait)
         return false;
     char ra[16];
     snprintf(ra, sizeof ra, "%d", wait);
     dtm_resp_header(req, "Retry-After", ra);
     dtm_resp_error(req, 429, "rate_limited", "Too many requests; retry later", NULL);
+    return true;
+}
+
+/* API JSON carries tokens and personal data: no cache (browser or shared) keeps it unless its
+ * handler (or the upstream that answered) chose a policy of its own. */
+static bool json_without_cache_policy(const dtm_req_t *req)
+{
+    const dtm_resp_t *r = dtm_req_resp((dtm_req_t *)req);
+    if (!r->content_type || strncasecmp(r->content_type, "application/json", 16) != 0 ||
+        r->cache_control)
+        return false;
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, "cache-control") == 0)
+            return false;
     return true;
 }
 
@@ -282,4 +292,6 @@ void dtm_edge_headers(const dtm_req_t *req, dtm_buf_t *out)
                       "Content-Security-Policy: frame-ancestors 'none'\r\n");
     if (req->via_tls)
         dtm_buf_puts(out, "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n");
+    if (json_without_cache_policy(req))
+        dtm_buf_puts(out, "Cache-Control: no-store\r\n");
 }

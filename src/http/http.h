@@ -56,8 +56,9 @@ typedef struct dtm_route {
 
 typedef struct {
     bool authed;
-    unsigned role; /* one DTM_ROLE_* bit */
-    char sub[64];  /* user id */
+    signed char bearer; /* dtm_req_bearer: 0 not looked at yet, 1 valid, -1 absent or invalid */
+    unsigned role;      /* one DTM_ROLE_* bit */
+    char sub[64];       /* user id */
     char jti[64];
     int64_t iat, exp;
     const char *token; /* raw bearer token (for forwarding in dtm_call) */
@@ -100,6 +101,9 @@ const char *dtm_req_query(const dtm_req_t *req, const char *name);
  *  malformed JSON or a non-object, 415 for a non-JSON content type) is already set and NULL is
  *  returned: the handler just returns. The result is owned by the arena. */
 json_t *dtm_req_json(dtm_req_t *req);
+/** The same for a body that may be left out (punch-out, approve, ...): no body at all is an
+ *  empty object. */
+json_t *dtm_req_json_optional(dtm_req_t *req);
 
 /** page/limit from the query (defaults 1 and 20; limit 1..100). On bad values the 400 is set
  *  and false returned. */
@@ -135,6 +139,12 @@ const char *dtm_req_query_uuid(dtm_req_t *req, dtm_valid_t *v, const char *name)
  *  calls) keep *user_id as asked; a merchandiser gets their own id, or 403 forbidden
  *  ("Merchandisers see only their own <what>") and false when they asked for someone else. */
 bool dtm_req_own_scope(dtm_req_t *req, const char **user_id, const char *what);
+
+/** The bearer token of the request, verified once per request (signature, expiry, a known
+ *  role): true with req->auth's sub, jti, role, iat, exp and token filled (not yet `authed`:
+ *  revocation and role checks come later), false when absent or invalid. The edge's per-user
+ *  limit, the gateway's check before a hop and authentication all share this one answer. */
+bool dtm_req_bearer(dtm_req_t *req);
 
 /** True if req->auth.role is in `roles` (SERVICE always passes). */
 bool dtm_req_has_role(const dtm_req_t *req, unsigned roles);

@@ -17,8 +17,10 @@ const Stores = lazy(() => import("./pages/Stores"));
 const Reports = lazy(() => import("./pages/Reports"));
 const Users = lazy(() => import("./pages/Users"));
 const Account = lazy(() => import("./pages/Account"));
+const AuditLog = lazy(() => import("./pages/AuditLog"));
 const Audits = lazy(() => import("./pages/Audits"));
 const AuditDetail = lazy(() => import("./pages/AuditDetail"));
+const Approvals = lazy(() => import("./pages/Approvals"));
 
 export interface PageProps {
   user: User;
@@ -45,7 +47,9 @@ const ROUTES: Route[] = [
   { path: "/reports", page: Reports, roles: STAFF, nav: "Reports" },
   { path: "/audits", page: Audits, roles: STAFF, nav: "Audits" },
   { path: "/audits/:id", page: AuditDetail, roles: ALL },
+  { path: "/approvals", page: Approvals, roles: ALL, nav: "Approvals" },
   { path: "/users", page: Users, roles: ["admin"], nav: "Users" },
+  { path: "/audit-log", page: AuditLog, roles: ["admin"] },
   { path: "/account", page: Account, roles: ALL, nav: "Account" },
 ];
 

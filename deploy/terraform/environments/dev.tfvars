@@ -22,6 +22,7 @@ services = {
   notifications = { port = 3007, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
   visits        = { port = 3008, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
   audits        = { port = 3009, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2, uploads = true }
+  approvals     = { port = 3010, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
 }
 
 db_instance_class        = "db.t4g.micro"

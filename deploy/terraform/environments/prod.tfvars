@@ -23,6 +23,7 @@ services = {
   notifications = { port = 3007, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
   visits        = { port = 3008, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
   audits        = { port = 3009, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20, uploads = true }
+  approvals     = { port = 3010, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
 }
 
 db_instance_class        = "db.r6g.large"

@@ -17,6 +17,7 @@ variables {
     notifications = { port = 3007, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
     visits        = { port = 3008, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
     audits        = { port = 3009, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6, uploads = true }
+    approvals     = { port = 3010, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
   }
 }
 
@@ -77,7 +78,7 @@ run "ecs_services_alb_autoscaling" {
   }
 
   assert {
-    condition     = length(aws_ecs_service.this) == 10 && alltrue([for s in aws_ecs_service.this : s.launch_type == "FARGATE"])
+    condition     = length(aws_ecs_service.this) == 11 && alltrue([for s in aws_ecs_service.this : s.launch_type == "FARGATE"])
     error_message = "A Fargate service per target."
   }
   assert {

@@ -129,7 +129,7 @@ tests_npm() { # the API tests' npm packages (tests/package.json: the mail tests'
 suite() {
     local files
     case "$1" in
-    api | api-asan | micro | pgbouncer) tests_npm || return 1 ;;
+    api | api-asan | micro | pgbouncer | e2e) tests_npm || return 1 ;;
     esac
     case "$1" in
     scripts)

@@ -1628,14 +1628,18 @@ static bool sse_admit(dtm_req_t *req)
     return true;
 }
 
-void dtm_resp_sse(dtm_req_t *req, const char *topic)
+static void sse_resp_set(dtm_req_t *req, const char *topic)
 {
-    if (!sse_admit(req))
-        return;
     dtm_resp_t *r = dtm_req_resp(req);
     r->kind = DTM_RESP_SSE;
     r->status = 200;
     r->sse_topic = dtm_arena_strdup(req->arena, topic);
+}
+
+void dtm_resp_sse(dtm_req_t *req, const char *topic)
+{
+    if (sse_admit(req))
+        sse_resp_set(req, topic);
 }
 
 bool dtm_resp_sse_resume(dtm_req_t *req, const char *topic)
@@ -1658,7 +1662,7 @@ bool dtm_resp_sse_resume(dtm_req_t *req, const char *topic)
     uv_mutex_unlock(&g_pub_mu);
     atomic_fetch_add(&g_sse_pending, 1);
     sr->sse_pend = p;
-    dtm_resp_sse(req, topic);
+    sse_resp_set(req, topic);
     return true;
 }
 

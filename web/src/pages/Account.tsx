@@ -42,6 +42,7 @@ export default function Account({ user }: PageProps) {
           </dl>
         </section>
         <ChangePassword email={user.email} />
+        <MailPreferences />
       </div>
       <div className="grid-2">
         <TwoFactor />
@@ -279,6 +280,65 @@ function History({ userId }: { userId: string }) {
         </div>
       )}
       <Pager p={h.data?.pagination} onPage={setPage} />
+    </section>
+  );
+}
+
+/** E-mail switch per notification type (GET/PUT /api/notifications/preferences). */
+export const MAIL_TYPES: { type: string; text: string; locked?: boolean }[] = [
+  { type: "todo_assigned", text: "A task is assigned to me" },
+  { type: "approval_requested", text: "A request waits for my decision" },
+  { type: "approval_decided", text: "My request was decided" },
+  { type: "audit_failed", text: "A store audit failed (managers)" },
+  { type: "visit_missed", text: "A planned visit was missed (managers)" },
+  { type: "password_changed", text: "My password changed (always sent)", locked: true },
+];
+
+interface Preferences {
+  email: Record<string, boolean>;
+  push: Record<string, boolean>;
+}
+
+function MailPreferences() {
+  const prefs = useAsync((signal) => api.get<Preferences>("/api/notifications/preferences", undefined, signal), "prefs");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+
+  const toggle = async (type: string, on: boolean) => {
+    setBusy(type);
+    setError(null);
+    try {
+      prefs.setData(await api.put<Preferences>("/api/notifications/preferences", { email: { [type]: on } }));
+    } catch (e) {
+      setError(describeError(e));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <section className="card" aria-labelledby="mail-title">
+      <h2 id="mail-title">E-mail notifications</h2>
+      {prefs.loading && !prefs.data && <Loading />}
+      {prefs.error !== null && !prefs.data && <ErrorBox error={prefs.error} onRetry={prefs.reload} />}
+      {error && <Notice kind="error">{error}</Notice>}
+      {prefs.data && (
+        <ul className="checklist">
+          {MAIL_TYPES.map((t) => (
+            <li key={t.type}>
+              <label>
+                <input
+                  type="checkbox"
+                  checked={t.locked ? true : prefs.data?.email[t.type] !== false}
+                  disabled={t.locked || busy !== null}
+                  onChange={(e) => void toggle(t.type, e.target.checked)}
+                />{" "}
+                {t.text}
+              </label>
+            </li>
+          ))}
+        </ul>
+      )}
     </section>
   );
 }

@@ -124,8 +124,8 @@ static const char *type_label(const char *t)
     return t;
 }
 
-/* What to tell whom, per topic. DTM_EINVAL: a malformed payload (400, the relay retries until
- * someone looks: better than losing it silently). */
+/* What to tell whom, per topic. DTM_EINVAL: a malformed payload (400: the relay dead-letters
+ * the event in the publisher's outbox, where an operator can see and requeue it). */
 static dtm_err_t plan_event(dtm_req_t *req, const char *topic, json_t *p, plan_t *pl, bool *known)
 {
     dtm_arena_t *a = req->arena;

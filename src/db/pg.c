@@ -623,6 +623,11 @@ dtm_pg_replica_t *dtm_pg_replica_for(const char *service)
     return r;
 }
 
+const char *dtm_pg_replica_name(const dtm_pg_replica_t *r)
+{
+    return r->name;
+}
+
 void dtm_pg_replica_state(dtm_pg_replica_t *r, dtm_pg_replica_state_t *out)
 {
     out->up = atomic_load(&r->up);

@@ -47,6 +47,9 @@ void dtm_pg_pools_shutdown(void);
  *  DTM_REPLICA_MAX_LAG_MS behind is skipped. NULL when no replica URL is configured. */
 dtm_pg_replica_t *dtm_pg_replica_for(const char *service);
 
+/** "default" (DATABASE_URL_REPLICA) or the service of a DATABASE_URL_<SERVICE>_REPLICA. */
+const char *dtm_pg_replica_name(const dtm_pg_replica_t *r);
+
 /** Replica state for /health and /metrics. */
 typedef struct {
     bool up;            /* answers and is a standby */

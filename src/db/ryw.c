@@ -12,7 +12,7 @@
 #define SLOTS 4096 /* in-process table; a collision forgets the older caller (then Redis) */
 
 typedef struct {
-    char caller[64];
+    char caller[144]; /* "<scope>:<caller>" */
     uint64_t lsn;
     double expires; /* monotonic seconds */
 } slot_t;
@@ -34,10 +34,12 @@ static slot_t *slot_of(const char *caller)
     return &slots[h % SLOTS];
 }
 
-void dtm_ryw_note(const char *caller, uint64_t lsn)
+void dtm_ryw_note(const char *scope, const char *caller_id, uint64_t lsn)
 {
-    if (!caller || !*caller || !lsn)
+    if (!caller_id || !*caller_id || !lsn)
         return;
+    char caller[144];
+    snprintf(caller, sizeof caller, "%s:%s", scope, caller_id);
     pthread_mutex_lock(&mu);
     slot_t *s = slot_of(caller);
     double now = dtm_mono_s();
@@ -57,10 +59,12 @@ void dtm_ryw_note(const char *caller, uint64_t lsn)
         freeReplyObject(r);
 }
 
-uint64_t dtm_ryw_get(const char *caller)
+uint64_t dtm_ryw_get(const char *scope, const char *caller_id)
 {
-    if (!caller || !*caller)
+    if (!caller_id || !*caller_id)
         return 0;
+    char caller[144];
+    snprintf(caller, sizeof caller, "%s:%s", scope, caller_id);
     uint64_t lsn = 0;
     pthread_mutex_lock(&mu);
     slot_t *s = slot_of(caller);

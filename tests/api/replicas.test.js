@@ -159,11 +159,13 @@ test('stopping the standby under read load: 0 failed requests', async () => {
     const workers = Array.from({ length: 8 }, worker);
     await sleep(700);
     const onReplica = await reads('target="replica"');
+    const retriedBefore = await reads('reason="replica_failed"');
     await standby.stop();
     await sleep(1500);
     stop = true;
     await Promise.all(workers);
-    console.log(`# standby stopped under load: ${ok} reads ok, ${failed.length} failed`);
+    const retried = (await reads('reason="replica_failed"')) - retriedBefore;
+    console.log(`# standby stopped under load: ${ok} reads ok, ${failed.length} failed, ${retried} re-run on the primary`);
     assert.deepEqual(failed, []);
     assert.ok(onReplica > 0);
     assert.ok(ok > 50, `${ok} reads`);

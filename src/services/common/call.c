@@ -9,9 +9,14 @@ static void decref(void *j)
     json_decref(j);
 }
 
+typedef struct {
+    const char *scope, *caller;
+} ryw_ctx_t;
+
 static void noted(void *ud, uint64_t lsn)
 {
-    dtm_ryw_note(ud, lsn);
+    const ryw_ctx_t *c = ud;
+    dtm_ryw_note(c->scope, c->caller, lsn);
 }
 
 /* The caller read-your-writes is tracked for: the signed-in user (not a service token: those
@@ -32,8 +37,13 @@ dtm_db_t *dtm_svc_db(dtm_req_t *req, const char *service, dtm_arena_t *a)
     }
     const char *caller = ryw_caller(req);
     bool reads_only = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-    if (caller && !reads_only && dtm_pg_replica_for(service))
-        dtm_db_track_writes(db, noted, dtm_arena_strdup(a, caller));
+    dtm_pg_replica_t *r = caller && !reads_only ? dtm_pg_replica_for(service) : NULL;
+    if (r) {
+        ryw_ctx_t *c = dtm_arena_calloc(a, sizeof *c);
+        c->scope = dtm_pg_replica_name(r);
+        c->caller = dtm_arena_strdup(a, caller);
+        dtm_db_track_writes(db, noted, c);
+    }
     return db;
 }
 
@@ -43,8 +53,8 @@ dtm_db_t *dtm_svc_db_read(dtm_req_t *req, const char *service, dtm_arena_t *a)
     if (!r)
         return dtm_svc_db(req, service, a);
     const char *caller = ryw_caller(req);
-    dtm_db_t *db =
-        dtm_db_open_read(dtm_pg_pool_for(service), r, caller ? dtm_ryw_get(caller) : 0, a);
+    dtm_db_t *db = dtm_db_open_read(dtm_pg_pool_for(service), r,
+                                    caller ? dtm_ryw_get(dtm_pg_replica_name(r), caller) : 0, a);
     if (!db)
         dtm_resp_err(req, DTM_EDB, NULL);
     return db;

@@ -42,21 +42,30 @@ after(async () => {
     if (primary) await primary.destroy();
 });
 
+// Micro topology: the replica is the services' (the gateway has no database): /health and
+// /metrics of the processes that serve the reads under test.
+function bases() {
+    if (dtm.topology !== 'micro') return [dtm.url];
+    return ['todos', 'stores', 'reports'].flatMap((s) => dtm.replicas(s).map((p) => p.url));
+}
+
 async function health() {
-    return (await dtm.api('GET', '/health')).json;
+    return (await dtm.api('GET', '/health', { base: bases()[0] })).json;
 }
 
 /** Sum of dtm_db_reads_total series whose labels contain every `want` fragment. */
 async function reads(...want) {
-    const text = (await dtm.api('GET', '/metrics')).text;
     let n = 0;
-    for (const line of text.split('\n'))
-        if (line.startsWith('dtm_db_reads_total{') && want.every((w) => line.includes(w))) n += Number(line.split(' ').pop());
+    for (const base of bases()) {
+        const text = (await dtm.api('GET', '/metrics', { base })).text;
+        for (const line of text.split('\n'))
+            if (line.startsWith('dtm_db_reads_total{') && want.every((w) => line.includes(w))) n += Number(line.split(' ').pop());
+    }
     return n;
 }
 
 async function gauge(name) {
-    const text = (await dtm.api('GET', '/metrics')).text;
+    const text = (await dtm.api('GET', '/metrics', { base: bases()[0] })).text;
     const line = text.split('\n').find((l) => l.startsWith(`${name}{pool="default"}`));
     return line ? Number(line.split(' ').pop()) : NaN;
 }

@@ -33,7 +33,11 @@ before(async () => {
     const admin = await dtm.loginAdmin();
     user = await createUser(admin.accessToken, { role: 'merchandiser' }, { base: dtm.url });
     token = (await login(user.email, user.password, { base: dtm.url })).accessToken;
-    await until(async () => (await health()).replicas?.default?.status === 'ok', 'replica ok in /health');
+    // The replicas section is live; the dependency follows at the next probe round.
+    await until(async () => {
+        const h = await health();
+        return h.replicas?.default?.status === 'ok' && h.dependencies?.postgres_replica?.status === 'ok';
+    }, 'replica ok in /health');
 });
 
 after(async () => {

@@ -458,12 +458,15 @@ static bool conn_value(conn_t *c, const char *sql, char *out, size_t cap, int nc
     return ok;
 }
 
-static void replica_mark_down(dtm_pg_replica_t *r)
+/* From a request that found the replica gone: the checker looks again at once (it may have been
+ * one broken connection), instead of at the end of its interval. */
+static void replica_mark_down(dtm_pg_replica_t *r, bool kick)
 {
     if (atomic_exchange(&r->up, false))
         dtm_log_warn("postgres replica %s: down, reads go to the primary", r->name);
     atomic_store(&r->usable, false);
-    dtm_ticker_kick(r->ticker);
+    if (kick)
+        dtm_ticker_kick(r->ticker);
 }
 
 /* How long ago (s) the primary last stood at or before `replay`: the replica is at most that
@@ -511,7 +514,7 @@ static void replica_check(void *ud)
         if (ok && atomic_load(&r->up))
             dtm_log_warn("postgres replica %s: not in recovery (promoted?), not used", r->name);
         if (!ok)
-            replica_mark_down(r);
+            replica_mark_down(r, false); /* a kick from here would spin while it is down */
         atomic_store(&r->up, false);
         atomic_store(&r->usable, false);
         atomic_store(&r->lag_ms, -1);
@@ -719,7 +722,7 @@ dtm_db_t *dtm_db_open_read(dtm_pg_pool_t *primary, dtm_pg_replica_t *r, uint64_t
         bool exhausted = r->pool->total >= r->pool->size;
         pthread_mutex_unlock(&r->pool->mu);
         if (!exhausted)
-            replica_mark_down(r);
+            replica_mark_down(r, true);
         dtm_metric_inc(r->m_unusable);
         return dtm_db_open(primary, a);
     }
@@ -734,7 +737,7 @@ dtm_db_t *dtm_db_open_read(dtm_pg_pool_t *primary, dtm_pg_replica_t *r, uint64_t
         if (!ok || now_at < min_lsn) {
             pool_release(r->pool, c, !ok);
             if (!ok)
-                replica_mark_down(r);
+                replica_mark_down(r, true);
             dtm_metric_inc(ok ? r->m_behind : r->m_retried);
             return dtm_db_open(primary, a);
         }
@@ -786,7 +789,7 @@ static bool move_to_primary(dtm_db_t *db)
     bool lost = db->broken;
     pool_release(db->pool, db->c, db->broken);
     if (lost)
-        replica_mark_down(r);
+        replica_mark_down(r, true);
     db->pool = r->primary;
     db->c = pc;
     db->broken = false;

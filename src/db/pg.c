@@ -764,18 +764,34 @@ static void note_write(dtm_db_t *db)
 {
     db->dirty = false;
     char v[64];
-    if (conn_value(db->c, "SELECT pg_current_wal_insert_lsn()::text", v, sizeof v, 1, NULL))
-        db->on_write(db->on_write_ud, dtm_pg_lsn_parse(v));
-    else
-        dtm_log_warn("postgres: cannot read the commit LSN; read-your-writes not recorded");
+    uint64_t lsn = 0;
+    if (!db->broken &&
+        conn_value(db->c, "SELECT pg_current_wal_insert_lsn()::text", v, sizeof v, 1, NULL))
+        lsn = dtm_pg_lsn_parse(v);
+    if (!lsn) {
+        /* Committed, but where is unknown: no replica is known to have it (primary until the
+         * mark expires). */
+        dtm_log_warn("postgres: cannot read the commit LSN; the caller reads from the primary");
+        lsn = UINT64_MAX;
+    }
+    db->on_write(db->on_write_ud, lsn);
 }
 
-static bool changes_rows(const PGresult *r)
+/* Did this statement (maybe) write? The tag says so for plain writes; a CTE that writes
+ * (WITH u AS (UPDATE ...) SELECT ...) is tagged SELECT, so our SQL text is looked at too. Erring
+ * towards "wrote" costs one LSN round trip, never a stale read. */
+static bool changes_rows(const PGresult *r, const char *sql)
 {
     const char *tag = PQcmdStatus((PGresult *)r);
-    return strncmp(tag, "INSERT", 6) == 0 || strncmp(tag, "UPDATE", 6) == 0 ||
-           strncmp(tag, "DELETE", 6) == 0 || strncmp(tag, "MERGE", 5) == 0 ||
-           strncmp(tag, "COPY", 4) == 0;
+    if (strncmp(tag, "INSERT", 6) == 0 || strncmp(tag, "UPDATE", 6) == 0 ||
+        strncmp(tag, "DELETE", 6) == 0 || strncmp(tag, "MERGE", 5) == 0 ||
+        strncmp(tag, "COPY", 4) == 0)
+        return true;
+    static const char *const verbs[] = {"insert", "update", "delete", "merge", "nextval("};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcasestr(sql, verbs[i]))
+            return true;
+    return false;
 }
 
 /* The replica failed under a read (it stopped, or a recovery conflict cancelled the statement):
@@ -992,7 +1008,7 @@ static dtm_err_t db_query(dtm_db_t *db, PGresult **out, const char *sql, int npa
         PQclear(r);
         return err;
     }
-    if (db->on_write && changes_rows(r))
+    if (db->on_write && !db->dirty && changes_rows(r, sql))
         db->dirty = true;
     if (out) {
         *out = r;

@@ -74,10 +74,12 @@ dtm_db_t *dtm_db_open_read(dtm_pg_pool_t *primary, dtm_pg_replica_t *r, uint64_t
 /** True when the handle is (still) on a replica. */
 bool dtm_db_on_replica(const dtm_db_t *db);
 
-/** Write tracking for read-your-writes: after a statement that changed rows (INSERT, UPDATE,
- *  DELETE, MERGE, COPY) commits on this handle (autocommit, or the COMMIT of its transaction),
- *  fn(ud, lsn) gets the primary's pg_current_wal_insert_lsn(), which is at or past the commit
- *  record. Costs one round trip per committed write. */
+/** Write tracking for read-your-writes: after a statement that may have written (tagged INSERT,
+ *  UPDATE, DELETE, MERGE or COPY, or whose SQL names one of those: CTE writes are tagged SELECT)
+ *  commits on this handle (autocommit, or the COMMIT of its transaction), fn(ud, lsn) gets the
+ *  primary's pg_current_wal_insert_lsn(), which is at or past the commit record (UINT64_MAX when
+ *  it cannot be read: no replica is then good enough). A function with side effects called from
+ *  a plain SELECT is not seen. Costs one round trip per committed write. */
 typedef void (*dtm_db_write_fn)(void *ud, uint64_t lsn);
 void dtm_db_track_writes(dtm_db_t *db, dtm_db_write_fn fn, void *ud);
 

@@ -13,7 +13,7 @@
 #   make distclean    clean, and stop and delete the local stacks (var/)
 #
 # Suites (each also runs alone; `make test` runs every one whose files exist):
-#   test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-pgbouncer test-web test-mobile test-e2e
+#   test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-faults test-pgbouncer test-web test-mobile test-e2e
 #   deploy-check test-monitoring test-backup test-fuzz
 SHELL := /bin/bash
 BUILD ?= build
@@ -26,7 +26,7 @@ CMAKE_ARGS ?=
 export DTM_TEST_VAR := $(TEST_VAR)
 
 .PHONY: all deps build asan web run test test-stack test-stack-stop stack-start stack-stop \
-	stack-status test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-pgbouncer test-web test-mobile test-e2e \
+	stack-status test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-faults test-pgbouncer test-web test-mobile test-e2e \
 	deploy-check test-monitoring test-backup test-fuzz bench clean distclean help
 
 all: build
@@ -79,6 +79,8 @@ test-api-asan: asan test-stack
 	@scripts/test.sh api-asan
 test-micro: build test-stack
 	@scripts/test.sh micro
+test-faults: build test-stack
+	@scripts/test.sh faults
 test-pgbouncer: build test-stack
 	@scripts/test.sh pgbouncer
 test-web: web

@@ -6,6 +6,7 @@ module.exports = {
   roots: ["<rootDir>/src"],
   // Modules the linked package imports (Babel helpers) resolve from mobile/node_modules.
   modulePaths: ["<rootDir>/node_modules"],
+  setupFiles: ["<rootDir>/jest.setup.js"],
   testMatch: ["**/__tests__/**/*.test.ts?(x)"],
   transformIgnorePatterns: [
     "node_modules/(?!((jest-)?react-native|@react-native(-community)?)|expo(nent)?|@expo(nent)?/.*|@expo-google-fonts/.*|react-navigation|@react-navigation/.*|@sentry/react-native|native-base|react-native-svg|@dtm/.*)",

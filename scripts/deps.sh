@@ -24,6 +24,9 @@ core libsodium-dev
 core libzstd-dev
 core libarchive-dev
 core libcurl4-openssl-dev
+core libssl-dev
+core libqrencode-dev
+core oathtool
 core libcriterion-dev
 core postgresql-15
 core postgresql-client-15

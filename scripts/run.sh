@@ -33,6 +33,12 @@ env_val() { # the environment wins over the file, as in dtm
     [ -n "$v" ] || v=$(sed -n "s/^$1=//p" "$DTM_ENV_FILE" | tail -n1)
     printf '%s' "$v"
 }
+# /metrics on loopback only, off the public port (DTM_METRICS_ADDR=... make run picks another;
+# an empty value, or one in the env file, is respected).
+if [ -z "${DTM_METRICS_ADDR+set}" ] && [ -z "$(env_val DTM_METRICS_ADDR)" ]; then
+    export DTM_METRICS_ADDR=127.0.0.1:9464
+fi
+metrics_addr=$(env_val DTM_METRICS_ADDR)
 email=$(env_val DTM_ADMIN_EMAIL)
 password=$(env_val DTM_ADMIN_PASSWORD)
 email=${email:-admin@example.com}
@@ -47,6 +53,8 @@ cat <<EOF
 
   curl -s http://127.0.0.1:$PORT/api/auth/login -H 'content-type: application/json' \\
        -d '{"email":"$email","password":"$password"}'
+
+  Prometheus metrics: ${metrics_addr:+http://$metrics_addr/metrics}${metrics_addr:-http://127.0.0.1:$PORT/metrics}
 
   Operator commands work in this checkout: build/dtm health, build/dtm config, build/dtm backup list
   Stop the database and Redis: scripts/stack.sh stop

@@ -12,6 +12,8 @@
 #   api         node --test tests/api/*.test.js against build/dtm
 #   api-asan    the same against build-asan/dtm; a sanitizer report or leak fails the run
 #   micro       the API suite against the microservices topology (when src/gateway/ exists)
+#   faults      tests/faults/*.test.js: the fault matrix (both topologies, its own PostgreSQL and
+#               Redis; one file at a time), table in test-output/faults.md
 #   pgbouncer   the API suite through a real PgBouncer in transaction mode (tests/pgbouncer/run.sh)
 #   web         web client lint, type-check and unit tests (npm scripts lint, typecheck, test)
 #   mobile      mobile app (Expo) lint, type-check and Jest tests (scripts/web.sh --dir mobile)
@@ -57,7 +59,7 @@ if [ -f "$ROOT/tests/lsan.supp" ]; then
 fi
 NODE_TEST=(node --test --test-reporter=spec --test-timeout=600000)
 
-ALL_SUITES=(scripts unit unit-asan api api-asan micro pgbouncer web mobile e2e deploy monitoring backup fuzz)
+ALL_SUITES=(scripts unit unit-asan api api-asan micro faults pgbouncer web mobile e2e deploy monitoring backup fuzz)
 
 shopt -s nullglob
 
@@ -91,6 +93,7 @@ present() {
     unit | unit-asan) unit_present ;;
     api | api-asan) [ -n "$(api_files)" ] ;;
     micro) [ -n "$(api_files)" ] && [ -n "$(find src/gateway -name '*.c' 2>/dev/null | head -n1)" ] ;;
+    faults) [ -n "$(node_tests_in tests/faults)" ] && [ -n "$(find src/gateway -name '*.c' 2>/dev/null | head -n1)" ] ;;
     pgbouncer) [ -f tests/pgbouncer/run.sh ] && [ -n "$(api_files)" ] ;;
     web) [ -f web/package.json ] ;;
     mobile) [ -f mobile/package.json ] ;;
@@ -126,7 +129,7 @@ tests_npm() { # the API tests' npm packages (tests/package.json: the mail tests'
 suite() {
     local files
     case "$1" in
-    api | api-asan | micro | pgbouncer) tests_npm || return 1 ;;
+    api | api-asan | micro | pgbouncer | e2e) tests_npm || return 1 ;;
     esac
     case "$1" in
     scripts)
@@ -153,6 +156,11 @@ suite() {
     micro)
         mapfile -t files < <(api_files)
         DTM_TEST_TOPOLOGY=micro "${NODE_TEST[@]}" "${files[@]}"
+        ;;
+    faults)
+        # Outages of 20 s dominate; the files stop servers, so never two at once.
+        mapfile -t files < <(node_tests_in tests/faults)
+        DTM_BIN="$ROOT/$BUILD/dtm" "${NODE_TEST[@]}" --test-concurrency=1 "${files[@]}"
         ;;
     pgbouncer) with_test_env bash tests/pgbouncer/run.sh ;;
     web)

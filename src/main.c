@@ -28,6 +28,7 @@ static const command_t commands[] = {
     {"seed", dtm_cli_seed, "ensure the admin (and with --demo a demo organisation)"},
     {"user", dtm_cli_user, "user administration (create-admin, ...)"},
     {"backup", dtm_cli_backup, "backups: run, list, show, verify, restore, prune"},
+    {"audit", dtm_cli_audit, "audit log: verify its hash chain"},
     {"health", dtm_cli_health, "comprehensive health check (exit 0 ok, 1 degraded, 2 down)"},
     {"outbox", dtm_cli_outbox, "outbox status; requeue dead letters"},
     {"config", dtm_cli_config, "print the effective configuration, secrets redacted"},

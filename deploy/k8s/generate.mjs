@@ -12,6 +12,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const NS = 'digital-tracking';
 const IMAGE = 'dtm'; // overlays pin it with `images:` (registry + tag)
 const UID = 10001;
+// Every pod's private metrics listener (DTM_METRICS_ADDR): /metrics is served only there, and
+// only Prometheus may reach it (NetworkPolicy dtm-metrics-ingress); the API ports answer 404.
+const METRICS_PORT = 9464;
 
 // Targets and their default ports (DESIGN.md). `uploads`: reads/writes DTM_DATA_DIR/uploads.
 // `mail`: gets the SMTP settings.
@@ -109,7 +112,10 @@ function deployment(t) {
         image: IMAGE,
         imagePullPolicy: 'IfNotPresent',
         args: ['serve', '--target', t.name],
-        ports: [{ name: 'http', containerPort: t.port, protocol: 'TCP' }],
+        ports: [
+            { name: 'http', containerPort: t.port, protocol: 'TCP' },
+            { name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' },
+        ],
         env: [{ name: 'DTM_PORT', value: String(t.port) }, ...secretEnv, ...(t.mail ? mailEnv : [])],
         envFrom: [{ configMapRef: { name: 'dtm-config' } }],
         // /livez: the process serves (no dependency); /readyz: 503 while a database it needs
@@ -150,7 +156,7 @@ function deployment(t) {
                     labels: labels(t.name, t.tier),
                     annotations: {
                         'prometheus.io/scrape': 'true',
-                        'prometheus.io/port': String(t.port),
+                        'prometheus.io/port': String(METRICS_PORT),
                         'prometheus.io/path': '/metrics',
                     },
                 },
@@ -209,8 +215,10 @@ const pdb = (t) => ({
     spec: { maxUnavailable: 1, selector: { matchLabels: selector(t.name) } },
 });
 
-const monitoringPeer = {
+// Prometheus: its pods in the monitoring namespace (both selectors in one peer: and, not or).
+const prometheusPeer = {
     namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+    podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
 };
 const netpols = [
     {
@@ -219,7 +227,7 @@ const netpols = [
         spec: { podSelector: {}, policyTypes: ['Ingress'] },
     },
     {
-        // The gateway is the only entry point: from the ingress controller and from Prometheus.
+        // The gateway is the only entry point, from the ingress controller.
         apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
         metadata: meta('dtm-gateway-ingress', 'gateway', 'gateway'),
         spec: {
@@ -228,7 +236,6 @@ const netpols = [
             ingress: [{
                 from: [
                     { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
-                    monitoringPeer,
                 ],
                 ports: [{ protocol: 'TCP', port: 3000 }],
             }],
@@ -236,7 +243,7 @@ const netpols = [
     },
     ...SERVICES.map((t) => ({
         // Services answer the gateway and in-cluster service-to-service calls (auth -> users,
-        // ...) from other dtm services, and Prometheus scrapes; nothing else.
+        // ...) from other dtm services; nothing else (Prometheus scrapes the metrics port).
         apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
         metadata: meta(`dtm-${t.name}-ingress`, t.name, t.tier),
         spec: {
@@ -246,12 +253,24 @@ const netpols = [
                 from: [
                     { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'dtm', 'dtm.io/tier': 'gateway' } } },
                     { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'dtm', 'dtm.io/tier': 'service' } } },
-                    monitoringPeer,
                 ],
                 ports: [{ protocol: 'TCP', port: t.port }],
             }],
         },
     })),
+    {
+        // The metrics port of every dtm pod, from Prometheus only.
+        apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
+        metadata: meta('dtm-metrics-ingress', 'network', null),
+        spec: {
+            podSelector: {
+                matchLabels: { 'app.kubernetes.io/name': 'dtm' },
+                matchExpressions: [{ key: 'dtm.io/tier', operator: 'In', values: ['gateway', 'service'] }],
+            },
+            policyTypes: ['Ingress'],
+            ingress: [{ from: [prometheusPeer], ports: [{ protocol: 'TCP', port: METRICS_PORT }] }],
+        },
+    },
 ];
 
 const upstreams = Object.fromEntries(SERVICES.map((t) => [
@@ -261,6 +280,7 @@ const upstreams = Object.fromEntries(SERVICES.map((t) => [
 // Deployments). Overlays merge their own values (configMapGenerator behavior: merge).
 const config = {
     DTM_HOST: '0.0.0.0',
+    DTM_METRICS_ADDR: `0.0.0.0:${METRICS_PORT}`,
     DTM_LOG_LEVEL: 'info',
     DTM_DATA_DIR: '/var/lib/dtm/data',
     DTM_BACKUP_DIR: '/var/lib/dtm/backups',

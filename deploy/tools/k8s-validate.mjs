@@ -121,7 +121,25 @@ function platformChecks(name, objs) {
         if (!svc) fail(w, 'no Service');
         const port = d.spec.template.spec.containers[0].ports[0].containerPort;
         const tier = tl['dtm.io/tier'];
-        const np = by('NetworkPolicy').find((p) => matches(p.spec.podSelector.matchLabels) && Object.keys(p.spec.podSelector.matchLabels || {}).length);
+        const opensPort = (p, n) => (p.spec.ingress || []).some((r) => (r.ports || []).some((x) => x.port === n));
+        // /metrics on its own port (DTM_METRICS_ADDR), open to Prometheus only.
+        const mport = d.spec.template.spec.containers[0].ports.find((p) => p.name === 'metrics')?.containerPort;
+        if (!mport) fail(w, 'no metrics container port');
+        if (d.spec.template.metadata.annotations?.['prometheus.io/port'] !== String(mport))
+            fail(w, 'prometheus.io/port must name the metrics port');
+        const selects = (p) => matches(p.spec.podSelector.matchLabels) &&
+            (p.spec.podSelector.matchExpressions || []).every((e) => e.operator === 'In' && e.values.includes(tl[e.key]));
+        const mpols = by('NetworkPolicy').filter((p) => selects(p) && opensPort(p, mport));
+        if (!mpols.length) fail(w, 'no NetworkPolicy opens its metrics port');
+        const prometheusOnly = (f) =>
+            f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring' && f.podSelector;
+        for (const p of mpols)
+            for (const r of (p.spec.ingress || []).filter((x) => (x.ports || []).some((y) => y.port === mport)))
+                if (!(r.from || []).length || !r.from.every(prometheusOnly))
+                    fail(w, `metrics port open beyond Prometheus (NetworkPolicy ${p.metadata.name})`);
+        // Its own policy: the one that opens its API port (the metrics policy selects every pod).
+        const np = by('NetworkPolicy').find((p) => matches(p.spec.podSelector.matchLabels) &&
+            Object.keys(p.spec.podSelector.matchLabels || {}).length && opensPort(p, port));
         if (!np) fail(w, 'no NetworkPolicy for its pods');
         else if (tier === 'service') {
             const peers = (np.spec.ingress || []).flatMap((r) => r.from || []);

@@ -37,6 +37,13 @@ export default function App() {
         locate,
         Camera: DeviceCamera,
       });
+      if (Platform.OS !== "web") {
+        // Reachability means "dtm answers", not Google's generate_204 (NetInfo's native default).
+        NetInfo.configure({
+          reachabilityUrl: `${API_URL}/health`,
+          reachabilityTest: async (r) => r.status === 200 || r.status === 503,
+        });
+      }
       const st = await NetInfo.fetch();
       setOnline(st.isConnected !== false);
       stop = watchDevice(s.sync);

@@ -202,6 +202,7 @@ int dtm_cli_serve(int argc, char **argv)
         .content_before = t.nservices > 0 ? dtm_idempotency_before : NULL,
         .content_after = t.nservices > 0 ? dtm_idempotency_after : NULL,
         .resp_headers = t.gateway ? dtm_edge_headers : NULL,
+        .metrics_private = dtm_cfg.metrics_addr != NULL,
     };
     dtm_router_configure(&rc);
     int rcode = 1;
@@ -213,8 +214,13 @@ int dtm_cli_serve(int argc, char **argv)
             goto out;
         }
     }
-    if (t.nservices > 0)
+    if (t.nservices > 0) {
         dtm_idempotency_start();
+        if (dtm_auth_revocation_start() != 0) {
+            dtm_log_error("the revocation cache failed to start");
+            goto out;
+        }
+    }
     if (dtm_services_events_start(t.services, t.nservices) != 0)
         goto out;
     if (t.gateway)
@@ -236,6 +242,11 @@ int dtm_cli_serve(int argc, char **argv)
         .on_ready = on_ready,
         .ud = &t,
     };
+    char mhost[64];
+    if (dtm_cfg.metrics_addr) { /* validated by dtm_config_load */
+        dtm_config_split_addr(dtm_cfg.metrics_addr, mhost, sizeof mhost, &so.metrics_port);
+        so.metrics_host = mhost;
+    }
     rcode = dtm_server_run(&so) == 0 ? 0 : 1;
     dtm_log_info("%s stopped", t.process_name);
     dtm_health_stop();
@@ -250,7 +261,8 @@ out:
         if (t.services[inited]->shutdown)
             t.services[inited]->shutdown();
     dtm_pg_pools_shutdown();
-    dtm_redis_shutdown();
+    dtm_redis_shutdown(); /* joins the subscribers before the revocation cache goes */
+    dtm_auth_revocation_stop();
     curl_global_cleanup();
     dtm_log_async_stop(2000); /* bounded: a stalled stdout must not hold the exit */
     return rcode;

@@ -4,6 +4,8 @@
  * the first admin and for recovering access. */
 #include "cli/cli.h"
 #include "cli/users_cli.h"
+#include "services/auth/revoke.h"
+#include "services/common/audit.h"
 #include "core/config.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -63,6 +65,8 @@ int dtm_users_cli_ensure(dtm_users_cli_t *c, const char *email, const char *pass
 {
     char hash[USERS_HASH_LEN];
     users_row_t cur;
+    bool revoke = false;
+    int64_t valid_after = 0;
     *created = false;
     dtm_err_t err = dtm_db_begin(c->db);
     if (!err) {
@@ -85,6 +89,16 @@ int dtm_users_cli_ensure(dtm_users_cli_t *c, const char *email, const char *pass
                 if (!err)
                     err = users_store_set_password(c->db, cur.id, hash);
             }
+            /* A new role or password takes effect on outstanding tokens at once, as through
+             * the API; recorded in the audit log with the CLI as the actor. */
+            revoke = !err && (reset || strcmp(cur.role, role) != 0 || !cur.active);
+            if (revoke)
+                err = dtm_auth_revoke_user(c->db, cur.id, &valid_after);
+            if (revoke && !err)
+                err = dtm_audit_append(c->db, NULL, "user.update", "user", cur.id,
+                                       json_pack("{s:{s:s, s:s}, s:{s:b, s:b}, s:b}", "role",
+                                                 "from", cur.role, "to", role, "active", "from",
+                                                 cur.active, "to", 1, "passwordReset", reset));
         }
     }
     if (!err)
@@ -94,6 +108,8 @@ int dtm_users_cli_ensure(dtm_users_cli_t *c, const char *email, const char *pass
         fprintf(stderr, "dtm: cannot save %s: %s\n", email, dtm_users_cli_errmsg(err));
         return 1;
     }
+    if (revoke)
+        dtm_auth_revoke_user_published(out->id, valid_after);
     users_cache_del(c->arena, out->id);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/str.h"
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +35,47 @@ typedef struct {
     const char *(*check)(const char *value);
 } conf_row_t;
 
+int dtm_config_split_addr(const char *addr, char *host, size_t hostsz, int *port)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || !colon[1] || strlen(colon + 1) > 5)
+        return -1;
+    const char *h = addr;
+    size_t hn = (size_t)(colon - addr);
+    if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') {
+        h++;
+        hn -= 2;
+    } else if (memchr(h, ':', hn)) {
+        return -1; /* an IPv6 literal needs its brackets */
+    }
+    if (hn == 0 || hn >= hostsz)
+        return -1;
+    long p = 0;
+    for (const char *d = colon + 1; *d; d++) {
+        if (*d < '0' || *d > '9')
+            return -1;
+        p = p * 10 + (*d - '0');
+    }
+    if (p < 1 || p > 65535)
+        return -1;
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    unsigned char sa[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, host, sa) != 1 && inet_pton(AF_INET6, host, sa) != 1)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static const char *check_addr(const char *v)
+{
+    char host[64];
+    int port;
+    return dtm_config_split_addr(v, host, sizeof host, &port) == 0
+               ? NULL
+               : "must be ip:port or [ipv6]:port (e.g. 127.0.0.1:9464)";
+}
+
 static const char *check_log_level(const char *v);
 static const char *check_balance(const char *v);
 static const char *check_pooler(const char *v);
@@ -41,7 +83,9 @@ static const char *check_sentinels(const char *v);
 static const char *check_pg_url(const char *v);
 static const char *check_redis_url(const char *v);
 static const char *check_not_empty(const char *v);
+static const char *check_roles(const char *v);
 static const char *check_smtp_url(const char *v);
+static const char *check_addr(const char *v);
 
 #define STR(env, f, d, fl, chk)                                                                    \
     {                                                                                              \
@@ -75,8 +119,10 @@ static const conf_row_t conf_table[] = {
     INT("DTM_REFRESH_TTL", refresh_ttl_s, 2592000, 60, 31622400),
     INT("DTM_LOGIN_LIMIT_PER_EMAIL", login_limit_per_email, 10, 1, 1000000),
     INT("DTM_LOGIN_LIMIT_PER_IP", login_limit_per_ip, 100, 1, 1000000),
+    STR("DTM_MFA_REQUIRED_ROLES", mfa_required_roles, NULL, 0, check_roles),
     STR("DTM_HOST", host, "127.0.0.1", 0, check_not_empty),
     INT("DTM_PORT", port, 0, 0, 65535),
+    STR("DTM_METRICS_ADDR", metrics_addr, NULL, 0, check_addr),
     INT("DTM_LOOPS", loops, 0, 0, 256),
     INT("DTM_THREADS", threads, 16, 1, 1024),
     LONG("DTM_MAX_BODY", max_body_bytes, 1048576, 1, 1073741824),
@@ -111,6 +157,8 @@ static const conf_row_t conf_table[] = {
     INT("DTM_MAIL_RETRY_MAX_MS", mail_retry_max_ms, 3600000, 10, 86400000),
     INT("DTM_SSE_MAX_CLIENTS", sse_max_clients, 10000, 1, 1000000),
     STR("DTM_DATA_DIR", data_dir, "./var/data", 0, check_not_empty),
+    INT("DTM_PHOTO_GC_GRACE_S", photo_gc_grace_s, 86400, 60, 31 * 86400),
+    INT("DTM_PHOTO_GC_INTERVAL_MS", photo_gc_interval_ms, 3600000, 100, 86400000),
     STR("DTM_BACKUP_DIR", backup_dir, "./var/backups", 0, check_not_empty),
     STR("DTM_ADMIN_EMAIL", admin_email, "admin@example.com", 0, check_not_empty),
     STR("DTM_ADMIN_PASSWORD", admin_password, NULL, CONF_SECRET, NULL),
@@ -143,6 +191,24 @@ static const char *check_balance(const char *v)
     if (strcmp(v, "round_robin") == 0 || strcmp(v, "least_outstanding") == 0)
         return NULL;
     return "must be round_robin or least_outstanding";
+}
+
+/* A comma-separated list of admin, manager, merchandiser. */
+static const char *check_roles(const char *v)
+{
+    static const char *const roles[] = {"admin", "manager", "merchandiser"};
+    for (const char *p = v; *p;) {
+        size_t n = strcspn(p, ",");
+        bool ok = false;
+        for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+            ok |= n == strlen(roles[i]) && strncmp(p, roles[i], n) == 0;
+        if (!ok)
+            return "must be a comma-separated list of admin, manager, merchandiser";
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return NULL;
 }
 
 /* host:port[,host:port...] */

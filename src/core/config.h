@@ -36,6 +36,7 @@ typedef struct {
     int access_ttl_s;                 /* DTM_ACCESS_TTL, default 900 */
     int refresh_ttl_s;                /* DTM_REFRESH_TTL, default 2592000 (30 days) */
     int login_limit_per_email;        /* DTM_LOGIN_LIMIT_PER_EMAIL, default 10 / minute */
+    const char *mfa_required_roles;   /* DTM_MFA_REQUIRED_ROLES: roles that must enrol TOTP */
     int login_limit_per_ip;           /* DTM_LOGIN_LIMIT_PER_IP, default 100 / minute */
     /* HTTP */
     const char *host;     /* DTM_HOST, default 127.0.0.1 */
@@ -49,6 +50,8 @@ typedef struct {
     int write_timeout_ms; /* DTM_WRITE_TIMEOUT_MS: a streamed response whose client reads
                              nothing for this long is cut off, default 30000 */
     int drain_timeout_ms; /* DTM_DRAIN_TIMEOUT_MS on SIGTERM, default 10000 */
+    /* DTM_METRICS_ADDR ip:port or [ipv6]:port: when set, /metrics is served only there */
+    const char *metrics_addr;
     /* offline-safe writes (src/services/idempotency.c) */
     int idempotency_ttl_s;    /* DTM_IDEMPOTENCY_TTL_S: keys kept, default and minimum 86400 */
     int idempotency_lease_ms; /* DTM_IDEMPOTENCY_LEASE_MS: a running key is the first request's
@@ -83,6 +86,9 @@ typedef struct {
     /* files */
     const char *data_dir;   /* DTM_DATA_DIR, default ./var/data */
     const char *backup_dir; /* DTM_BACKUP_DIR, default ./var/backups */
+    /* DTM_PHOTO_GC_GRACE_S: an unreferenced upload is deleted once untouched this long (86400);
+     * DTM_PHOTO_GC_INTERVAL_MS: how often the attendance service looks (3600000) */
+    int photo_gc_grace_s, photo_gc_interval_ms;
     /* seed / admin */
     const char *admin_email;    /* DTM_ADMIN_EMAIL, default admin@example.com */
     const char *admin_password; /* DTM_ADMIN_PASSWORD, secret */
@@ -113,6 +119,11 @@ const char *dtm_config_db_url(const char *service);
 const char *dtm_config_db_replica_url(const char *service);
 /** DTM_UPSTREAM_<SERVICE> or "http://127.0.0.1:<default_port>". Static or env storage. */
 const char *dtm_config_upstreams(const char *service, int default_port);
+
+/** Split an "ip:port" or "[ipv6]:port" address (DTM_METRICS_ADDR) into host (NUL-terminated,
+ *  at most hostsz - 1 bytes) and port (1..65535). Returns 0, or -1 when it is not of that form
+ *  or the host is not an IP literal. */
+int dtm_config_split_addr(const char *addr, char *host, size_t hostsz, int *port);
 
 /** A copy of a URL or libpq conninfo with its password replaced by "***" (malloc'd; caller
  *  frees). Use it whenever a connection string is logged or printed. */

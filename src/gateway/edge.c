@@ -7,7 +7,6 @@
 #include "gateway/edge.h"
 
 #include "core/config.h"
-#include "core/jwt.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/ticker.h"
@@ -245,12 +244,8 @@ bool dtm_edge_filter(dtm_req_t *req)
         return true;
     }
     int wait = take(&g_ip, req->client_ip ? req->client_ip : "-");
-    const char *h = dtm_req_header(req, "authorization");
-    if (!wait && h && strncasecmp(h, "Bearer ", 7) == 0 && strncmp(path, "/api/", 5) == 0) {
-        dtm_claims_t c;
-        if (dtm_jwt_verify_cached(h + 7, dtm_now_ms() / 1000, &c) == DTM_OK)
-            wait = take(&g_user, c.sub);
-    }
+    if (!wait && strncmp(path, "/api/", 5) == 0 && dtm_req_bearer(req))
+        wait = take(&g_user, req->auth.sub);
     if (!wait)
         return false;
     char ra[16];

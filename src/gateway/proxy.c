@@ -9,7 +9,8 @@
  *
  * Retries: a request that never reached an upstream (connect refused/timed out) may go to
  * another replica whatever its method; one that may have reached it is retried only when
- * idempotent (GET, HEAD), and only before any response byte arrived. A keep-alive connection
+ * idempotent (GET, HEAD), also after a malformed or cut response, as long as nothing of it was
+ * relayed to the client yet (streaming) and it did not time out. A keep-alive connection
  * that the upstream closed while idle fails the same way and is retried like the others. */
 #include "core/config.h"
 #include "core/log.h"
@@ -338,7 +339,9 @@ static void px_fail(px_t *px, dtm_err_t err, const char *msg, bool reached)
         dtm_server_resp_ready(px->req);
         return;
     }
-    bool retry = !px->got_bytes && (!reached || px->idempotent) && px->ntried < MAX_ATTEMPTS &&
+    /* Nothing went to the client yet: an idempotent request may go to another replica even after
+     * a broken response (RFC 9110 9.2.2); any other only when it never reached one. */
+    bool retry = (px->idempotent || (!reached && !px->got_bytes)) && px->ntried < MAX_ATTEMPTS &&
                  px->ntried < px->gs->nups && !dtm_server_req_gone(px->req) && err != DTM_ETIMEOUT;
     gw_upstream_t *last = px->up;
     px->up = NULL;
@@ -676,6 +679,15 @@ static void attempt(px_t *px)
     px->refused = false;
     px->got_bytes = false;
     px->complete = false;
+    /* nothing of a broken earlier try's response survives into this one */
+    px->status = 0;
+    px->nh = 0;
+    px->hdr_bytes = 0;
+    px->content_type = NULL;
+    px->body = NULL;
+    px->body_len = 0;
+    px->connection_tokens[0] = '\0';
+    px->hdr_value = false;
     px->t0 = dtm_mono_s();
     atomic_fetch_add(&up->outstanding, 1);
     gw_loop_t *gl = loop_state(dtm_server_req_loop(px->req));

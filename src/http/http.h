@@ -56,8 +56,9 @@ typedef struct dtm_route {
 
 typedef struct {
     bool authed;
-    unsigned role; /* one DTM_ROLE_* bit */
-    char sub[64];  /* user id */
+    signed char bearer; /* dtm_req_bearer: 0 not looked at yet, 1 valid, -1 absent or invalid */
+    unsigned role;      /* one DTM_ROLE_* bit */
+    char sub[64];       /* user id */
     char jti[64];
     int64_t iat, exp;
     const char *token; /* raw bearer token (for forwarding in dtm_call) */
@@ -83,9 +84,10 @@ struct dtm_req {
     dtm_header_t params[8]; /* route :params, decoded */
     int nparams;
     dtm_auth_t auth;
-    bool internal; /* in-process dtm_call */
-    void *core;    /* private to the HTTP core */
-    bool via_tls;  /* a trusted proxy said the client used HTTPS (edge) */
+    bool internal;             /* in-process dtm_call */
+    void *core;                /* private to the HTTP core */
+    bool via_tls;              /* a trusted proxy said the client used HTTPS (edge) */
+    bool via_metrics_listener; /* arrived on the private metrics listener (DTM_METRICS_ADDR) */
 };
 
 /* ---- request accessors ---- */
@@ -139,6 +141,12 @@ const char *dtm_req_query_uuid(dtm_req_t *req, dtm_valid_t *v, const char *name)
  *  ("Merchandisers see only their own <what>") and false when they asked for someone else. */
 bool dtm_req_own_scope(dtm_req_t *req, const char **user_id, const char *what);
 
+/** The bearer token of the request, verified once per request (signature, expiry, a known
+ *  role): true with req->auth's sub, jti, role, iat, exp and token filled (not yet `authed`:
+ *  revocation and role checks come later), false when absent or invalid. The edge's per-user
+ *  limit, the gateway's check before a hop and authentication all share this one answer. */
+bool dtm_req_bearer(dtm_req_t *req);
+
 /** True if req->auth.role is in `roles` (SERVICE always passes). */
 bool dtm_req_has_role(const dtm_req_t *req, unsigned roles);
 
@@ -161,6 +169,9 @@ void dtm_resp_file(dtm_req_t *req, const char *path, const char *content_type,
                    const char *cache_control);
 /** Extra response header (copied). May be called before any dtm_resp_*. */
 void dtm_resp_header(dtm_req_t *req, const char *name, const char *value);
+/** Like dtm_resp_header, unless the handler already set `name` (case-insensitive): a default
+ *  that keeps the handler's own choice (streams start with Cache-Control: no-cache this way). */
+void dtm_resp_header_default(dtm_req_t *req, const char *name, const char *value);
 
 /* ---- streamed responses (chunked transfer encoding), from a worker-thread handler ----
  * begin, then any number of writes (each blocks while too much is queued: backpressure), then

@@ -86,6 +86,9 @@ typedef struct {
     dtm_content_before_fn content_before;
     dtm_content_after_fn content_after;
     dtm_resp_headers_hook_fn resp_headers;
+    /* A private metrics listener runs (DTM_METRICS_ADDR): /metrics is answered only there, and
+     * that listener answers nothing else (404 both ways). */
+    bool metrics_private;
 } dtm_router_conf_t;
 void dtm_router_configure(const dtm_router_conf_t *conf);
 const dtm_router_conf_t *dtm_router_conf(void);

@@ -294,6 +294,15 @@ void dtm_resp_header(dtm_req_t *req, const char *name, const char *value)
     r->nheaders++;
 }
 
+void dtm_resp_header_default(dtm_req_t *req, const char *name, const char *value)
+{
+    const dtm_resp_t *r = dtm_req_resp(req);
+    for (int i = 0; i < r->nheaders; i++)
+        if (dtm_streq_ci(r->headers[i].name, name))
+            return;
+    dtm_resp_header(req, name, value);
+}
+
 void dtm_resp_body(dtm_req_t *req, int status, const char *content_type, const void *data,
                    size_t len)
 {

@@ -200,6 +200,15 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
     }
     req->service = g_conf.process_service;
     *max_body = dtm_cfg.max_body_bytes;
+    /* The metrics listener and the public one split the routes: /metrics never reaches the
+     * world, and the private port is no side door into the API. */
+    if (g_conf.metrics_private && !req->internal &&
+        req->via_metrics_listener != (strcmp(req->path, "/metrics") == 0)) {
+        dtm_resp_error(req, 404, "not_found",
+                       dtm_arena_sprintf(req->arena, "No route for %s %s", req->method, req->path),
+                       NULL);
+        return DTM_DISPATCH_DONE;
+    }
     /* In-process dtm_call sub-requests are ours, not the client's: charging them to the
      * client's IP bucket counted one request several times, and a 429 inside a call surfaced
      * as a 500 of the outer request. */
@@ -290,18 +299,42 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
     return (best->route->flags & DTM_ROUTE_ON_LOOP) ? DTM_DISPATCH_LOOP : DTM_DISPATCH_WORKER;
 }
 
+bool dtm_req_bearer(dtm_req_t *req)
+{
+    if (req->auth.bearer)
+        return req->auth.bearer > 0;
+    req->auth.bearer = -1;
+    const char *h = dtm_req_header(req, "authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7])
+        return false;
+    dtm_claims_t c;
+    /* The per-thread cache of verified tokens saves the HMAC and JSON parse on
+     * every request after the first; expiry is still checked on each hit. */
+    if (dtm_jwt_verify_cached(h + 7, dtm_now_ms() / 1000, &c) != DTM_OK)
+        return false;
+    unsigned role = dtm_role_parse(c.role);
+    if (!role)
+        return false;
+    req->auth.role = role;
+    memcpy(req->auth.sub, c.sub, sizeof req->auth.sub);
+    memcpy(req->auth.jti, c.jti, sizeof req->auth.jti);
+    req->auth.iat = c.iat;
+    req->auth.exp = c.exp;
+    req->auth.token = h + 7;
+    req->auth.bearer = 1;
+    return true;
+}
+
 static bool edge_token_ok(dtm_req_t *req)
 {
-    const char *h = dtm_req_header(req, "authorization");
-    dtm_claims_t c;
-    if (h && strncasecmp(h, "Bearer ", 7) == 0 &&
-        dtm_jwt_verify_cached(h + 7, dtm_now_ms() / 1000, &c) == DTM_OK &&
-        dtm_role_parse(c.role) != 0 && dtm_role_parse(c.role) != DTM_ROLE_SERVICE)
+    if (dtm_req_bearer(req) && req->auth.role != DTM_ROLE_SERVICE)
         return true;
+    bool present = dtm_req_header(req, "authorization") != NULL;
     dtm_resp_header(req, "WWW-Authenticate", "Bearer");
-    dtm_resp_error(
-        req, 401, h ? "invalid_token" : "unauthorized",
-        h ? "The access token is invalid or expired" : "A bearer access token is required", NULL);
+    dtm_resp_error(req, 401, present ? "invalid_token" : "unauthorized",
+                   present ? "The access token is invalid or expired"
+                           : "A bearer access token is required",
+                   NULL);
     return false;
 }
 
@@ -314,28 +347,17 @@ bool dtm_router_authenticate(dtm_req_t *req)
         dtm_resp_error(req, 401, "unauthorized", "A bearer access token is required", NULL);
         return false;
     }
-    const char *token = h + 7;
-    dtm_claims_t c;
-    /* The per-thread cache of verified tokens saves the HMAC and JSON parse on
-     * every request after the first; expiry is still checked on each hit. */
-    if (dtm_jwt_verify_cached(token, dtm_now_ms() / 1000, &c) != DTM_OK) {
+    if (!dtm_req_bearer(req)) {
         dtm_resp_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         dtm_resp_error(req, 401, "invalid_token", "The access token is invalid or expired", NULL);
         return false;
     }
-    unsigned role = dtm_role_parse(c.role);
     /* Service identities exist only between our own processes, never at the edge. */
-    if (!role || (role == DTM_ROLE_SERVICE && g_conf.gateway && !req->internal)) {
+    if (req->auth.role == DTM_ROLE_SERVICE && g_conf.gateway && !req->internal) {
         dtm_resp_error(req, 401, "invalid_token", "The access token is invalid or expired", NULL);
         return false;
     }
     req->auth.authed = true;
-    req->auth.role = role;
-    memcpy(req->auth.sub, c.sub, sizeof req->auth.sub);
-    memcpy(req->auth.jti, c.jti, sizeof req->auth.jti);
-    req->auth.iat = c.iat;
-    req->auth.exp = c.exp;
-    req->auth.token = token;
     if (g_conf.authenticate && !g_conf.authenticate(req)) {
         req->auth.authed = false; /* the hook set the refusal */
         return false;

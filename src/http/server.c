@@ -132,6 +132,7 @@ struct conn {
     const char *err_msg;  /* and message (static) */
     bool writing, closing, shut, reading, paused, parse_dead, in_feed, need_pump, close_after;
     bool sse;
+    bool metrics; /* accepted on the metrics listener */
     sreq_t *sse_req;
     uint64_t sse_seen;    /* messages up to this publish number were sent with the backlog */
     long long sse_min_id; /* ids up to this one were in the backlog (-1: none) */
@@ -179,6 +180,8 @@ struct loopctx {
     int index;
     uv_tcp_t listener;
     bool listener_open;
+    uv_tcp_t mlistener; /* the metrics listener, on the first loop only */
+    bool mlistener_open;
     uv_timer_t sweep, ping;
     uv_async_t wake;
     uv_mutex_t smu;     /* streams + SSE queue */
@@ -321,6 +324,7 @@ static sreq_t *req_new(conn_t *c)
     r->req.arena = a;
     r->req.core = r;
     r->req.client_ip = c->ip;
+    r->req.via_metrics_listener = c->metrics;
     r->req.body = "";
     r->conn = c;
     r->core.started = dtm_mono_s();
@@ -1382,7 +1386,8 @@ void dtm_resp_stream_begin(dtm_req_t *req, int status, const char *content_type)
         r->keep_alive = false;
     else
         dtm_resp_header(req, "Transfer-Encoding", "chunked");
-    dtm_resp_header(req, "Cache-Control", "no-cache");
+    /* A default: the handler's own policy (no-store on a personal-data export) wins. */
+    dtm_resp_header_default(req, "Cache-Control", "no-cache");
     dtm_resp_head(req, status, r->keep_alive, -1, resp->content_type, &head);
     uv_mutex_lock(&lc->smu);
     if (!r->cv_init) {
@@ -1623,14 +1628,18 @@ static bool sse_admit(dtm_req_t *req)
     return true;
 }
 
-void dtm_resp_sse(dtm_req_t *req, const char *topic)
+static void sse_resp_set(dtm_req_t *req, const char *topic)
 {
-    if (!sse_admit(req))
-        return;
     dtm_resp_t *r = dtm_req_resp(req);
     r->kind = DTM_RESP_SSE;
     r->status = 200;
     r->sse_topic = dtm_arena_strdup(req->arena, topic);
+}
+
+void dtm_resp_sse(dtm_req_t *req, const char *topic)
+{
+    if (sse_admit(req))
+        sse_resp_set(req, topic);
 }
 
 bool dtm_resp_sse_resume(dtm_req_t *req, const char *topic)
@@ -1653,7 +1662,7 @@ bool dtm_resp_sse_resume(dtm_req_t *req, const char *topic)
     uv_mutex_unlock(&g_pub_mu);
     atomic_fetch_add(&g_sse_pending, 1);
     sr->sse_pend = p;
-    dtm_resp_sse(req, topic);
+    sse_resp_set(req, topic);
     return true;
 }
 
@@ -1776,7 +1785,7 @@ static void sse_attach(conn_t *c, sreq_t *r)
         lc->sse->sse_prev = c;
     lc->sse = c;
     atomic_fetch_add(&g_sse_clients, 1);
-    dtm_resp_header(&r->req, "Cache-Control", "no-cache");
+    dtm_resp_header_default(&r->req, "Cache-Control", "no-cache");
     dtm_resp_header(&r->req, "X-Accel-Buffering", "no");
     dtm_buf_reset(&c->wbuf);
     /* No length and no chunking: the stream ends when the connection does. */
@@ -2058,6 +2067,7 @@ static void on_connection(uv_stream_t *server, int status)
     conn_t *c = dtm_calloc(1, sizeof *c);
     c->lc = lc;
     c->ffd = -1;
+    c->metrics = server == (uv_stream_t *)&lc->mlistener;
     uv_tcp_init(&lc->loop, &c->tcp);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
@@ -2067,6 +2077,18 @@ static void on_connection(uv_stream_t *server, int status)
 }
 
 /* ------------------------------------------------------------ loops ---- */
+
+static void listeners_close(lctx_t *lc)
+{
+    if (lc->listener_open) {
+        uv_close((uv_handle_t *)&lc->listener, NULL);
+        lc->listener_open = false;
+    }
+    if (lc->mlistener_open) {
+        uv_close((uv_handle_t *)&lc->mlistener, NULL);
+        lc->mlistener_open = false;
+    }
+}
 
 static void loop_handles_close(lctx_t *lc)
 {
@@ -2079,10 +2101,7 @@ static void loop_handles_close(lctx_t *lc)
             free(lc->mq[i]);
     lc->mqn = 0;
     uv_mutex_unlock(&lc->smu);
-    if (lc->listener_open) {
-        uv_close((uv_handle_t *)&lc->listener, NULL);
-        lc->listener_open = false;
-    }
+    listeners_close(lc);
     uv_close((uv_handle_t *)&lc->sweep, NULL);
     uv_close((uv_handle_t *)&lc->ping, NULL);
     uv_close((uv_handle_t *)&lc->wake, NULL);
@@ -2101,10 +2120,7 @@ static void loop_begin_drain(lctx_t *lc)
     if (lc->draining)
         return;
     lc->draining = true;
-    if (lc->listener_open) {
-        uv_close((uv_handle_t *)&lc->listener, NULL);
-        lc->listener_open = false;
-    }
+    listeners_close(lc);
     conn_t *next;
     for (conn_t *c = lc->conns; c; c = next) {
         next = c->next;
@@ -2202,6 +2218,21 @@ static int make_listener(const struct sockaddr *sa, socklen_t salen, int *fd_out
     return 0;
 }
 
+/* Accept on a bound socket from the loop of lc; the handle is closed with the loop's handles
+ * (*open), fd closed here when libuv refuses it. */
+static int listen_on(lctx_t *lc, uv_tcp_t *h, bool *open, int fd, int backlog)
+{
+    uv_tcp_init(&lc->loop, h);
+    h->data = lc;
+    *open = true;
+    int rc = uv_tcp_open(h, fd);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return uv_listen((uv_stream_t *)h, backlog, on_connection);
+}
+
 static int loop_init(server_t *s, lctx_t *lc, struct sockaddr_storage *ss, socklen_t salen)
 {
     int rc = uv_loop_init(&lc->loop);
@@ -2228,14 +2259,7 @@ static int loop_init(server_t *s, lctx_t *lc, struct sockaddr_storage *ss, sockl
         else
             ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)s->port);
     }
-    uv_tcp_init(&lc->loop, &lc->listener);
-    lc->listener.data = lc;
-    lc->listener_open = true;
-    if ((rc = uv_tcp_open(&lc->listener, fd)) < 0) {
-        close(fd);
-        return rc;
-    }
-    if ((rc = uv_listen((uv_stream_t *)&lc->listener, 1024, on_connection)) < 0)
+    if ((rc = listen_on(lc, &lc->listener, &lc->listener_open, fd, 1024)) < 0)
         return rc;
     uv_timer_init(&lc->loop, &lc->sweep);
     lc->sweep.data = lc;
@@ -2247,6 +2271,28 @@ static int loop_init(server_t *s, lctx_t *lc, struct sockaddr_storage *ss, sockl
     lc->wake.data = lc;
     lc->handles = true;
     return 0;
+}
+
+/* The metrics listener: on the first loop (a scrape a few times a minute needs no more), and
+ * refused when someone already listens there (port_free), like the public port. */
+static int metrics_listen(lctx_t *lc, const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t salen;
+    memset(&ss, 0, sizeof ss);
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0)
+        salen = sizeof(struct sockaddr_in);
+    else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0)
+        salen = sizeof(struct sockaddr_in6);
+    else
+        return UV_EINVAL;
+    int fd = -1;
+    int rc = port_free((struct sockaddr *)&ss, salen);
+    if (rc == 0)
+        rc = make_listener((struct sockaddr *)&ss, salen, &fd);
+    if (rc < 0)
+        return rc;
+    return listen_on(lc, &lc->mlistener, &lc->mlistener_open, fd, 64);
 }
 
 /* ------------------------------------------------------------ control ---- */
@@ -2445,12 +2491,19 @@ int dtm_server_run(const dtm_server_opts_t *o)
     }
     if (rc < 0) {
         dtm_log_error("cannot listen on %s:%d: %s", host, o->port, uv_strerror(rc));
+    } else if (o->metrics_port > 0) {
+        const char *mhost = o->metrics_host ? o->metrics_host : "127.0.0.1";
+        if ((rc = metrics_listen(&s->loops[0], mhost, o->metrics_port)) < 0)
+            dtm_log_error("cannot listen for metrics on %s:%d: %s", mhost, o->metrics_port,
+                          uv_strerror(rc));
+    }
+    if (rc < 0) {
         for (int i = 0; i < inited; i++) {
             lctx_t *lc = &s->loops[i];
             if (lc->handles)
                 loop_handles_close(lc);
-            else if (lc->listener_open)
-                uv_close((uv_handle_t *)&lc->listener, NULL);
+            else
+                listeners_close(lc);
             uv_run(&lc->loop, UV_RUN_DEFAULT);
             uv_loop_close(&lc->loop);
             uv_mutex_destroy(&lc->smu);
@@ -2482,6 +2535,9 @@ int dtm_server_run(const dtm_server_opts_t *o)
     for (int i = 0; i < s->nloops; i++)
         uv_thread_create(&s->loops[i].thread, loop_thread, &s->loops[i]);
     dtm_log_info("listening on %s:%d (%d loops, %d workers)", host, s->port, s->nloops, threads);
+    if (o->metrics_port > 0)
+        dtm_log_info("metrics on %s:%d only", o->metrics_host ? o->metrics_host : "127.0.0.1",
+                     o->metrics_port);
     if (o->on_ready)
         o->on_ready(o->ud, s->port);
     if (atomic_exchange(&g_stop_pending, 0))

@@ -23,6 +23,10 @@ typedef struct {
     int idle_timeout_ms;  /* keep-alive idle; 0 = dtm_cfg, else 60000 */
     int drain_timeout_ms; /* bound on the SIGTERM drain; 0 = dtm_cfg, else 10000 */
     bool signals;         /* handle SIGTERM/SIGINT by draining (dtm serve sets it) */
+    /* A second listener (on the first loop) for Prometheus: requests that arrive there carry
+     * req->via_metrics_listener. metrics_port 0 = none. metrics_host: an IP literal. */
+    const char *metrics_host;
+    int metrics_port;
     /** Called once from the control thread when every listener is bound and the loops run.
      *  `port` is the bound port (useful with port 0). May be NULL. */
     void (*on_ready)(void *ud, int port);

@@ -444,6 +444,56 @@ describe('gateway against misbehaving upstreams', () => {
     });
 });
 
+describe('one of two replicas answering garbage', () => {
+    const closers = [];
+    let posts = 0;
+    // A gateway of its own per test: failures suspend the broken replica for a while.
+    async function twoReplicas() {
+        const good = http.createServer((req, res) => {
+            if (req.method === 'POST') posts++;
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end('{"ok":true}');
+        });
+        // A response head that starts well and breaks (a header parsed, then a bad length).
+        const bad = net.createServer((s) => {
+            s.on('data', () => s.end('HTTP/1.1 200 OK\r\nX-From-Garbage: 1\r\nContent-Length: banana\r\n\r\n'));
+            s.on('error', () => {});
+        });
+        const [pg, pb] = [await listen(good), await listen(bad)];
+        const gw = await startGateway({ DTM_UPSTREAM_TODOS: `http://127.0.0.1:${pb},http://127.0.0.1:${pg}`, DTM_HEALTH_INTERVAL_MS: '600000' });
+        closers.push(async () => {
+            await gw.stop();
+            for (const s of [good, bad]) {
+                s.closeAllConnections?.();
+                s.close();
+            }
+        });
+        return gw;
+    }
+    after(async () => {
+        for (const c of closers) await c();
+    });
+
+    test('an idempotent GET is retried on the other replica, with nothing of the broken answer', async () => {
+        const gw = await twoReplicas();
+        for (let i = 0; i < 6; i++) {
+            const r = await api('GET', `/api/todos/${crypto.randomUUID()}`, { base: gw.url, token: mint() });
+            assert.equal(r.status, 200, `try ${i}: ${r.text}`);
+            assert.deepEqual(r.json, { ok: true });
+            assert.equal(r.headers['x-from-garbage'], undefined, 'a header of the broken try leaked');
+        }
+    });
+
+    test('a POST that reached the broken replica is not replayed: 502', async () => {
+        const gw = await twoReplicas();
+        posts = 0;
+        const statuses = [];
+        for (let i = 0; i < 4; i++) statuses.push((await api('POST', '/api/todos', { base: gw.url, token: mint(), body: { title: 'x' } })).status);
+        assert.ok(statuses.includes(502), `some POST landed on the broken replica: ${statuses}`);
+        assert.equal(posts, statuses.filter((x) => x === 200).length, 'each POST reached one replica at most');
+    });
+});
+
 // ------------------------------------------------------------------------------------------------
 
 describe('10,000 concurrent keep-alive connections', () => {

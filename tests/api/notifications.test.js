@@ -525,19 +525,28 @@ test('after 8 failed attempts a mail is dead: counted, and never sent later', as
     assert.ok(!mail.messages.some((m) => m.subject === subject), 'a dead mail stays dead');
 });
 
-test('event streams are bounded per process (DTM_SSE_MAX_CLIENTS): 503 with Retry-After past it', async () => {
-    const small = await startDtm({ env: { DTM_SSE_MAX_CLIENTS: '2', DTM_LOGIN_LIMIT_PER_IP: '100000' } });
+test('event streams are bounded per process (DTM_SSE_MAX_CLIENTS): 503 with Retry-After past it; open streams hold no database connection', async () => {
+    const small = await startDtm({ env: { DTM_SSE_MAX_CLIENTS: '6', DTM_PG_POOL_SIZE: '3', DTM_PG_TIMEOUT_MS: '1000', DTM_LOGIN_LIMIT_PER_IP: '100000' } });
     try {
         const a = await small.loginAdmin();
-        const open = async () => {
+        const open = async (resume = true) => {
             const ac = new AbortController();
-            const res = await fetch(`${small.url}/api/notifications/stream`, { headers: { authorization: `Bearer ${a.accessToken}` }, signal: ac.signal });
+            const headers = { authorization: `Bearer ${a.accessToken}`, ...(resume ? { 'last-event-id': '0' } : {}) };
+            const res = await fetch(`${small.url}/api/notifications/stream`, { headers, signal: ac.signal });
             return { res, ac };
         };
-        const s1 = await open();
+        const held = [];
+        for (let i = 0; i < 5; i++) {
+            const s = await open(i % 2 === 0);
+            assert.equal(s.res.status, 200);
+            held.push(s);
+        }
+        // Five streams (three of them resumed from the database) on a pool of three connections.
+        const r = await small.api('GET', '/api/notifications/unread-count', { token: a.accessToken });
+        assert.equal(r.status, 200, r.text);
+        const s1 = held.shift();
         const s2 = await open();
-        assert.equal(s1.res.status, 200);
-        assert.equal(s2.res.status, 200);
+        assert.equal(s2.res.status, 200, s2.res.status === 200 ? '' : await s2.res.text());
         const s3 = await open();
         assert.equal(s3.res.status, 503);
         assert.equal(s3.res.headers.get('retry-after'), '5');
@@ -553,6 +562,16 @@ test('event streams are bounded per process (DTM_SSE_MAX_CLIENTS): 503 with Retr
             return false;
         }, 'a slot again');
         s2.ac.abort();
+        for (const s of held) s.ac.abort();
+
+        // This instance has no DTM_SMTP_URL: notifications reach the inbox, no mail is queued.
+        const u = await small.createUser(a.accessToken, { role: 'merchandiser' });
+        const t = await small.api('POST', '/api/todos', { token: a.accessToken, body: { title: 'no mail', assigneeId: u.id } });
+        assert.equal(t.status, 201, t.text);
+        await until(async () => Number((await small.sql(`SELECT count(*) FROM notifications.notifications WHERE user_id = '${u.id}'`))[0][0]) === 1, 'inbox row');
+        const [[queued]] = await small.sql('SELECT count(*) FROM notifications.mail_queue');
+        assert.equal(Number(queued), 0);
+        assert.match(small.logs.text(), /DTM_SMTP_URL is not set/);
     } finally {
         await small.stop();
     }

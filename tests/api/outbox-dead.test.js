@@ -59,3 +59,13 @@ test('a refused event is dead-lettered, reported, and delivered after a requeue'
     const bad = await dtm.dtm(['outbox', 'requeue', 'users']).then(() => 0, (e) => e.message);
     assert.match(String(bad), /not a service with an outbox/);
 });
+
+test('every outbox table can hold dead letters', async () => {
+    // A publisher whose migration copied an older outbox shape would fail its relay's UPDATE.
+    const rows = await dtm.sql(`SELECT t.table_schema, count(c.column_name) FROM information_schema.tables t
+        LEFT JOIN information_schema.columns c ON c.table_schema = t.table_schema AND c.table_name = t.table_name
+          AND c.column_name = 'dead_at'
+        WHERE t.table_name = 'outbox' GROUP BY t.table_schema ORDER BY 1`);
+    assert.ok(rows.length >= 6, `outbox tables: ${rows.map((r) => r[0]).join(', ')}`);
+    for (const [schema, n] of rows) assert.equal(n, '1', `${schema}.outbox has dead_at`);
+});

@@ -195,6 +195,8 @@ describe('GET /api/reports/todos', () => {
         const r = await as('admin')('GET', `/api/reports/todos?storeId=${rstore.id}&format=csv`);
         assert.equal(r.status, 200, r.text.slice(0, 300));
         assert.match(r.headers['content-type'], /^text\/csv/);
+        // The handler's no-store survives the stream start (which defaults to no-cache), once.
+        assert.equal(r.headers['cache-control'], 'no-store');
         const rows = parseCsv(r.text);
         const header = rows[0];
         assert.deepEqual(header.slice(0, 4), ['id', 'title', 'status', 'priority']);
@@ -256,6 +258,7 @@ describe('GET /api/reports/attendance', () => {
         const csv = await as('admin')('GET', `/api/reports/attendance?storeId=${st.id}&format=csv`);
         assert.equal(csv.status, 200);
         assert.match(csv.headers['content-type'], /^text\/csv/);
+        assert.equal(csv.headers['cache-control'], 'no-store', 'attendance rows are personal data');
         const rows = parseCsv(csv.text);
         assert.equal(rows.length, 2);
         assert.equal(rows[1][rows[0].indexOf('storeName')], 'Visit, "here"');

@@ -160,10 +160,13 @@ describe('PostgreSQL restarted mid-run', () => {
         r = await dtm.api('POST', '/api/auth/login', { body: { email: dtm.admin.email, password: dtm.admin.password } });
         assertErrorShape(r, 503);
 
+        // In micro the gateway polls each service's health on its own schedule: another
+        // service can be seen down (503) before users is, so wait for users itself.
+        const usersDown = (j) => (j?.dependencies?.postgres ? j.dependencies.postgres.status : j?.services?.users?.status) === 'down';
         const h = await eventually(
             async () => {
                 const x = await dtm.api('GET', '/health');
-                return { ok: x.status === 503, value: x, status: x.status, body: x.json };
+                return { ok: x.status === 503 && usersDown(x.json), value: x, status: x.status, body: x.json };
             },
             5000,
             '/health 503 while PostgreSQL is down'

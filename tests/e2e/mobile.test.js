@@ -5,7 +5,10 @@
 // camera goes offline, punches in with a photo and ticks a checklist item, reloads the app while
 // still offline (the queue survives), goes online and syncs: the server then holds exactly one visit
 // with the photo and the tick, with capturedAt from the offline moment; replaying the very same
-// requests (same Idempotency-Key) creates nothing twice. A second test measures the time from
+// requests (same Idempotency-Key) creates nothing twice; the manager's web team view (web/dist,
+// served by that dtm) shows the merchandiser present since the offline moment. A punch-in made
+// offline outside the geofence is refused on sync and shown with what to do, the break behind it
+// held back until discarded. A last test measures the time from
 // reconnect to "synced" for 50 queued changes including 5 photos (test-output/e2e/mobile-figures.json).
 //
 //   node --test tests/e2e/mobile.test.js   (CHROMIUM_PATH, DTM_BIN as tests/e2e/web.test.js;
@@ -29,12 +32,14 @@ const { chromium } = createRequire(path.join(WEB, 'package.json'))('playwright-c
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const DIST = path.resolve(process.env.DTM_MOBILE_DIST || path.join(MOBILE, 'dist'));
+const WEB_DIST = path.resolve(process.env.DTM_WEB_DIST || path.join(WEB, 'dist'));
 const CHROMIUM_ARGS = [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
 ];
 const STORE = { code: 'MOB-001', name: 'Corner Market', address: '5 Rue de Rivoli, Paris', latitude: 48.8566, longitude: 2.3522, geofenceRadiusM: 100 };
 const INSIDE = { latitude: 48.85662, longitude: 2.35223, accuracy: 12 };
+const OUTSIDE = { latitude: 48.8666, longitude: 2.3522, accuracy: 12 }; // about 1.1 km north
 
 let dtm;
 let srv;
@@ -60,8 +65,9 @@ before(async () => {
     fs.mkdirSync(OUT, { recursive: true });
     // The export is built (after an npm ci from mobile/package-lock.json) unless one exists.
     if (!fs.existsSync(path.join(DIST, 'sw.js'))) execFileSync(path.join(ROOT, 'scripts', 'web.sh'), ['--dir', 'mobile', 'run', 'export:web'], { stdio: 'inherit' });
+    if (!fs.existsSync(path.join(WEB_DIST, 'index.html'))) execFileSync('npm', ['run', '--silent', 'build'], { cwd: WEB, stdio: 'inherit' });
     if (!process.env.DTM_TEST_PORTS) process.env.DTM_TEST_PORTS = '47300-47399';
-    dtm = await startDtm({ env: { DTM_RATE_LIMIT_PER_IP: '100000', DTM_RATE_LIMIT_PER_USER: '100000', DTM_LOGIN_LIMIT_PER_IP: '1000' } });
+    dtm = await startDtm({ env: { DTM_WEB_DIR: WEB_DIST, DTM_RATE_LIMIT_PER_IP: '100000', DTM_RATE_LIMIT_PER_USER: '100000', DTM_LOGIN_LIMIT_PER_IP: '1000' } });
     srv = await serveMobile({ dist: DIST, api: dtm.url });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     adminTok = (await dtm.loginAdmin()).accessToken;
@@ -89,10 +95,10 @@ async function merchandiser(todos) {
     return { merch, todos: made };
 }
 
-async function phone() {
+async function phone(geolocation = INSIDE) {
     const ctx = await browser.newContext({
         viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'en-GB', timezoneId: 'UTC',
-        geolocation: INSIDE, permissions: ['geolocation', 'camera'],
+        geolocation, permissions: ['geolocation', 'camera'],
     });
     const page = await ctx.newPage();
     return { ctx, page };
@@ -110,11 +116,25 @@ async function signIn(page, merch) {
 
 const status = (page) => page.getByRole('status', { name: 'Sync status' });
 
-async function punchInWithPhoto(page) {
+/** Bytes the app's origin-private file system holds (expo-sqlite's database files on the web). */
+const opfsBytes = (page) =>
+    page.evaluate(async () => {
+        let total = 0;
+        const walk = async (dir) => {
+            for await (const [, h] of dir.entries()) {
+                if (h.kind === 'directory') await walk(h);
+                else total += await h.getFile().then((f) => f.size, () => 0);
+            }
+        };
+        await walk(await navigator.storage.getDirectory());
+        return total;
+    });
+
+async function punchInWithPhoto(page, where = 'in range') {
     await page.getByRole('listitem', { name: `Visit 1: ${STORE.name}` }).getByRole('button', { name: `Open ${STORE.name}` }).click();
     await page.getByRole('button', { name: 'Punch in here' }).click();
     await page.getByText('Accuracy ±12 m').waitFor();
-    await page.getByText(/m from the store \(allowed: 100 m\) · in range/).waitFor();
+    await page.getByText(new RegExp(`m from the store \\(allowed: 100 m\\) · ${where}`)).waitFor();
     await page.getByLabel('Camera').or(page.getByRole('button', { name: 'Allow the camera' })).first().waitFor();
     if (await page.getByRole('button', { name: 'Allow the camera' }).isVisible()) await page.getByRole('button', { name: 'Allow the camera' }).click();
     await page.getByLabel('Camera').waitFor().catch(async (e) => {
@@ -133,6 +153,10 @@ test('offline punch-in with a photo and a checklist tick survive a reload and sy
     const { ctx, page } = await phone();
     watch(page, 'phone');
     srv.writes.length = 0;
+    const foreign = [];
+    page.on('request', (req) => {
+        if (!req.url().startsWith(srv.url) && !req.url().startsWith('data:') && !req.url().startsWith('blob:')) foreign.push(req.url());
+    });
     await signIn(page, merch);
     // Visit the tasks once online so they are cached for the field.
     await page.getByRole('button', { name: `Open ${STORE.name}` }).click();
@@ -200,6 +224,61 @@ test('offline punch-in with a photo and a checklist tick survive a reload and sy
     }
     r = await dtm.api('GET', `/api/attendance?userId=${merch.id}`, { token: adminTok });
     assert.equal(r.json.items.length, 1, 'still one visit');
+    assert.deepEqual(foreign, [], 'the app talks to its own origin only');
+
+    // The manager's team view in the web client shows the merchandiser present.
+    const manager = await dtm.createUser(adminTok, { role: 'manager', firstName: 'Max', lastName: 'Manager' });
+    const mgrCtx = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'UTC' });
+    const mgr = await mgrCtx.newPage();
+    watch(mgr, 'manager');
+    await mgr.goto(dtm.url + '/');
+    await mgr.getByLabel('Email').fill(manager.email);
+    await mgr.getByLabel('Password').fill(manager.password);
+    await mgr.getByRole('button', { name: 'Sign in' }).click();
+    await mgr.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Team', exact: true }).click();
+    const member = mgr.getByTestId(`member-${merch.email}`);
+    await member.filter({ hasText: 'Present' }).waitFor();
+    const since = new Date(att.punchIn.capturedAt).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'UTC' });
+    assert.match(await member.innerText(), new RegExp(since), `the team view shows the offline punch-in time ${since}`);
+    await mgr.screenshot({ path: path.join(OUT, 'mobile-team-view.png'), fullPage: true });
+    await mgrCtx.close();
+    assert.deepEqual(problems, []);
+    await ctx.close();
+});
+
+test('a punch-in made offline outside the geofence is refused on sync, shown with what to do, its break held back', { timeout: 120000 }, async () => {
+    const { merch } = await merchandiser([]);
+    const { ctx, page } = await phone(OUTSIDE);
+    watch(page, 'refused');
+    srv.writes.length = 0;
+    await signIn(page, merch);
+    await ctx.setOffline(true);
+    await status(page).filter({ hasText: 'offline' }).waitFor();
+    await punchInWithPhoto(page, 'too far');
+    await page.getByRole('button', { name: 'Start coffee break' }).click();
+    await status(page).filter({ hasText: '2 changes waiting' }).waitFor();
+    await ctx.setOffline(false);
+    const alert = page.getByRole('alert', { name: `Rejected: Punch-in at ${STORE.name}` });
+    await alert.waitFor({ timeout: 30000 });
+    const text = await alert.innerText();
+    assert.match(text, /You are 1\.1\skm from the store; punching in is allowed within 100\sm/);
+    assert.match(text, /discard this punch-in and punch in again there/);
+    assert.match(text, /wait until you decide/);
+    await page.screenshot({ path: path.join(OUT, 'mobile-refused-360.png'), fullPage: true });
+    let r = await dtm.api('GET', `/api/attendance?userId=${merch.id}`, { token: adminTok });
+    assert.equal(r.json.items.length, 0, 'no visit');
+    const sentPaths = srv.writes.filter((w) => w.headers.authorization && w.status === 422).map((w) => w.path);
+    assert.ok(sentPaths.includes('/api/attendance/punch-in'));
+    assert.ok(!srv.writes.some((w) => w.path === '/api/attendance/breaks/start'), 'the break behind the refused punch-in was not sent');
+    await page.getByRole('button', { name: `Discard Punch-in at ${STORE.name}` }).click();
+    await alert.waitFor({ state: 'detached' });
+    await status(page).filter({ hasText: 'All changes synced' }).waitFor();
+    await page.getByText('No open visit.').waitFor(); // the visit was given up
+    await page.getByRole('button', { name: 'Back' }).click();
+    await page.getByRole('button', { name: `Open ${STORE.name}` }).click();
+    await page.getByRole('button', { name: 'Punch in here' }).waitFor();
+    r = await dtm.api('GET', `/api/attendance?userId=${merch.id}`, { token: adminTok });
+    assert.equal(r.json.items.length, 0);
     assert.deepEqual(problems, []);
     await ctx.close();
 });
@@ -219,6 +298,7 @@ test('figure: reconnect to synced for 50 queued changes including 5 photos', { t
     await page.getByRole('listitem', { name: 'Task Aisle C' }).waitFor();
     await page.getByRole('button', { name: 'Back' }).click();
     await page.getByRole('button', { name: 'Back' }).click();
+    const bytesBefore = await opfsBytes(page);
     await ctx.setOffline(true);
     await status(page).filter({ hasText: 'offline' }).waitFor();
     let n = 0;
@@ -242,6 +322,7 @@ test('figure: reconnect to synced for 50 queued changes including 5 photos', { t
     }
     assert.equal(n, 50);
     await status(page).filter({ hasText: '50 changes waiting' }).waitFor();
+    const queuedBytes = (await opfsBytes(page)) - bytesBefore;
     const t0 = Date.now();
     await ctx.setOffline(false);
     await status(page).filter({ hasText: 'All changes synced' }).waitFor({ timeout: 300000 });
@@ -249,7 +330,16 @@ test('figure: reconnect to synced for 50 queued changes including 5 photos', { t
     const r = await dtm.api('GET', `/api/attendance?userId=${merch.id}&limit=100`, { token: adminTok });
     assert.equal(r.json.items.length, 5);
     assert.ok(r.json.items.every((a) => a.photoUrl && a.status === 'closed' && a.breaks.length === 1));
-    const fig = { changes: 50, photos: 5, reconnectToSyncedMs: ms, msPerChange: Math.round(ms / 50) };
+    const photoBytes = await Promise.all(r.json.items.map((a) => fetch(dtm.url + a.photoUrl, { headers: { authorization: `Bearer ${adminTok}` } }).then((x) => x.arrayBuffer()).then((b) => b.byteLength)));
+    const fig = {
+        changes: 50,
+        photos: 5,
+        reconnectToSyncedMs: ms,
+        msPerChange: Math.round(ms / 50),
+        queueStorageBytes: queuedBytes,
+        queueStorageBytesPerChange: Math.round(queuedBytes / 50),
+        photoBytesEach: Math.round(photoBytes.reduce((a, b) => a + b, 0) / photoBytes.length),
+    };
     fs.writeFileSync(path.join(OUT, 'mobile-figures.json'), JSON.stringify(fig, null, 2) + '\n');
     console.log(`mobile sync figure: ${JSON.stringify(fig)}`);
     assert.deepEqual(problems, []);

@@ -105,14 +105,17 @@ test('all-in-one: the target is up, the key series exist and the alert rules loa
     assert.ok(alerts.every((r) => r.health === 'ok'), `rules evaluate: ${JSON.stringify(alerts.filter((r) => r.health !== 'ok'))}`);
 });
 
-test('microservices: gateway and every service process are scraped', async () => {
-    const dtm = await startDtm({ topology: 'micro' });
+test('microservices: gateway and every service process are scraped on their metrics ports', async () => {
+    // As deployed (DTM_METRICS_ADDR, deploy/monitoring/prometheus.yml): each process's private
+    // listener; the all-in-one test above scrapes the public port (DTM_METRICS_ADDR unset).
+    const dtm = await startDtm({ topology: 'micro', metricsAddr: true });
     cleanups.push(() => dtm.stop());
     await dtm.loginAdmin();
-    const jobs = [{ name: 'dtm-gateway', targets: [`127.0.0.1:${dtm.port}`] }];
+    const hostPort = (u) => new URL(u).host;
+    const jobs = [{ name: 'dtm-gateway', targets: [hostPort(dtm.main.metricsUrl)] }];
     const byService = {};
     for (const proc of dtm.processes.filter((x) => x.service)) {
-        (byService[proc.service] ||= []).push(`127.0.0.1:${proc.port}`);
+        (byService[proc.service] ||= []).push(hostPort(proc.metricsUrl));
     }
     for (const [s, targets] of Object.entries(byService)) jobs.push({ name: `dtm-${s}`, targets });
     const p = await startPrometheus(jobs);

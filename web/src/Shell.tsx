@@ -17,6 +17,7 @@ const Stores = lazy(() => import("./pages/Stores"));
 const Reports = lazy(() => import("./pages/Reports"));
 const Users = lazy(() => import("./pages/Users"));
 const Account = lazy(() => import("./pages/Account"));
+const AuditLog = lazy(() => import("./pages/AuditLog"));
 const Audits = lazy(() => import("./pages/Audits"));
 const AuditDetail = lazy(() => import("./pages/AuditDetail"));
 const Approvals = lazy(() => import("./pages/Approvals"));
@@ -48,6 +49,7 @@ const ROUTES: Route[] = [
   { path: "/audits/:id", page: AuditDetail, roles: ALL },
   { path: "/approvals", page: Approvals, roles: ALL, nav: "Approvals" },
   { path: "/users", page: Users, roles: ["admin"], nav: "Users" },
+  { path: "/audit-log", page: AuditLog, roles: ["admin"] },
   { path: "/account", page: Account, roles: ALL, nav: "Account" },
 ];
 

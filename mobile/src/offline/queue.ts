@@ -363,7 +363,7 @@ export class Outbox {
         const error: ChangeError = {
           status: 0,
           code: "network_error",
-          message: e instanceof Error ? e.message : "Cannot reach the server.",
+          message: e instanceof Error ? e.message : String(e ?? "Cannot reach the server."),
         };
         await this.failed(c, error);
         return { outcome: "retry", sent, error };

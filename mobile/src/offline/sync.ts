@@ -101,7 +101,15 @@ export class SyncEngine {
     outbox.onEnqueued(() => this.kick());
   }
 
+  private started = false;
+
+  /** First call: the connectivity known at start; later calls (a new sign-in) only sync. */
   async start(online: boolean): Promise<void> {
+    if (this.started) {
+      this.kick();
+      return;
+    }
+    this.started = true;
     this.status.online = online;
     this.status.syncedAt = await getMeta<string>(this.db, "syncedAt");
     await this.refresh();

@@ -11,9 +11,21 @@
 // inside the lock, so two tabs never spend the same refresh token.
 
 import { ApiError, errorFromResponse } from "./errors";
-import type { TokenPair, User } from "./types";
+import type { MfaChallenge, MfaStatus, Session, TokenPair, TotpSetup, User } from "./types";
 
 export const REFRESH_KEY = "dtm.refreshToken";
+
+/** Thrown by login() when the password was right but a second factor is needed: finish with
+ *  verifyMfa(), or, when `enroll`, enrolStart() + enrolConfirm(). */
+export class MfaRequired extends Error {
+  readonly token: string;
+  readonly enroll: boolean;
+  constructor(token: string, enroll: boolean) {
+    super(enroll ? "Two-factor sign-in must be set up." : "A second factor is needed.");
+    this.token = token;
+    this.enroll = enroll;
+  }
+}
 
 export type Query = Record<string, string | number | boolean | null | undefined>;
 
@@ -155,13 +167,71 @@ export class ApiClient {
   }
 
   async login(email: string, password: string): Promise<User> {
-    const pair = await this.request<TokenPair>("POST", "/api/auth/login", {
+    const answer = await this.request<TokenPair | MfaChallenge>("POST", "/api/auth/login", {
       body: { email, password },
+      anonymous: true,
+    });
+    if ("mfaRequired" in answer) throw new MfaRequired(answer.mfaToken, answer.mfaEnrollmentRequired === true);
+    this.accept(answer);
+    this.emit();
+    return answer.user;
+  }
+
+  /** The login's second step: a TOTP code or a recovery code. */
+  async verifyMfa(mfaToken: string, second: { code: string } | { recoveryCode: string }): Promise<User> {
+    const pair = await this.request<TokenPair>("POST", "/api/auth/mfa/verify", {
+      body: { mfaToken, ...second },
       anonymous: true,
     });
     this.accept(pair);
     this.emit();
     return pair.user;
+  }
+
+  /** Enrolment that a role requires before its first tokens (DTM_MFA_REQUIRED_ROLES). */
+  enrolStart(mfaToken: string): Promise<TotpSetup> {
+    return this.request<TotpSetup>("POST", "/api/auth/mfa/enroll", { body: { mfaToken }, anonymous: true });
+  }
+
+  /** Confirms the enrolment and signs in; answers the recovery codes to show once. */
+  async enrolConfirm(mfaToken: string, code: string): Promise<string[]> {
+    const answer = await this.request<TokenPair & { recoveryCodes: string[] }>("POST", "/api/auth/mfa/enroll/confirm", {
+      body: { mfaToken, code },
+      anonymous: true,
+    });
+    this.accept(answer);
+    return answer.recoveryCodes;
+  }
+
+  /** After enrolConfirm, once the recovery codes were shown: tell the app it is signed in. */
+  signedIn(): void {
+    this.emit();
+  }
+
+  mfaStatus(): Promise<MfaStatus> {
+    return this.request<MfaStatus>("GET", "/api/auth/mfa");
+  }
+
+  totpSetup(): Promise<TotpSetup> {
+    return this.request<TotpSetup>("POST", "/api/auth/mfa/totp/setup");
+  }
+
+  async totpConfirm(code: string): Promise<string[]> {
+    const r = await this.request<{ recoveryCodes: string[] }>("POST", "/api/auth/mfa/totp/confirm", { body: { code } });
+    return r.recoveryCodes;
+  }
+
+  async totpDisable(code: string): Promise<void> {
+    await this.request("DELETE", "/api/auth/mfa/totp", { body: { code } });
+  }
+
+  async sessions(): Promise<Session[]> {
+    const r = await this.request<{ items: Session[] }>("GET", "/api/auth/sessions");
+    return r.items;
+  }
+
+  async revokeSession(id: string): Promise<void> {
+    await this.request("DELETE", `/api/auth/sessions/${encodeURIComponent(id)}`);
   }
 
   /** Restores a session from the stored refresh token. Returns the user, or null when there is none. */
@@ -321,6 +391,9 @@ export class ApiClient {
   }
   patch<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>("PATCH", path, { body });
+  }
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("PUT", path, { body });
   }
   del<T = void>(path: string): Promise<T> {
     return this.request<T>("DELETE", path);

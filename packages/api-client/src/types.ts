@@ -136,6 +136,36 @@ export interface TokenPair {
   user: User;
 }
 
+/** The login's answer when a second factor is needed (or must first be enrolled). */
+export interface MfaChallenge {
+  mfaRequired: true;
+  mfaEnrollmentRequired?: true;
+  mfaToken: string;
+  expiresIn: number;
+}
+
+export interface TotpSetup {
+  secret: string;
+  otpauthUri: string;
+  qrSvg: string;
+}
+
+export interface MfaStatus {
+  totpEnabled: boolean;
+  recoveryCodesLeft: number;
+  required: boolean;
+}
+
+export interface Session {
+  id: string;
+  device: string;
+  userAgent: string;
+  ip: string;
+  createdAt: string;
+  lastUsedAt: string;
+  current: boolean;
+}
+
 export interface TodoStats {
   total: number;
   byStatus: Record<string, number>;

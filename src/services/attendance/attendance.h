@@ -118,6 +118,19 @@ dtm_err_t attendance_db_apply_overtime(dtm_db_t *db, const char *id, const char 
 dtm_err_t attendance_db_apply_exception(dtm_db_t *db, const attendance_punch_in_t *in,
                                         const char *request_id, char id[37], bool *open);
 
+/* ---- photo_gc.c: unreferenced photos ---- */
+
+/** Inside the caller's transaction: take the photo collector's transaction-level advisory lock
+ *  (*got = false when another process holds it) and tell whether the audits service's read
+ *  contract, reporting.audit_photos, exists (*audits_view); without it no reference from an
+ *  audit answer can be ruled out, and the collector must not run. */
+dtm_err_t attendance_db_photo_gc_begin(dtm_db_t *db, bool *got, bool *audits_view);
+/** Whether photo `sha` is named by an attendance record or an audit answer (through
+ *  reporting.audit_photos). */
+dtm_err_t attendance_db_photo_used(dtm_db_t *db, const char *sha, bool *used);
+void attendance_photo_gc_start(void);
+void attendance_photo_gc_stop(void);
+
 /* ---- events.c: live updates ---- */
 
 /** Subscribe to ATT_REDIS_CHANNEL (re-published to local SSE clients). */

@@ -97,6 +97,7 @@ static dtm_err_t attendance_init(void)
     dtm_gauge_fn("dtm_sse_clients", "Server-Sent Events clients connected to this process", NULL,
                  sse_clients, NULL);
     attendance_events_init();
+    attendance_photo_gc_start();
     return DTM_OK;
 }
 
@@ -106,6 +107,7 @@ const dtm_service_t dtm_svc_attendance = {
     .default_port = 3005,
     .routes = routes,
     .init = attendance_init,
+    .shutdown = attendance_photo_gc_stop,
     .outbox = true,
     .subscriptions = subscriptions,
 };

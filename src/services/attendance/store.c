@@ -462,3 +462,34 @@ json_t *attendance_row_json(const PGresult *r, int i)
                         int_or_null(r, i, "approved_overtime_minutes"));
     return o;
 }
+
+dtm_err_t attendance_db_photo_gc_begin(dtm_db_t *db, bool *got, bool *audits_view)
+{
+    PGresult *r;
+    dtm_err_t err =
+        dtm_db_query(db, &r,
+                     "SELECT pg_try_advisory_xact_lock(hashtext('dtm.photos.gc')) AS ok,"
+                     " to_regclass('reporting.audit_photos') IS NOT NULL AS audits",
+                     0, NULL);
+    if (err)
+        return err;
+    *got = dtm_pg_bool(r, 0, "ok");
+    *audits_view = dtm_pg_bool(r, 0, "audits");
+    return DTM_OK;
+}
+
+dtm_err_t attendance_db_photo_used(dtm_db_t *db, const char *sha, bool *used)
+{
+    PGresult *r;
+    const char *p[] = {sha};
+    /* Both through indexes: records_photo_idx and audits.photos_sha256_idx behind the view. */
+    dtm_err_t err =
+        dtm_db_query(db, &r,
+                     "SELECT EXISTS (SELECT 1 FROM attendance.records WHERE photo_sha256 = $1)"
+                     " OR EXISTS (SELECT 1 FROM reporting.audit_photos WHERE sha256 = $1) AS used",
+                     1, p);
+    if (err)
+        return err;
+    *used = dtm_pg_bool(r, 0, "used");
+    return DTM_OK;
+}

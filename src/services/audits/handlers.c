@@ -19,6 +19,7 @@
 #include "core/timeutil.h"
 #include "db/outbox.h"
 #include "services/audits/audits.h"
+#include "services/common/audit.h"
 #include "services/common/call.h"
 #include "services/common/photo.h"
 #include <errno.h>
@@ -150,6 +151,18 @@ static bool read_template(dtm_req_t *req, json_t *body, bool creating, audits_te
     return true;
 }
 
+/* The audit log's entry of a template write (admins and managers write templates): what was
+ * asked, in the write's transaction. */
+static dtm_err_t audit_template(dtm_db_t *db, const dtm_req_t *req, const char *action,
+                                const char *id, json_t *body)
+{
+    if (!dtm_audit_wanted(req))
+        return DTM_OK;
+    return dtm_audit_append(db, req, action, "template", id,
+                            body ? json_pack("{s:O}", "request", body)
+                                 : json_pack("{s:{s:b}}", "active", "to", 0));
+}
+
 void audits_templates_create(dtm_req_t *req)
 {
     json_t *body = dtm_req_json(req);
@@ -163,13 +176,20 @@ void audits_templates_create(dtm_req_t *req)
     if (!db)
         return;
     char id[DTM_UUID_LEN + 1];
-    dtm_err_t err = audits_db_template_insert(db, req->auth.sub, &in, id);
+    dtm_err_t err = dtm_db_begin(db);
+    if (err == DTM_OK)
+        err = audits_db_template_insert(db, req->auth.sub, &in, id);
     if (err == DTM_OK && active == 0)
         err = audits_db_template_set_active(db, id, false);
+    if (err == DTM_OK)
+        err = audit_template(db, req, "template.create", id, body);
+    if (err == DTM_OK)
+        err = dtm_db_commit(db);
     PGresult *r;
     if (err == DTM_OK)
         err = audits_db_template_get(db, id, 0, 0, &r);
     if (err) {
+        dtm_db_rollback(db);
         dtm_resp_err(req, err, NULL);
         return;
     }
@@ -239,6 +259,8 @@ void audits_templates_update(dtm_req_t *req)
     if (err == DTM_OK && active >= 0)
         err = audits_db_template_set_active(db, id, active == 1);
     if (err == DTM_OK)
+        err = audit_template(db, req, "template.update", id, body);
+    if (err == DTM_OK)
         err = dtm_db_commit(db);
     if (err) {
         dtm_db_rollback(db);
@@ -265,7 +287,15 @@ void audits_templates_delete(dtm_req_t *req)
     if (!db)
         return;
     /* Deactivates: audits keep the version they answered, no new audit can start. */
-    dtm_err_t err = audits_db_template_set_active(db, id, false);
+    dtm_err_t err = dtm_db_begin(db);
+    if (err == DTM_OK)
+        err = audits_db_template_set_active(db, id, false);
+    if (err == DTM_OK)
+        err = audit_template(db, req, "template.deactivate", id, NULL);
+    if (err == DTM_OK)
+        err = dtm_db_commit(db);
+    if (err)
+        dtm_db_rollback(db);
     if (err == DTM_ENOTFOUND) {
         not_found(req, "Template");
         return;

@@ -6,6 +6,7 @@
  * two connections at once from the auth side, auth's own database work is done on short-lived
  * arenas ("scopes") whose connection goes back to the pool as soon as the step is over. */
 #include "services/auth/auth.h"
+#include "services/auth/revoke.h"
 #include "core/config.h"
 #include "core/ids.h"
 #include "core/json.h"
@@ -13,6 +14,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/timeutil.h"
+#include "db/outbox.h"
 #include "db/redis.h"
 #include <ctype.h>
 #include <pthread.h>
@@ -43,47 +45,16 @@ static void init_once_fn(void)
     g_rl = auth_rl_new(8192);
 }
 
-/* Set when a denylist entry could not be written to Redis (or at start): the durable copy in
- * PostgreSQL is pushed again by the next auth request that finds Redis reachable. */
-static atomic_bool deny_dirty = true;
-
-/* The Redis denylist restored from its durable copy (a Redis that restarted empty, or missed a
- * logout while unreachable, would otherwise accept logged-out tokens again), optionally with
- * housekeeping. Failures are only logged: the service must start even while PostgreSQL or
- * Redis is down. */
-static void sync_denylist(bool housekeeping)
+/* Housekeeping of the auth schema. Failures are only logged: the service must start even
+ * while PostgreSQL is down. */
+static void maintain(void)
 {
     dtm_pg_pool_t *pool = dtm_pg_pool_for("auth");
     dtm_arena_t *a = dtm_arena_new(0);
     dtm_db_t *db = pool ? dtm_db_open(pool, a) : NULL;
-    auth_denied_t *rows;
-    int n = 0;
-    atomic_store(&deny_dirty, false);
-    if (!db || (housekeeping && auth_store_housekeeping(db) != DTM_OK) ||
-        auth_store_denied_live(db, a, &rows, &n) != DTM_OK) {
-        dtm_log_warn("auth: denylist sync skipped: database unavailable");
-        atomic_store(&deny_dirty, true);
-        dtm_arena_free(a);
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        if (!auth_cache_deny_jti(a, rows[i].jti, rows[i].ttl_s)) {
-            atomic_store(&deny_dirty, true);
-            break;
-        }
-    }
+    if (!db || auth_store_housekeeping(db) != DTM_OK)
+        dtm_log_warn("auth: housekeeping skipped: database unavailable");
     dtm_arena_free(a);
-}
-
-static void sync_if_dirty(void)
-{
-    if (atomic_load(&deny_dirty) && dtm_redis_up())
-        sync_denylist(false);
-}
-
-static void maintain(void)
-{
-    sync_denylist(true);
 }
 
 static atomic_uint g_logins;
@@ -99,11 +70,12 @@ dtm_err_t auth_init(void)
 {
     pthread_once(&init_once, init_once_fn);
     maintain();
-    return DTM_OK;
+    return auth_reset_start() == 0 ? DTM_OK : DTM_EINTERNAL;
 }
 
 void auth_shutdown(void)
 {
+    auth_reset_stop();
     /* g_rl lives for the process: handlers may still be finishing on other threads. */
 }
 
@@ -115,13 +87,8 @@ static void count_login(int result)
 
 /* ---- helpers ---- */
 
-/* A database handle on its own arena: the connection returns to the pool at scope_end. */
-typedef struct {
-    dtm_arena_t *arena;
-    dtm_db_t *db;
-} scope_t;
-
-static bool scope_begin(dtm_req_t *req, scope_t *s)
+/* A database handle on its own arena: the connection returns to the pool at auth_scope_end. */
+bool auth_scope_begin(dtm_req_t *req, auth_scope_t *s)
 {
     dtm_pg_pool_t *pool = dtm_pg_pool_for("auth");
     s->arena = dtm_arena_new(0);
@@ -135,11 +102,55 @@ static bool scope_begin(dtm_req_t *req, scope_t *s)
     return true;
 }
 
-static void scope_end(scope_t *s)
+void auth_scope_end(auth_scope_t *s)
 {
     dtm_arena_free(s->arena);
     s->arena = NULL;
     s->db = NULL;
+}
+
+/* End sessions of a user inside the scope's transaction: family `family` only (in), or every
+ * family but `family` (NULL: all). Their refresh tokens are revoked and their outstanding
+ * access tokens denylisted; *denied gets those for auth_scope_commit. */
+dtm_err_t auth_end_sessions(auth_scope_t *s, const char *user_id, const char *family, bool in,
+                            auth_denied_t **denied, int *ndenied)
+{
+    dtm_err_t err = in ? auth_store_family_revoke(s->db, family)
+                       : auth_store_revoke_user_except(s->db, user_id, family);
+    if (!err)
+        err = auth_store_deny_families(s->db, s->arena, user_id, family, in, dtm_cfg.access_ttl_s,
+                                       denied, ndenied);
+    return err;
+}
+
+/* Commit (or, after `err`, roll back) the scope's transaction, then tell every process about the
+ * denylisted tokens, and end the scope. Returns the outcome. */
+dtm_err_t auth_scope_commit(auth_scope_t *s, dtm_err_t err, const auth_denied_t *denied,
+                            int ndenied)
+{
+    if (!err)
+        err = dtm_db_commit(s->db);
+    if (err)
+        dtm_db_rollback(s->db);
+    for (int i = 0; !err && i < ndenied; i++)
+        dtm_auth_deny_published(denied[i].jti, denied[i].exp_s);
+    auth_scope_end(s);
+    return err;
+}
+
+const char *auth_body_str(dtm_req_t *req, const char *field, size_t max)
+{
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return NULL;
+    dtm_valid_t *v = dtm_req_validator(req);
+    const char *value = NULL;
+    dtm_jstr(v, body, field, true, 1, max, &value);
+    if (!dtm_valid_ok(v)) {
+        dtm_resp_invalid(req, NULL, v);
+        return NULL;
+    }
+    return value;
 }
 
 static void resp_invalid_token(dtm_req_t *req)
@@ -148,7 +159,7 @@ static void resp_invalid_token(dtm_req_t *req)
 }
 
 /* Pass an error answered by another service through unchanged (status, code, details). */
-static void forward(dtm_req_t *req, dtm_err_t err, int status, json_t *out)
+void auth_forward(dtm_req_t *req, dtm_err_t err, int status, json_t *out)
 {
     if (err) {
         dtm_resp_err(req, err, NULL);
@@ -168,7 +179,7 @@ static void forward(dtm_req_t *req, dtm_err_t err, int status, json_t *out)
 }
 
 /* The user object of a users-service answer {"user": {...}}; NULL when malformed. */
-static json_t *user_of(json_t *out)
+json_t *auth_user_of(json_t *out)
 {
     json_t *u = out ? json_object_get(out, "user") : NULL;
     if (!json_is_object(u) || !json_is_string(json_object_get(u, "id")) ||
@@ -188,8 +199,8 @@ static char *lower_dup(dtm_arena_t *a, const char *s, size_t max)
 
 /* Issue an access token and a refresh token in `family` (NULL: a new family) for `user` and
  * answer 200 with the login shape. The refresh token row is written on `db`. */
-static dtm_err_t issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const char *family,
-                              json_t **resp)
+dtm_err_t auth_issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const char *family,
+                            json_t **resp)
 {
     const char *uid = json_string_value(json_object_get(user, "id"));
     const char *role = json_string_value(json_object_get(user, "role"));
@@ -198,17 +209,34 @@ static dtm_err_t issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const 
     snprintf(c.role, sizeof c.role, "%s", role);
     dtm_uuid_v4(c.jti);
     snprintf(c.iss, sizeof c.iss, "dtm");
+    /* A token must be issued after the user's valid-after epoch (which is rounded up, so it may
+     * lie a second ahead): verification allows an iat up to 60 s ahead. */
+    int64_t valid_after = 0;
+    dtm_err_t err = auth_store_epoch_get(db, uid, &valid_after);
+    if (err)
+        return err;
     c.iat = dtm_now_ms() / 1000;
+    if (c.iat <= valid_after)
+        c.iat = valid_after + 1;
     c.exp = c.iat + dtm_cfg.access_ttl_s;
     char fam[DTM_UUID_LEN + 1];
+    const char *ip = req->client_ip ? req->client_ip : "";
     if (!family) {
         dtm_uuid_v4(fam);
         family = fam;
+        const char *ua = dtm_req_header(req, "user-agent");
+        char device[100];
+        auth_device_name(ua, device, sizeof device);
+        err = auth_store_session_open(db, family, uid, ua ? ua : "", device, ip);
+    } else {
+        err = auth_store_session_touch(db, family, ip);
     }
+    if (err)
+        return err;
     char refresh[64], hash[AUTH_TOKEN_HASH_LEN + 1];
     dtm_random_token(refresh, AUTH_REFRESH_BYTES);
     auth_token_hash(refresh, hash);
-    dtm_err_t err = auth_store_token_insert(db, hash, family, uid, c.jti, dtm_cfg.refresh_ttl_s);
+    err = auth_store_token_insert(db, hash, family, uid, c.jti, dtm_cfg.refresh_ttl_s);
     if (err)
         return err;
     char *access = dtm_jwt_sign(&c, dtm_jwt_keys());
@@ -222,7 +250,7 @@ static dtm_err_t issue_tokens(dtm_req_t *req, dtm_db_t *db, json_t *user, const 
 
 /* Login limits (DTM_LOGIN_LIMIT_PER_IP, DTM_LOGIN_LIMIT_PER_EMAIL per minute): Redis counters,
  * or this process's table when Redis is down. Returns false with the 429 set. */
-static bool login_allowed(dtm_req_t *req, const char *email)
+bool auth_login_allowed(dtm_req_t *req, const char *email)
 {
     const char *ip = req->client_ip ? req->client_ip : "-";
     long ip_n, email_n;
@@ -254,7 +282,6 @@ static bool login_allowed(dtm_req_t *req, const char *email)
 
 void auth_login(dtm_req_t *req)
 {
-    sync_if_dirty();
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
@@ -271,18 +298,18 @@ void auth_login(dtm_req_t *req)
     /* Counters, lockout and the users lookup all key on the lower-cased e-mail. */
     const char *key = lower_dup(req->arena, email, 254);
 
-    if (!login_allowed(req, key)) {
+    if (!auth_login_allowed(req, key)) {
         count_login(R_RATE);
         return;
     }
 
-    scope_t s;
-    if (!scope_begin(req, &s))
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
     bool locked = false;
     int retry = 0;
     dtm_err_t err = auth_store_lock_state(s.db, key, &locked, &retry);
-    scope_end(&s);
+    auth_scope_end(&s);
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
@@ -302,15 +329,15 @@ void auth_login(dtm_req_t *req)
     err = dtm_call(req, "POST", "/api/users/internal/verify-credentials", call_body, &status, &out);
     json_decref(call_body);
     if (err || (status != 200 && status != 401)) {
-        forward(req, err, status, out);
+        auth_forward(req, err, status, out);
         return;
     }
     if (status == 401) {
         bool now_locked = false;
-        if (!scope_begin(req, &s))
+        if (!auth_scope_begin(req, &s))
             return;
         err = auth_store_record_failure(s.db, key, &now_locked);
-        scope_end(&s);
+        auth_scope_end(&s);
         if (err) {
             dtm_resp_err(req, err, NULL);
             return;
@@ -323,7 +350,7 @@ void auth_login(dtm_req_t *req)
         dtm_resp_error(req, 401, "invalid_credentials", "E-mail or password is wrong", NULL);
         return;
     }
-    json_t *user = user_of(out);
+    json_t *user = auth_user_of(out);
     if (!user) {
         dtm_resp_err(req, DTM_EUPSTREAM, NULL);
         return;
@@ -333,19 +360,18 @@ void auth_login(dtm_req_t *req)
         dtm_resp_error(req, 403, "account_disabled", "This account has been deactivated", NULL);
         return;
     }
-    if (!scope_begin(req, &s))
+    if (!auth_scope_begin(req, &s))
         return;
     json_t *resp = NULL;
     err = dtm_db_begin(s.db);
     if (!err)
         err = auth_store_clear_failures(s.db, key);
+    /* With TOTP enabled (or to be enrolled) the answer is an mfaToken, not tokens. */
     if (!err)
-        err = issue_tokens(req, s.db, user, NULL, &resp);
-    if (!err)
-        err = dtm_db_commit(s.db);
-    if (err)
-        dtm_db_rollback(s.db);
-    scope_end(&s);
+        err = auth_mfa_login_step(req, s.db, user, &resp);
+    if (!err && !resp)
+        err = auth_issue_tokens(req, s.db, user, NULL, &resp);
+    err = auth_scope_commit(&s, err, NULL, 0);
     if (err) {
         json_decref(resp);
         dtm_resp_err(req, err, NULL);
@@ -356,11 +382,35 @@ void auth_login(dtm_req_t *req)
     maybe_maintain();
 }
 
+dtm_err_t auth_login_finish(dtm_req_t *req, json_t *user, json_t **resp)
+{
+    *resp = NULL;
+    if (!json_is_true(json_object_get(user, "active"))) {
+        count_login(R_DISABLED);
+        dtm_resp_error(req, 403, "account_disabled", "This account has been deactivated", NULL);
+        return DTM_EFORBIDDEN;
+    }
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
+        return DTM_EDB;
+    dtm_err_t err = dtm_db_begin(s.db);
+    if (!err)
+        err = auth_issue_tokens(req, s.db, user, NULL, resp);
+    err = auth_scope_commit(&s, err, NULL, 0);
+    if (err) {
+        json_decref(*resp);
+        *resp = NULL;
+        dtm_resp_err(req, err, NULL);
+        return err;
+    }
+    count_login(R_SUCCESS);
+    return DTM_OK;
+}
+
 /* ---- POST /api/auth/refresh ---- */
 
 void auth_refresh(dtm_req_t *req)
 {
-    sync_if_dirty();
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
@@ -377,13 +427,13 @@ void auth_refresh(dtm_req_t *req)
     auth_token_hash(token, hash);
 
     /* 1. Look the token up without holding a lock across the call to the users service. */
-    scope_t s;
-    if (!scope_begin(req, &s))
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
     auth_token_row_t t;
     dtm_err_t err = auth_store_token_find(s.db, s.arena, hash, false, &t);
     if (err) {
-        scope_end(&s);
+        auth_scope_end(&s);
         if (err == DTM_ENOTFOUND)
             resp_invalid_token(req);
         else
@@ -401,7 +451,7 @@ void auth_refresh(dtm_req_t *req)
     bool dead = t.used || t.revoked || t.expired;
     char *user_id = dtm_arena_strdup(req->arena, t.user_id);
     char *family = dtm_arena_strdup(req->arena, t.family_id);
-    scope_end(&s);
+    auth_scope_end(&s);
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
@@ -417,15 +467,15 @@ void auth_refresh(dtm_req_t *req)
     err = dtm_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/users/%s", user_id), NULL,
                    &status, &out);
     if (err || (status != 200 && status != 404)) {
-        forward(req, err, status, out);
+        auth_forward(req, err, status, out);
         return;
     }
-    json_t *user = status == 200 ? user_of(out) : NULL;
+    json_t *user = status == 200 ? auth_user_of(out) : NULL;
     bool usable = user && json_is_true(json_object_get(user, "active"));
 
     /* 3. Rotate under a row lock: of two concurrent refreshes with one token, the second sees
      * it used and is treated as reuse. */
-    if (!scope_begin(req, &s))
+    if (!auth_scope_begin(req, &s))
         return;
     json_t *resp = NULL;
     bool reuse = false, rejected = false;
@@ -440,13 +490,9 @@ void auth_refresh(dtm_req_t *req)
         if (!err)
             err = auth_store_token_mark_used(s.db, t.id);
         if (!err)
-            err = issue_tokens(req, s.db, user, family, &resp);
+            err = auth_issue_tokens(req, s.db, user, family, &resp);
     }
-    if (!err)
-        err = dtm_db_commit(s.db);
-    if (err)
-        dtm_db_rollback(s.db);
-    scope_end(&s);
+    err = auth_scope_commit(&s, err, NULL, 0);
     if (reuse && !err) {
         dtm_metric_inc(m_refresh_reuse);
         dtm_log_warn("refresh token reuse (concurrent): family revoked");
@@ -469,7 +515,6 @@ void auth_refresh(dtm_req_t *req)
 
 void auth_logout(dtm_req_t *req)
 {
-    sync_if_dirty();
     const char *token = NULL;
     if (req->body_len > 0) {
         json_t *body = dtm_req_json(req);
@@ -484,12 +529,8 @@ void auth_logout(dtm_req_t *req)
         }
         dtm_valid_cleanup(&v);
     }
-    int ttl = (int)(req->auth.exp - dtm_now_ms() / 1000);
-    if (!auth_cache_deny_jti(req->arena, req->auth.jti, ttl))
-        atomic_store(&deny_dirty, true);
-
-    scope_t s;
-    if (!scope_begin(req, &s))
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
     const char *jti_family = NULL;
     dtm_err_t err = dtm_db_begin(s.db);
@@ -511,15 +552,12 @@ void auth_logout(dtm_req_t *req)
         else if (err == DTM_ENOTFOUND)
             err = DTM_OK;
     }
-    if (!err)
-        err = dtm_db_commit(s.db);
-    if (err)
-        dtm_db_rollback(s.db);
-    scope_end(&s);
+    err = auth_scope_commit(&s, err, NULL, 0);
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
     }
+    dtm_auth_deny_published(req->auth.jti, req->auth.exp);
     dtm_resp_json(req, 204, NULL);
 }
 
@@ -527,7 +565,6 @@ void auth_logout(dtm_req_t *req)
 
 void auth_me(dtm_req_t *req)
 {
-    sync_if_dirty();
     int status;
     json_t *out;
     dtm_err_t err =
@@ -537,9 +574,9 @@ void auth_me(dtm_req_t *req)
         dtm_resp_error(req, 401, "invalid_token", "The account no longer exists", NULL);
         return;
     }
-    json_t *user = !err && status == 200 ? user_of(out) : NULL;
+    json_t *user = !err && status == 200 ? auth_user_of(out) : NULL;
     if (!user) {
-        forward(req, err, status, out);
+        auth_forward(req, err, status, out);
         return;
     }
     dtm_resp_json(req, 200, json_pack("{s:O}", "user", user));
@@ -549,7 +586,6 @@ void auth_me(dtm_req_t *req)
 
 void auth_change_password(dtm_req_t *req)
 {
-    sync_if_dirty();
     json_t *body = dtm_req_json(req);
     if (!body)
         return;
@@ -577,23 +613,92 @@ void auth_change_password(dtm_req_t *req)
         return;
     }
     if (err || status != 204) {
-        forward(req, err, status, out);
+        auth_forward(req, err, status, out);
         return;
     }
-    scope_t s;
-    if (!scope_begin(req, &s))
+    /* For the mail that tells the user (auth.password_changed); a failed lookup only costs it. */
+    json_t *user = NULL;
+    if (dtm_call(req, "GET", dtm_arena_sprintf(req->arena, "/api/users/%s", req->auth.sub), NULL,
+                 &status, &out) == DTM_OK &&
+        status == 200)
+        user = auth_user_of(out);
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
         return;
+    /* The other sessions lose their refresh tokens and their outstanding access tokens (the
+     * denylist rather than the user's epoch: the caller's own session goes on). */
     const char *keep = NULL;
+    auth_denied_t *denied = NULL;
+    int ndenied = 0;
     err = dtm_db_begin(s.db);
     if (!err)
         err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &keep);
     if (!err)
-        err = auth_store_revoke_user_except(s.db, req->auth.sub, keep);
+        err = auth_end_sessions(&s, req->auth.sub, keep, false, &denied, &ndenied);
+    if (!err && user)
+        err = auth_emit_password_changed(req, s.db, user);
+    err = auth_scope_commit(&s, err, denied, ndenied);
+    if (err) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_outbox_wake(req->arena, "auth");
+    dtm_resp_json(req, 204, NULL);
+}
+
+/* ---- GET /api/auth/sessions ---- */
+
+void auth_sessions_list(dtm_req_t *req)
+{
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
+        return;
+    auth_session_t *rows = NULL;
+    int n = 0;
+    const char *current = NULL;
+    dtm_err_t err = auth_store_sessions_list(s.db, s.arena, req->auth.sub, &rows, &n);
     if (!err)
-        err = dtm_db_commit(s.db);
-    if (err)
-        dtm_db_rollback(s.db);
-    scope_end(&s);
+        err = auth_store_family_of_jti(s.db, s.arena, req->auth.jti, &current);
+    if (err) {
+        auth_scope_end(&s);
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(
+            items, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", rows[i].id, "device",
+                             rows[i].device, "userAgent", rows[i].user_agent, "ip", rows[i].ip,
+                             "createdAt", rows[i].created_at, "lastUsedAt", rows[i].last_used_at,
+                             "current", current && strcmp(current, rows[i].id) == 0));
+    auth_scope_end(&s);
+    dtm_resp_json(req, 200, json_pack("{s:o}", "items", items));
+}
+
+/* ---- DELETE /api/auth/sessions/:id ---- */
+
+/* The family's refresh tokens and its outstanding access tokens stop working (the caller's own
+ * session too, when that is the one named: a "log out here"). */
+void auth_session_revoke(dtm_req_t *req)
+{
+    const char *id = dtm_req_uuid_param(req, "id", "No such session");
+    if (!id)
+        return;
+    auth_scope_t s;
+    if (!auth_scope_begin(req, &s))
+        return;
+    auth_denied_t *denied = NULL;
+    int ndenied = 0;
+    dtm_err_t err = dtm_db_begin(s.db);
+    if (!err)
+        err = auth_store_session_is_live(s.db, req->auth.sub, id);
+    if (!err)
+        err = auth_end_sessions(&s, req->auth.sub, id, true, &denied, &ndenied);
+    err = auth_scope_commit(&s, err, denied, ndenied);
+    if (err == DTM_ENOTFOUND) {
+        dtm_resp_error(req, 404, "not_found", "No such session", NULL);
+        return;
+    }
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "services/common/photo.h"
+#include "core/log.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- Content-Type boundary ---- */
@@ -376,8 +379,12 @@ dtm_err_t dtm_photo_store(const char *data_dir, const void *data, size_t len, ch
     snprintf(path, sizeof path, "%s/%s", dir, sha_hex + 2);
     snprintf(tmp, sizeof tmp, "%s/.tmp-%.16s-XXXXXX", dir, sha_hex);
     struct stat st;
-    if (stat(path, &st) == 0 && (size_t)st.st_size == len)
-        return DTM_OK; /* same content already stored */
+    /* Same content already stored: touch it, so that the garbage collector (which deletes only
+     * files untouched for its grace period) leaves it to the row about to name it. A file the
+     * collector took away meanwhile (utimensat fails) is written again. */
+    if (stat(path, &st) == 0 && (size_t)st.st_size == len &&
+        utimensat(AT_FDCWD, path, NULL, 0) == 0)
+        return DTM_OK;
     if (mkdirs(dir) < 0)
         return DTM_EINTERNAL;
     int fd = mkstemp(tmp);
@@ -407,4 +414,115 @@ dtm_photo_verdict_t dtm_photo_check(const void *data, size_t len, dtm_img_t *typ
         return DTM_PHOTO_TOO_LARGE;
     *type = dtm_image_sniff(data, len);
     return *type == DTM_IMG_NONE ? DTM_PHOTO_NOT_IMAGE : DTM_PHOTO_OK;
+}
+
+/* ---- garbage collection ---- */
+
+static bool hex_name(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s[n] == '\0';
+}
+
+/* One candidate: a stored photo untouched for the grace period. Moved aside first (an atomic
+ * rename), then judged again: a store that touched it or a row that names it since the first
+ * look puts it back, so a concurrent upload of the same bytes never loses its file. */
+static int gc_one(const char *dirpath, const char *name, const char *sha, time_t cutoff,
+                  dtm_photo_used_fn used, void *ud, dtm_photo_gc_stats_t *st)
+{
+    char path[4400], tomb[4400];
+    if (snprintf(path, sizeof path, "%s/%s", dirpath, name) >= (int)sizeof path ||
+        snprintf(tomb, sizeof tomb, "%s/%s.gc", dirpath, name) >= (int)sizeof tomb)
+        return 0;
+    int u = used(ud, sha);
+    if (u < 0)
+        return -1;
+    if (u) {
+        st->referenced++;
+        return 0;
+    }
+    if (rename(path, tomb) < 0)
+        return 0; /* gone already */
+    struct stat s;
+    u = stat(tomb, &s) == 0 && s.st_mtime < cutoff ? used(ud, sha) : 1;
+    if (u != 0) {
+        /* Back in place, unless a new upload already wrote it again (EEXIST): same bytes. */
+        if (link(tomb, path) < 0 && errno != EEXIST)
+            dtm_log_warn("photo gc: cannot put %s back: %s", path, strerror(errno));
+        unlink(tomb);
+        if (u < 0)
+            return -1;
+        st->referenced++;
+        return 0;
+    }
+    if (unlink(tomb) == 0) {
+        st->deleted++;
+        st->bytes += (long long)s.st_size;
+    }
+    return 0;
+}
+
+int dtm_photo_gc(const char *data_dir, long grace_s, int max_files, dtm_photo_used_fn used,
+                 void *ud, dtm_photo_gc_stats_t *st)
+{
+    memset(st, 0, sizeof *st);
+    char root[4096];
+    if (snprintf(root, sizeof root, "%s/uploads", data_dir) >= (int)sizeof root)
+        return -1;
+    DIR *top = opendir(root);
+    if (!top)
+        return errno == ENOENT ? 0 : -1;
+    time_t cutoff = time(NULL) - grace_s;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && st->examined < max_files && (de = readdir(top))) {
+        if (strlen(de->d_name) != 2 || !hex_name(de->d_name, 2))
+            continue;
+        char dirpath[4104];
+        snprintf(dirpath, sizeof dirpath, "%s/%s", root, de->d_name);
+        DIR *d = opendir(dirpath);
+        if (!d)
+            continue;
+        struct dirent *fe;
+        while (rc == 0 && st->examined < max_files && (fe = readdir(d))) {
+            const char *n = fe->d_name;
+            size_t len = strlen(n);
+            char path[4400];
+            struct stat s;
+            if ((n[0] == '.' && strncmp(n, ".tmp-", 5) != 0) ||
+                snprintf(path, sizeof path, "%s/%s", dirpath, n) >= (int)sizeof path)
+                continue;
+            if (stat(path, &s) < 0 || !S_ISREG(s.st_mode))
+                continue;
+            if (strncmp(n, ".tmp-", 5) == 0) {
+                /* A write that died before its rename: never named by a row. */
+                if (s.st_mtime < cutoff && unlink(path) == 0)
+                    st->deleted++;
+                continue;
+            }
+            if (len == 65 && strcmp(n + 62, ".gc") == 0) {
+                /* A round that stopped between its two looks: put it back, judge it anew. */
+                char orig[4400];
+                snprintf(orig, sizeof orig, "%s/%.62s", dirpath, n);
+                if (link(path, orig) == 0 || errno == EEXIST)
+                    unlink(path);
+                continue;
+            }
+            if (len != 62 || !hex_name(n, 62))
+                continue;
+            st->examined++;
+            if (s.st_mtime >= cutoff) {
+                st->young++;
+                continue;
+            }
+            char sha[65];
+            snprintf(sha, sizeof sha, "%s%s", de->d_name, n);
+            rc = gc_one(dirpath, n, sha, cutoff, used, ud, st);
+        }
+        closedir(d);
+    }
+    closedir(top);
+    return rc;
 }

@@ -84,4 +84,25 @@ char *dtm_photo_path(dtm_arena_t *a, const char *data_dir, const char *sha_hex);
 dtm_err_t dtm_photo_store(const char *data_dir, const void *data, size_t len, char sha_hex[65],
                           bool *created);
 
+/** Whether a stored photo is named anywhere: 1 yes, 0 no, negative on error (the round stops,
+ *  nothing more is deleted). */
+typedef int (*dtm_photo_used_fn)(void *ud, const char *sha_hex);
+
+typedef struct {
+    int examined;    /* stored photos looked at */
+    int young;       /* touched within the grace period: kept unasked */
+    int referenced;  /* named by a row: kept */
+    int deleted;     /* unreferenced and old (plus abandoned temporary files) */
+    long long bytes; /* bytes of the deleted photos */
+} dtm_photo_gc_stats_t;
+
+/** Delete the stored photos under <data_dir>/uploads that nothing names: a file is a candidate
+ *  when its mtime is older than grace_s (dtm_photo_store touches a file it finds, so a fresh
+ *  upload of old bytes counts as young) and used() says 0; it is renamed aside, checked again
+ *  (mtime and used()) and only then unlinked, else put back. Abandoned temporary files older
+ *  than grace_s go too. At most max_files photos are examined per call. Returns 0, or -1 when
+ *  the directory cannot be read or used() failed (what was deleted is in *st). */
+int dtm_photo_gc(const char *data_dir, long grace_s, int max_files, dtm_photo_used_fn used,
+                 void *ud, dtm_photo_gc_stats_t *st);
+
 #endif

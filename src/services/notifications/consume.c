@@ -346,6 +346,8 @@ static dtm_err_t apply(dtm_req_t *req, dtm_db_t *db, const plan_t *pl, const cha
                         dtm_arena_sprintf(a, "%s%s", dtm_cfg.public_url, pl->link), &m.text,
                         &m.html);
         }
+        if (!dtm_cfg.smtp_url)
+            continue; /* no SMTP configured: mail is off (logged at start) */
         dtm_err_t err = notif_db_mail_enqueue(db, &m);
         if (err)
             return err;

@@ -130,25 +130,25 @@ void notif_stream(dtm_req_t *req)
         dtm_resp_sse(req, topic); /* a new client: what happens from now on */
         return;
     }
-    dtm_db_t *db = dtm_svc_db(req, "notifications", req->arena);
-    if (!db)
-        return;
+    /* The request (and its arena) lives as long as the stream: the connection for the backlog
+     * comes from an arena of its own and goes back before the stream starts. */
+    dtm_arena_t *tmp = dtm_arena_new(0);
+    dtm_db_t *db = dtm_svc_db(req, "notifications", tmp);
     /* Hold live events first, then read the backlog: nothing falls between the two. */
-    if (!dtm_resp_sse_resume(req, topic))
-        return;
-    PGresult *rows;
-    dtm_err_t err = notif_db_since(db, req->auth.sub, after, STREAM_BACKLOG_MAX, &rows);
-    if (err) {
-        dtm_resp_err(req, err, NULL);
-        return;
+    if (db && dtm_resp_sse_resume(req, topic)) {
+        PGresult *rows;
+        dtm_err_t err = notif_db_since(db, req->auth.sub, after, STREAM_BACKLOG_MAX, &rows);
+        for (int i = 0; err == DTM_OK && i < PQntuples(rows); i++) {
+            json_t *j = notif_row_json(rows, i);
+            char *text = dtm_json_dumps(j);
+            dtm_resp_sse_event(req, dtm_pg_int(rows, i, "seq", 0), "notification", text);
+            free(text);
+            json_decref(j);
+        }
+        if (err)
+            dtm_resp_err(req, err, NULL);
     }
-    for (int i = 0; i < PQntuples(rows); i++) {
-        json_t *j = notif_row_json(rows, i);
-        char *text = dtm_json_dumps(j);
-        dtm_resp_sse_event(req, dtm_pg_int(rows, i, "seq", 0), "notification", text);
-        free(text);
-        json_decref(j);
-    }
+    dtm_arena_free(tmp);
 }
 
 /* {email: {type: bool...}, push: {...}}: every type, defaults filled in. */

@@ -126,6 +126,8 @@ void notif_mail_start(void)
     g_depth = dtm_gauge("dtm_mail_queue_depth", "Mails waiting to be sent", NULL);
     g_oldest = dtm_gauge("dtm_mail_queue_oldest_age_seconds",
                          "Age of the oldest mail waiting to be sent", NULL);
+    if (!dtm_cfg.smtp_url)
+        dtm_log_warn("DTM_SMTP_URL is not set: notifications stay in the inbox, no mail is sent");
     g_ticker = dtm_ticker_start(dtm_cfg.mail_poll_ms, round_cb, NULL);
     if (!g_ticker)
         dtm_log_error("cannot start the mail queue worker");

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Stores handlers: validate, call store.c, answer. Every write is one statement (its own
- * transaction). */
+/* Stores handlers: validate, call store.c, answer. Every write is one transaction with its
+ * audit-log entry (services/common/audit.h). */
 #include "core/ids.h"
 #include "core/json.h"
+#include "services/common/audit.h"
 #include "services/common/call.h"
 #include "services/stores/stores.h"
 #include <string.h>
@@ -21,6 +22,32 @@ static void resp_db_err(dtm_req_t *req, dtm_err_t err)
                        json_pack("[{s:s, s:s}]", "field", "code", "message", "is taken"));
     else
         dtm_resp_err(req, err, NULL);
+}
+
+static dtm_err_t finish(dtm_db_t *db, dtm_err_t err)
+{
+    if (!err)
+        err = dtm_db_commit(db);
+    if (err)
+        dtm_db_rollback(db);
+    return err;
+}
+
+/* In the write's transaction, when an admin or manager makes it (all of them may write stores
+ * but merchandisers cannot): what changed, all fields for a creation. */
+static dtm_err_t audit_store(dtm_db_t *db, const dtm_req_t *req, const char *action,
+                             const PGresult *before, const PGresult *after)
+{
+    static const char *const skip[] = {"updatedAt", "createdAt", NULL};
+    if (!dtm_audit_wanted(req))
+        return DTM_OK;
+    json_t *b = before ? stores_row_json(before, 0) : NULL, *a = stores_row_json(after, 0);
+    json_t *changes = dtm_audit_diff(b, a, skip);
+    const char *id = json_string_value(json_object_get(a, "id"));
+    dtm_err_t err = dtm_audit_append(db, req, action, "store", id, changes);
+    json_decref(b);
+    json_decref(a);
+    return err;
 }
 
 static bool code_chars_ok(const char *s)
@@ -166,8 +193,13 @@ void stores_create(dtm_req_t *req)
         return;
     if (tz_check && !timezone_ok(req, db, in.timezone))
         return;
-    PGresult *r;
-    dtm_err_t err = stores_db_insert(db, &in, &r);
+    PGresult *r = NULL;
+    dtm_err_t err = dtm_db_begin(db);
+    if (!err)
+        err = stores_db_insert(db, &in, &r);
+    if (!err)
+        err = audit_store(db, req, "store.create", NULL, r);
+    err = finish(db, err);
     if (err) {
         resp_db_err(req, err);
         return;
@@ -219,8 +251,15 @@ void stores_update(dtm_req_t *req)
         return;
     if (tz_check && !timezone_ok(req, db, in.timezone))
         return;
-    PGresult *r;
-    dtm_err_t err = stores_db_update(db, id, &in, &r);
+    PGresult *before = NULL, *r = NULL;
+    dtm_err_t err = dtm_db_begin(db);
+    if (!err && dtm_audit_wanted(req))
+        err = stores_db_get(db, id, &before);
+    if (!err)
+        err = stores_db_update(db, id, &in, &r);
+    if (!err)
+        err = audit_store(db, req, "store.update", before, r);
+    err = finish(db, err);
     if (err) {
         resp_db_err(req, err);
         return;
@@ -236,7 +275,13 @@ void stores_delete(dtm_req_t *req)
     dtm_db_t *db = dtm_svc_db(req, "stores", req->arena);
     if (!db)
         return;
-    dtm_err_t err = stores_db_deactivate(db, id);
+    dtm_err_t err = dtm_db_begin(db);
+    if (!err)
+        err = stores_db_deactivate(db, id);
+    if (!err && dtm_audit_wanted(req))
+        err = dtm_audit_append(db, req, "store.deactivate", "store", id,
+                               json_pack("{s:{s:b}}", "active", "to", 0));
+    err = finish(db, err);
     if (err) {
         resp_db_err(req, err);
         return;

@@ -3,6 +3,8 @@
  * Each handler runs on a worker thread; every write is one transaction and deletes the
  * cache-aside key `user:{id}` after it committed. */
 #include "services/users/users.h"
+#include "services/auth/revoke.h"
+#include "services/common/audit.h"
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -31,6 +33,27 @@ dtm_err_t users_init(void)
 }
 
 /* ---- small helpers ---- */
+
+/* Bookkeeping fields that are no change of their own in the audit log. */
+static const char *const audit_skip[] = {"updatedAt", "createdAt", "lastLoginAt", NULL};
+
+/* In the write's transaction, when an admin or manager makes it: the fields that changed (all
+ * of them for a creation). A write that changed nothing is not recorded. */
+static dtm_err_t audit_user(dtm_db_t *db, const dtm_req_t *req, const char *action,
+                            const users_row_t *before, const users_row_t *after)
+{
+    if (!dtm_audit_wanted(req))
+        return DTM_OK;
+    json_t *b = before ? users_row_json(before) : NULL, *a = users_row_json(after);
+    json_t *changes = dtm_audit_diff(b, a, audit_skip);
+    json_decref(b);
+    json_decref(a);
+    if (before && json_object_size(changes) == 0) {
+        json_decref(changes);
+        return DTM_OK;
+    }
+    return dtm_audit_append(db, req, action, "user", after->id, changes);
+}
 
 /* The connection lives on its own arena ("scope"), freed when the handler returns (see
  * scoped) rather than with the request: when auth calls us in-process the request arena is
@@ -224,6 +247,8 @@ static void users_create_impl(dtm_req_t *req, dtm_arena_t **scope)
     if (!err)
         err = users_store_insert(db, req->arena, norm, hash, first, last, role, active, &u);
     if (!err)
+        err = audit_user(db, req, "user.create", NULL, &u);
+    if (!err)
         err = dtm_db_commit(db);
     if (err) {
         dtm_db_rollback(db);
@@ -335,7 +360,15 @@ static void users_patch_impl(dtm_req_t *req, dtm_arena_t **scope)
                        NULL);
         return;
     }
+    /* A new role or a deactivation takes effect on the user's access tokens at once (the epoch
+     * is bumped in this transaction), not at their expiry. */
+    bool revoke = role_change || (active_change && active == 0);
+    int64_t valid_after = 0;
     err = users_store_update(db, req->arena, id, norm, first, last, role, active, &u);
+    if (!err && revoke)
+        err = dtm_auth_revoke_user(db, id, &valid_after);
+    if (!err)
+        err = audit_user(db, req, "user.update", &cur, &u);
     if (!err)
         err = dtm_db_commit(db);
     if (err) {
@@ -343,6 +376,8 @@ static void users_patch_impl(dtm_req_t *req, dtm_arena_t **scope)
         resp_store_err(req, err);
         return;
     }
+    if (revoke)
+        dtm_auth_revoke_user_published(id, valid_after);
     users_cache_del(req->arena, id);
     resp_user(req, 200, &u);
 }
@@ -362,9 +397,15 @@ static void users_delete_impl(dtm_req_t *req, dtm_arena_t **scope)
     if (!db)
         return;
     users_row_t u;
+    int64_t valid_after = 0;
     dtm_err_t err = dtm_db_begin(db);
     if (!err)
         err = users_store_update(db, req->arena, id, NULL, NULL, NULL, NULL, 0, &u);
+    if (!err)
+        err = dtm_auth_revoke_user(db, id, &valid_after);
+    if (!err && dtm_audit_wanted(req))
+        err = dtm_audit_append(db, req, "user.deactivate", "user", id,
+                               json_pack("{s:{s:b, s:b}}", "active", "from", 1, "to", 0));
     if (!err)
         err = dtm_db_commit(db);
     if (err) {
@@ -372,6 +413,7 @@ static void users_delete_impl(dtm_req_t *req, dtm_arena_t **scope)
         resp_store_err(req, err);
         return;
     }
+    dtm_auth_revoke_user_published(id, valid_after);
     users_cache_del(req->arena, id);
     dtm_resp_json(req, 204, NULL);
 }
@@ -440,7 +482,9 @@ static void users_verify_credentials_impl(dtm_req_t *req, dtm_arena_t **scope)
 
 /* ---- internal: POST /api/users/internal/:id/password ---- */
 
-static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
+/* Both password routes: a change proves the current password, a reset (auth checked a mailed
+ * token) does not. */
+static void set_password(dtm_req_t *req, dtm_arena_t **scope, bool need_current)
 {
     char *id = id_param(req);
     if (!id)
@@ -451,7 +495,8 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
     dtm_valid_t v;
     dtm_valid_init(&v);
     const char *current = NULL, *next = NULL;
-    dtm_jstr(&v, body, "currentPassword", true, 1, 4096, &current);
+    if (need_current)
+        dtm_jstr(&v, body, "currentPassword", true, 1, 4096, &current);
     dtm_jstr(&v, body, "newPassword", true, 0, USERS_PASSWORD_MAX * 4, &next);
     if (!dtm_valid_ok(&v)) {
         dtm_resp_invalid(req, NULL, &v);
@@ -479,7 +524,7 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
         return;
     }
     dtm_valid_cleanup(&v);
-    if (!users_password_verify(u.password_hash, current)) {
+    if (need_current && !users_password_verify(u.password_hash, current)) {
         dtm_resp_error(req, 401, "invalid_credentials", "Current password is wrong", NULL);
         return;
     }
@@ -489,8 +534,8 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
         dtm_resp_err(req, err, NULL);
         return;
     }
-    /* Compare-and-swap on the hash that was verified: a concurrent change in between makes
-     * this one fail instead of silently overwriting it. One statement, one transaction. */
+    /* Compare-and-swap on the hash that was read: a concurrent change in between makes this
+     * one fail instead of silently overwriting it. One statement, one transaction. */
     if (!(db = db_open(req, scope)))
         return;
     err = users_store_swap_password(db, id, u.password_hash, hash);
@@ -505,6 +550,47 @@ static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
     }
     users_cache_del(req->arena, id);
     dtm_resp_json(req, 204, NULL);
+}
+
+static void users_change_password_impl(dtm_req_t *req, dtm_arena_t **scope)
+{
+    set_password(req, scope, true);
+}
+
+static void users_reset_password_impl(dtm_req_t *req, dtm_arena_t **scope)
+{
+    set_password(req, scope, false);
+}
+
+/* ---- internal: POST /api/users/internal/lookup {email} ---- */
+
+static void users_lookup_impl(dtm_req_t *req, dtm_arena_t **scope)
+{
+    json_t *body = dtm_req_json(req);
+    if (!body)
+        return;
+    dtm_valid_t *v = dtm_req_validator(req);
+    const char *email = NULL;
+    dtm_jstr(v, body, "email", true, 1, 1024, &email);
+    if (!dtm_valid_ok(v)) {
+        dtm_resp_invalid(req, NULL, v);
+        return;
+    }
+    char *norm = users_email_normalize(req->arena, email);
+    users_row_t u;
+    dtm_err_t err = DTM_ENOTFOUND;
+    if (norm) {
+        dtm_db_t *db = db_open(req, scope);
+        if (!db)
+            return;
+        err = users_store_get_by_email_secret(db, req->arena, norm, &u);
+    }
+    if (err) {
+        resp_store_err(req, err);
+        return;
+    }
+    u.password_hash = NULL;
+    resp_user(req, 200, &u);
 }
 
 /* ---- the route table's entry points ---- */
@@ -542,4 +628,14 @@ void users_verify_credentials(dtm_req_t *req)
 void users_change_password(dtm_req_t *req)
 {
     scoped(req, users_change_password_impl);
+}
+
+void users_reset_password(dtm_req_t *req)
+{
+    scoped(req, users_reset_password_impl);
+}
+
+void users_lookup(dtm_req_t *req)
+{
+    scoped(req, users_lookup_impl);
 }

@@ -13,6 +13,9 @@ static const dtm_route_t routes[] = {
     {"POST", "/api/users/internal/verify-credentials", users_verify_credentials, DTM_ROLE_SERVICE,
      0, 0},
     {"POST", "/api/users/internal/:id/password", users_change_password, DTM_ROLE_SERVICE, 0, 0},
+    {"POST", "/api/users/internal/:id/password-reset", users_reset_password, DTM_ROLE_SERVICE, 0,
+     0},
+    {"POST", "/api/users/internal/lookup", users_lookup, DTM_ROLE_SERVICE, 0, 0},
     {0},
 };
 

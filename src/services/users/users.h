@@ -7,7 +7,10 @@
  *   POST /api/users/internal/verify-credentials {email, password}
  *        200 {user} (active may be false) | 401 invalid_credentials
  *   POST /api/users/internal/:id/password {currentPassword, newPassword}
- *        204 | 400 validation_failed | 401 invalid_credentials | 404 */
+ *        204 | 400 validation_failed | 401 invalid_credentials | 404
+ *   POST /api/users/internal/:id/password-reset {newPassword}   (auth checked a mailed token)
+ *        204 | 400 validation_failed | 404
+ *   POST /api/users/internal/lookup {email}    200 {user} (active may be false) | 404 */
 #ifndef DTM_SERVICES_USERS_H
 #define DTM_SERVICES_USERS_H
 
@@ -110,6 +113,8 @@ void users_patch(dtm_req_t *req);
 void users_delete(dtm_req_t *req);
 void users_verify_credentials(dtm_req_t *req);
 void users_change_password(dtm_req_t *req);
+void users_reset_password(dtm_req_t *req);
+void users_lookup(dtm_req_t *req);
 
 /** Service init: metrics, libsodium. Idempotent. */
 dtm_err_t users_init(void);

@@ -538,6 +538,8 @@ function serviceNames() {
  *   services    micro: which services (default every folder of src/services)
  *   replicas    micro: {users: 2} replicas per service (default 1)
  *   args        extra arguments for `dtm serve`
+ *   metricsAddr true: every process gets its own private metrics listener
+ *               (DTM_METRICS_ADDR=127.0.0.1:<free port>, its URL in process.metricsUrl)
  *   waitHealthy default true; false returns as soon as the processes are spawned
  *
  * Returns a handle: {url, port, env, logs, admin: {email, password}, databaseUrl, redisUrl,
@@ -622,7 +624,17 @@ async function startDtm(opts = {}) {
             for (let attempt = 1; ; attempt++) {
                 const port = attempt === 1 && preferredPort ? preferredPort : await freePort();
                 const args = ['serve', ...(target ? ['--target', target] : []), ...(opts.args || [])];
-                const p = new Proc({ name, bin, args, env, port, logs }).start();
+                let penv = env, metricsUrl;
+                if (opts.metricsAddr) {
+                    let mport;
+                    do mport = await freePort();
+                    while (mport === port);
+                    penv = { ...env, DTM_METRICS_ADDR: `127.0.0.1:${mport}` };
+                    metricsUrl = `http://127.0.0.1:${mport}`;
+                }
+                const p = new Proc({ name, bin, args, env: penv, port, logs });
+                p.metricsUrl = metricsUrl;
+                p.start();
                 handle.processes.push(p);
                 if (opts.waitHealthy === false) return p;
                 try {

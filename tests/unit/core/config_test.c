@@ -205,3 +205,24 @@ Test(config, per_service_lookups, .init = clean_env)
     cr_assert_str_eq(dtm_config_upstreams("users", 3002), "http://127.0.0.1:3002");
     cr_assert_eq(dtm_config_upstreams("users", 3002), dtm_config_upstreams("users", 3002));
 }
+
+Test(config, metrics_addr_split)
+{
+    char host[64];
+    int port = 0;
+    cr_assert_eq(dtm_config_split_addr("127.0.0.1:9464", host, sizeof host, &port), 0);
+    cr_assert_str_eq(host, "127.0.0.1");
+    cr_assert_eq(port, 9464);
+    cr_assert_eq(dtm_config_split_addr("[::1]:1", host, sizeof host, &port), 0);
+    cr_assert_str_eq(host, "::1");
+    cr_assert_eq(port, 1);
+    cr_assert_eq(dtm_config_split_addr("0.0.0.0:65535", host, sizeof host, &port), 0);
+    const char *bad[] = {"9464",           ":9464",           "127.0.0.1:",
+                         "127.0.0.1:0",    "127.0.0.1:65536", "127.0.0.1:123456",
+                         "localhost:9464", "::1:9464",        "[]:9464",
+                         "[::1]9464",      "1.2.3.4:94a4",    "1.2.3.4:-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(dtm_config_split_addr(bad[i], host, sizeof host, &port), -1, "%s", bad[i]);
+    char tiny[4];
+    cr_assert_eq(dtm_config_split_addr("127.0.0.1:80", tiny, sizeof tiny, &port), -1);
+}

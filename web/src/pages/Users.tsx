@@ -8,6 +8,7 @@ import { ROLES } from "../api/types";
 import { Badge, Empty, ErrorBox, Loading, Notice, PageHeader, Pager } from "../components/ui";
 import { dateTime, fullName, label } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
+import { Link } from "../router";
 import type { PageProps } from "../Shell";
 
 export default function Users({ user: me }: PageProps) {
@@ -32,9 +33,22 @@ export default function Users({ user: me }: PageProps) {
     }
   };
 
+  const resetMfa = async (u: User) => {
+    if (!window.confirm(`Reset two-factor sign-in of ${fullName(u)}? They sign in with the password only (or set it up again if their role requires it).`)) return;
+    try {
+      await api.del(`/api/users/${u.id}/mfa`);
+      setFlash(`Two-factor sign-in of ${fullName(u)} reset.`);
+    } catch (e) {
+      setFlash(describeError(e));
+    }
+  };
+
   return (
     <div>
       <PageHeader title="Users">
+        <Link href="/audit-log" className="btn">
+          Audit log
+        </Link>
         <button type="button" className="btn btn-primary" onClick={() => setEditing(editing ? null : "new")} aria-expanded={editing !== null}>
           {editing ? "Close form" : "New user"}
         </button>
@@ -133,6 +147,11 @@ export default function Users({ user: me }: PageProps) {
                     <button type="button" className="btn btn-small" onClick={() => setEditing(u)} aria-label={`Edit ${fullName(u)}`}>
                       Edit
                     </button>
+                    {u.id !== me.id && (
+                      <button type="button" className="btn btn-small" onClick={() => resetMfa(u)} aria-label={`Reset two-factor sign-in of ${fullName(u)}`}>
+                        Reset 2FA
+                      </button>
+                    )}
                     {u.active && u.id !== me.id && (
                       <button type="button" className="btn btn-small btn-danger" onClick={() => deactivate(u)} aria-label={`Deactivate ${fullName(u)}`}>
                         Deactivate

@@ -16,6 +16,9 @@ locals {
   }]
   common_env = concat([
     { name = "DTM_HOST", value = "0.0.0.0" },
+    # /metrics only on a private port (404 through the ALB); no security group opens it: a
+    # scraper in the VPC gets its own rule (docs/operations.md).
+    { name = "DTM_METRICS_ADDR", value = "0.0.0.0:9464" },
     { name = "DTM_LOG_LEVEL", value = var.log_level },
     { name = "DTM_DATA_DIR", value = "/var/lib/dtm/data" },
     { name = "DTM_BACKUP_DIR", value = "/var/lib/dtm/backups" },

@@ -40,3 +40,29 @@ Test(auth_token, hash_is_hex_sha256)
     auth_token_hash("abc", out);
     cr_expect_str_eq(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+Test(auth_device, names_browser_and_platform)
+{
+    char out[100];
+    auth_device_name("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", out,
+                     sizeof out);
+    cr_expect_str_eq(out, "Firefox on Linux");
+    auth_device_name("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+                     "Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+                     out, sizeof out);
+    cr_expect_str_eq(out, "Edge on Windows");
+    auth_device_name("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like "
+                     "Gecko) Chrome/120.0 Mobile Safari/537.36",
+                     out, sizeof out);
+    cr_expect_str_eq(out, "Chrome on Android");
+    auth_device_name("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+                     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+                     out, sizeof out);
+    cr_expect_str_eq(out, "Safari on iOS");
+    auth_device_name("curl/8.5.0", out, sizeof out);
+    cr_expect_str_eq(out, "curl");
+    auth_device_name(NULL, out, sizeof out);
+    cr_expect_str_eq(out, "Unknown device");
+    auth_device_name("Firefox/1 Linux", out, 8);
+    cr_expect_str_eq(out, "Firefox", "cut to the buffer");
+}

@@ -2,10 +2,12 @@
 #include "services/common/photo.h"
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static dtm_arena_t *A;
@@ -290,4 +292,95 @@ Test(store, unwritable_dir_fails_cleanly)
     bool created = true;
     cr_assert_eq(dtm_photo_store("/proc/dtm-no-such-dir", "x", 1, sha, &created), DTM_EINTERNAL);
     cr_assert_not(created);
+}
+
+/* ---- garbage collection ---- */
+
+typedef struct {
+    const char *keep; /* named by a row from the start */
+    const char *late; /* unreferenced at the first look, named at the second (a racing upload) */
+    int calls_late;
+    bool fail;
+} gc_refs_t;
+
+static int gc_used(void *ud, const char *sha)
+{
+    gc_refs_t *r = ud;
+    if (r->fail)
+        return -1;
+    if (r->keep && strcmp(sha, r->keep) == 0)
+        return 1;
+    if (r->late && strcmp(sha, r->late) == 0)
+        return r->calls_late++ > 0;
+    return 0;
+}
+
+static char *gc_put(const char *data_dir, const char *bytes, long age_s)
+{
+    char sha[65];
+    bool created;
+    cr_assert_eq(dtm_photo_store(data_dir, bytes, strlen(bytes), sha, &created), DTM_OK);
+    char *path = dtm_photo_path(A, data_dir, sha);
+    struct timespec t[2] = {{.tv_sec = time(NULL) - age_s}, {.tv_sec = time(NULL) - age_s}};
+    cr_assert_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+    return dtm_arena_strdup(A, sha);
+}
+
+Test(store, gc_deletes_only_old_unreferenced)
+{
+    char root[] = "/tmp/dtm-photo-gc-XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    dtm_photo_gc_stats_t st;
+    /* No uploads directory yet: nothing to do, no error. */
+    cr_assert_eq(dtm_photo_gc(root, 3600, 1000, gc_used, &(gc_refs_t){0}, &st), 0);
+    cr_assert_eq(st.examined, 0);
+
+    char *old = gc_put(root, "old and unreferenced", 7200);
+    char *young = gc_put(root, "young and unreferenced", 60);
+    char *keep = gc_put(root, "old and referenced", 7200);
+    char *late = gc_put(root, "old, referenced meanwhile", 7200);
+    /* A failing reference lookup deletes no photo. */
+    gc_refs_t refs = {.keep = keep, .late = late, .fail = true};
+    cr_assert_eq(dtm_photo_gc(root, 3600, 1000, gc_used, &refs, &st), -1);
+    cr_assert_eq(access(dtm_photo_path(A, root, old), F_OK), 0);
+
+    char *tmp = dtm_arena_sprintf(A, "%s/uploads/%.2s/.tmp-abandoned", root, old);
+    FILE *f = fopen(tmp, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    struct timespec t[2] = {{.tv_sec = time(NULL) - 7200}, {.tv_sec = time(NULL) - 7200}};
+    cr_assert_eq(utimensat(AT_FDCWD, tmp, t, 0), 0);
+
+    refs.fail = false;
+    cr_assert_eq(dtm_photo_gc(root, 3600, 1000, gc_used, &refs, &st), 0);
+    cr_assert_eq(st.examined, 4);
+    cr_assert_eq(st.young, 1);
+    cr_assert_eq(st.referenced, 2, "kept: %d", st.referenced);
+    cr_assert_eq(st.deleted, 2, "the old photo and the abandoned temporary file");
+    cr_assert_neq(access(dtm_photo_path(A, root, old), F_OK), 0);
+    cr_assert_neq(access(tmp, F_OK), 0);
+    cr_assert_eq(access(dtm_photo_path(A, root, young), F_OK), 0);
+    cr_assert_eq(access(dtm_photo_path(A, root, keep), F_OK), 0);
+    /* Put back after the second look found a reference, under its own name, no tombstone. */
+    cr_assert_eq(access(dtm_photo_path(A, root, late), F_OK), 0);
+    cr_assert_neq(access(dtm_arena_sprintf(A, "%s.gc", dtm_photo_path(A, root, late)), F_OK), 0);
+
+    /* Storing bytes that are already there makes the file young again. */
+    char sha[65];
+    bool created;
+    cr_assert_eq(dtm_photo_store(root, "old and referenced", 18, sha, &created), DTM_OK);
+    cr_assert_not(created);
+    struct stat s;
+    cr_assert_eq(stat(dtm_photo_path(A, root, keep), &s), 0);
+    cr_assert(time(NULL) - s.st_mtime < 60);
+
+    /* A tombstone left by an interrupted round is put back, not deleted. */
+    char *p = dtm_photo_path(A, root, young);
+    char *tomb = dtm_arena_sprintf(A, "%s.gc", p);
+    cr_assert_eq(rename(p, tomb), 0);
+    cr_assert_eq(dtm_photo_gc(root, 3600, 1000, gc_used, &(gc_refs_t){0}, &st), 0);
+    cr_assert_eq(access(p, F_OK), 0);
+    cr_assert_neq(access(tomb, F_OK), 0);
+    char *cmd = dtm_arena_sprintf(A, "rm -rf '%s'", root);
+    cr_assert_eq(system(cmd), 0);
 }

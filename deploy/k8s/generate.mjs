@@ -61,6 +61,9 @@ const meta = (name, component, tier, extra = {}) => ({
 
 const secretEnv = [
     { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'DATABASE_URL' } } },
+    // A streaming read replica for list/report reads (docs/operations.md, Scaling); optional.
+    { name: 'DATABASE_URL_REPLICA',
+      valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'DATABASE_URL_REPLICA', optional: true } } },
     { name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'REDIS_URL' } } },
     { name: 'DTM_JWT_SECRET', valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'DTM_JWT_SECRET' } } },
     { name: 'DTM_JWT_PREVIOUS_SECRETS',

@@ -34,6 +34,7 @@ module "rds" {
   instance_class        = var.db_instance_class
   allocated_storage     = var.db_allocated_storage
   multi_az              = var.db_multi_az
+  read_replica          = var.db_read_replica
   backup_retention_days = var.db_backup_retention_days
   deletion_protection   = var.db_deletion_protection
   master_password       = module.secrets.db_password

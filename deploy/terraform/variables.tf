@@ -101,6 +101,12 @@ variable "db_multi_az" {
   default     = false
 }
 
+variable "db_read_replica" {
+  description = "A read replica for list/report reads (DATABASE_URL_REPLICA)"
+  type        = bool
+  default     = false
+}
+
 variable "db_backup_retention_days" {
   description = "Automated backups / point-in-time recovery window in days (1-35)"
   type        = number

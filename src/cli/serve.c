@@ -46,6 +46,38 @@ static dtm_health_t probe_redis(void *ud)
     return dtm_redis_up() ? DTM_HEALTH_OK : DTM_HEALTH_DEGRADED; /* Redis down: slower only */
 }
 
+/* A read replica down or lagging costs speed, not service: reads go to the primary. */
+static dtm_health_t probe_replica(void *r)
+{
+    dtm_pg_replica_state_t st;
+    dtm_pg_replica_state(r, &st);
+    return st.usable ? DTM_HEALTH_OK : DTM_HEALTH_DEGRADED;
+}
+
+static void replica_doc(dtm_pg_replica_t *r, void *ud)
+{
+    dtm_pg_replica_state_t st;
+    dtm_pg_replica_state(r, &st);
+    json_t *o = json_pack("{s:s,s:I}", "status",
+                          st.usable ? "ok"
+                          : st.up   ? "lagging"
+                                    : "down",
+                          "lagBytes", (json_int_t)st.lag_bytes);
+    json_object_set_new(o, "lagMs", st.lag_ms >= 0 ? json_integer(st.lag_ms) : json_null());
+    json_object_set_new(ud, st.name, o);
+}
+
+static json_t *replicas_section(void)
+{
+    json_t *o = json_object();
+    dtm_pg_replicas_each(replica_doc, o);
+    if (json_object_size(o) == 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static void add_probes(const dtm_target_set_t *t)
 {
     dtm_health_clear_probes();
@@ -53,6 +85,21 @@ static void add_probes(const dtm_target_set_t *t)
         dtm_health_add_probe("postgres", t->services[i]->name, probe_pg,
                              dtm_pg_pool_for(t->services[i]->name));
     dtm_health_add_probe("redis", NULL, probe_redis, NULL);
+    /* One probe per distinct replica (the probe table is small). */
+    dtm_pg_replica_t *seen[16];
+    int nseen = 0;
+    for (int i = 0; i < t->nservices; i++) {
+        dtm_pg_replica_t *r = dtm_pg_replica_for(t->services[i]->name);
+        bool dup = !r;
+        for (int j = 0; j < nseen && !dup; j++)
+            dup = seen[j] == r;
+        if (dup || nseen >= 16)
+            continue;
+        seen[nseen++] = r;
+        dtm_health_add_probe("postgres_replica", NULL, probe_replica, r);
+    }
+    if (nseen)
+        dtm_health_add_section("replicas", replicas_section);
 }
 
 static double log_dropped(void *ud)

@@ -102,6 +102,8 @@ static const char *check_addr(const char *v);
 
 static const conf_row_t conf_table[] = {
     STR("DATABASE_URL", database_url, NULL, CONF_URL, check_pg_url),
+    STR("DATABASE_URL_REPLICA", database_url_replica, NULL, CONF_URL, check_pg_url),
+    INT("DTM_REPLICA_MAX_LAG_MS", replica_max_lag_ms, 5000, 10, 3600000),
     STR("REDIS_URL", redis_url, "redis://127.0.0.1:6379/0", CONF_URL, check_redis_url),
     STR("REDIS_SENTINELS", redis_sentinels, NULL, 0, check_sentinels),
     STR("REDIS_MASTER_NAME", redis_master_name, "dtm", 0, check_not_empty),
@@ -473,6 +475,28 @@ const char *dtm_config_db_url(const char *service)
     if (dtm_cfg.database_url && *dtm_cfg.database_url)
         return dtm_cfg.database_url;
     const char *v = getenv("DATABASE_URL");
+    return v && *v ? v : NULL;
+}
+
+const char *dtm_config_db_replica_url(const char *service)
+{
+    if (service) {
+        char name[112];
+        upper_name(name, sizeof name, "DATABASE_URL_", service);
+        size_t n = strlen(name);
+        snprintf(name + n, sizeof name - n, "_REPLICA");
+        const char *v = getenv(name);
+        if (v && *v)
+            return v;
+        /* A service on a database of its own is not replicated by DATABASE_URL_REPLICA. */
+        upper_name(name, sizeof name, "DATABASE_URL_", service);
+        v = getenv(name);
+        if (v && *v)
+            return NULL;
+    }
+    if (dtm_cfg.database_url_replica && *dtm_cfg.database_url_replica)
+        return dtm_cfg.database_url_replica;
+    const char *v = getenv("DATABASE_URL_REPLICA");
     return v && *v ? v : NULL;
 }
 

@@ -11,7 +11,11 @@
 typedef struct {
     /* data stores */
     const char *database_url; /* DATABASE_URL (DATABASE_URL_<SERVICE> via dtm_config_db_url) */
-    const char *redis_url;    /* REDIS_URL, default redis://127.0.0.1:6379/0 */
+    /* DATABASE_URL_REPLICA (DATABASE_URL_<SERVICE>_REPLICA via dtm_config_db_replica_url): a
+     * streaming standby that list/report reads may use (db/pg.h, dtm_db_open_read) */
+    const char *database_url_replica;
+    int replica_max_lag_ms; /* DTM_REPLICA_MAX_LAG_MS: a replica further behind is skipped */
+    const char *redis_url;  /* REDIS_URL, default redis://127.0.0.1:6379/0 */
     /* REDIS_SENTINELS host:port,...: the master is found through Sentinel (REDIS_MASTER_NAME,
      * default "dtm") and followed across failovers; REDIS_URL then gives only the user,
      * password and db. REDIS_SENTINEL_PASSWORD when the sentinels require AUTH. */
@@ -110,6 +114,9 @@ int dtm_config_load(unsigned need, FILE *errs);
 
 /** DATABASE_URL_<SERVICE> (service upper-cased) or DATABASE_URL; NULL when neither. */
 const char *dtm_config_db_url(const char *service);
+/** DATABASE_URL_<SERVICE>_REPLICA, else DATABASE_URL_REPLICA when the service uses DATABASE_URL
+ *  (not a DATABASE_URL_<SERVICE> of its own); NULL when none. */
+const char *dtm_config_db_replica_url(const char *service);
 /** DTM_UPSTREAM_<SERVICE> or "http://127.0.0.1:<default_port>". Static or env storage. */
 const char *dtm_config_upstreams(const char *service, int default_port);
 

@@ -42,5 +42,4 @@ dtm_err_t dtm_idem_release(dtm_db_t *db, const char *scope, const char *key);
 /** Deletes rows older than ttl_s; *deleted = how many. */
 dtm_err_t dtm_idem_purge(dtm_db_t *db, int ttl_s, long long *deleted);
 
-
 #endif

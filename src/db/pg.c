@@ -10,10 +10,13 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/ticker.h"
 #include "core/timeutil.h"
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,10 @@ struct dtm_db {
     dtm_arena_t *arena; /* owns results returned by dtm_db_query */
     conn_t *c;
     bool broken;
+    dtm_pg_replica_t *replica; /* a read on a replica: re-run on the primary if it fails */
+    dtm_db_write_fn on_write;  /* write tracking (dtm_db_track_writes) */
+    void *on_write_ud;
+    bool dirty; /* the open transaction wrote */
     char sqlstate[6];
     char constraint[64];
 };
@@ -395,8 +402,274 @@ dtm_pg_pool_t *dtm_pg_pool_for(const char *service)
     return p;
 }
 
+/* ---- read replicas ---- */
+
+#define LSN_HISTORY     128 /* primary LSN samples kept to turn a byte lag into time */
+#define REPLICA_WAIT_MS 100 /* a busy replica pool: the read goes to the primary instead */
+
+typedef struct {
+    double t;
+    uint64_t lsn;
+} lsn_sample_t;
+
+struct dtm_pg_replica {
+    dtm_pg_pool_t *pool, *primary;
+    char *url;
+    char name[64];
+    int max_lag_ms;
+    dtm_ticker_t *ticker;
+    atomic_bool up, usable;
+    atomic_uint_fast64_t replay_lsn, lag_bytes;
+    atomic_llong lag_ms;
+    lsn_sample_t hist[LSN_HISTORY]; /* checker thread only */
+    int nhist, hist_head;
+    dtm_metric_t *m_replica, *m_unusable, *m_behind, *m_retried;
+    struct dtm_pg_replica *next;
+};
+
+static dtm_pg_replica_t *replicas;
+
+uint64_t dtm_pg_lsn_parse(const char *s)
+{
+    if (!s)
+        return 0;
+    char *end;
+    unsigned long long hi = strtoull(s, &end, 16);
+    if (*end != '/')
+        return 0;
+    unsigned long long lo = strtoull(end + 1, &end, 16);
+    if (*end || hi > UINT32_MAX || lo > UINT32_MAX)
+        return 0;
+    return (uint64_t)hi << 32 | (uint64_t)lo;
+}
+
+/* One text value of a one-row query on a pooled connection; false when it failed. */
+static bool conn_value(conn_t *c, const char *sql, char *out, size_t cap, int ncols, bool *b0)
+{
+    PGresult *r = PQexec(c->pg, sql);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == ncols;
+    if (ok) {
+        int col = ncols - 1;
+        snprintf(out, cap, "%s", PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col));
+        if (b0)
+            *b0 = ncols > 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    }
+    PQclear(r);
+    return ok;
+}
+
+/* From a request that found the replica gone: the checker looks again at once (it may have been
+ * one broken connection), instead of at the end of its interval. */
+static void replica_mark_down(dtm_pg_replica_t *r, bool kick)
+{
+    if (atomic_exchange(&r->up, false))
+        dtm_log_warn("postgres replica %s: down, reads go to the primary", r->name);
+    atomic_store(&r->usable, false);
+    if (kick)
+        dtm_ticker_kick(r->ticker);
+}
+
+/* How long ago (s) the primary last stood at or before `replay`: the replica is at most that
+ * far behind. Samples are in time order; the newest one at or below replay wins. */
+static double lag_seconds(const dtm_pg_replica_t *r, uint64_t replay, double now)
+{
+    double oldest = now;
+    for (int i = 0; i < r->nhist; i++) {
+        const lsn_sample_t *s = &r->hist[(r->hist_head - 1 - i + LSN_HISTORY) % LSN_HISTORY];
+        if (s->lsn <= replay)
+            return i == 0 ? 0.0 : now - r->hist[(r->hist_head - i + LSN_HISTORY) % LSN_HISTORY].t;
+        oldest = s->t;
+    }
+    return now - oldest; /* behind every sample we kept: at least this much */
+}
+
+static void replica_check(void *ud)
+{
+    dtm_pg_replica_t *r = ud;
+    double now = dtm_mono_s();
+    char v[64];
+    /* The primary first: a replica at or past this LSN afterwards is caught up to "now". */
+    uint64_t primary_lsn = 0;
+    conn_t *pc = r->primary ? pool_acquire(r->primary, PING_TIMEOUT_MS) : NULL;
+    if (pc) {
+        bool ok = conn_value(pc, "SELECT pg_current_wal_lsn()::text", v, sizeof v, 1, NULL);
+        pool_release(r->primary, pc, !ok);
+        if (ok)
+            primary_lsn = dtm_pg_lsn_parse(v);
+    }
+    if (primary_lsn) {
+        r->hist[r->hist_head] = (lsn_sample_t){now, primary_lsn};
+        r->hist_head = (r->hist_head + 1) % LSN_HISTORY;
+        if (r->nhist < LSN_HISTORY)
+            r->nhist++;
+    }
+    conn_t *c = pool_acquire(r->pool, PING_TIMEOUT_MS);
+    bool in_recovery = false, ok = false;
+    if (c) {
+        ok = conn_value(c, "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text", v,
+                        sizeof v, 2, &in_recovery);
+        pool_release(r->pool, c, !ok);
+    }
+    if (!ok || !in_recovery) {
+        if (ok && atomic_load(&r->up))
+            dtm_log_warn("postgres replica %s: not in recovery (promoted?), not used", r->name);
+        if (!ok)
+            replica_mark_down(r, false); /* a kick from here would spin while it is down */
+        atomic_store(&r->up, false);
+        atomic_store(&r->usable, false);
+        atomic_store(&r->lag_ms, -1);
+        return;
+    }
+    uint64_t replay = dtm_pg_lsn_parse(v);
+    uint64_t prev = atomic_load(&r->replay_lsn);
+    if (replay > prev)
+        atomic_store(&r->replay_lsn, replay);
+    uint64_t lag_bytes = primary_lsn > replay ? primary_lsn - replay : 0;
+    long long lag_ms = primary_lsn ? (long long)(lag_seconds(r, replay, now) * 1000.0) : -1;
+    atomic_store(&r->lag_bytes, lag_bytes);
+    atomic_store(&r->lag_ms, lag_ms);
+    /* The primary unreachable: no lag to measure, and reads go nowhere else anyway. */
+    bool usable = lag_ms >= 0 && lag_ms <= r->max_lag_ms;
+    if (!atomic_exchange(&r->up, true))
+        dtm_log_info("postgres replica %s: up", r->name);
+    bool was = atomic_exchange(&r->usable, usable);
+    if (was && !usable)
+        dtm_log_warn("postgres replica %s: %lld ms behind (limit %d), reads go to the primary",
+                     r->name, lag_ms, r->max_lag_ms);
+    else if (!was && usable)
+        dtm_log_info("postgres replica %s: caught up, serving reads", r->name);
+}
+
+static double g_replica_up(void *ud)
+{
+    return atomic_load(&((dtm_pg_replica_t *)ud)->up) ? 1 : 0;
+}
+
+static double g_replica_usable(void *ud)
+{
+    return atomic_load(&((dtm_pg_replica_t *)ud)->usable) ? 1 : 0;
+}
+
+static double g_replica_lag_bytes(void *ud)
+{
+    return (double)atomic_load(&((dtm_pg_replica_t *)ud)->lag_bytes);
+}
+
+static double g_replica_lag_s(void *ud)
+{
+    long long ms = atomic_load(&((dtm_pg_replica_t *)ud)->lag_ms);
+    return ms < 0 ? -1 : ms / 1000.0;
+}
+
+static void replica_metrics(dtm_pg_replica_t *r)
+{
+    char l[160];
+    snprintf(l, sizeof l, "pool=\"%s\"", r->name);
+    dtm_gauge_fn("dtm_pg_replica_up", "The read replica answers and is a standby", l, g_replica_up,
+                 r);
+    dtm_gauge_fn("dtm_pg_replica_usable", "The read replica is up and within the lag limit", l,
+                 g_replica_usable, r);
+    dtm_gauge_fn("dtm_pg_replica_lag_bytes", "WAL bytes the replica has not replayed yet", l,
+                 g_replica_lag_bytes, r);
+    dtm_gauge_fn("dtm_pg_replica_lag_seconds", "How far behind the primary the replica is", l,
+                 g_replica_lag_s, r);
+    static const char help[] = "Reads asking for a replica, by where they ran";
+    snprintf(l, sizeof l, "pool=\"%s\",target=\"replica\",reason=\"ok\"", r->name);
+    r->m_replica = dtm_counter("dtm_db_reads_total", help, l);
+    snprintf(l, sizeof l, "pool=\"%s\",target=\"primary\",reason=\"replica_unusable\"", r->name);
+    r->m_unusable = dtm_counter("dtm_db_reads_total", help, l);
+    snprintf(l, sizeof l, "pool=\"%s\",target=\"primary\",reason=\"read_your_writes\"", r->name);
+    r->m_behind = dtm_counter("dtm_db_reads_total", help, l);
+    snprintf(l, sizeof l, "pool=\"%s\",target=\"primary\",reason=\"replica_failed\"", r->name);
+    r->m_retried = dtm_counter("dtm_db_reads_total", help, l);
+}
+
+dtm_pg_replica_t *dtm_pg_replica_for(const char *service)
+{
+    const char *url = dtm_config_db_replica_url(service);
+    if (!url)
+        return NULL;
+    dtm_pg_pool_t *primary = dtm_pg_pool_for(service);
+    pthread_mutex_lock(&shared_mu);
+    dtm_pg_replica_t *r = replicas;
+    while (r && strcmp(r->url, url) != 0)
+        r = r->next;
+    if (!r) {
+        r = dtm_calloc(1, sizeof *r);
+        r->url = dtm_strdup(url);
+        r->primary = primary;
+        r->max_lag_ms = dtm_cfg.replica_max_lag_ms > 0 ? dtm_cfg.replica_max_lag_ms : 5000;
+        r->pool = dtm_pg_pool_new(url, dtm_cfg.pg_pool_size, dtm_cfg.pg_timeout_ms);
+        dtm_pg_pool_set_statement_timeout(r->pool, dtm_cfg.pg_statement_timeout_ms);
+        dtm_pg_pool_set_transaction_pooler(
+            r->pool, dtm_cfg.pg_pooler && strcmp(dtm_cfg.pg_pooler, "transaction") == 0);
+        atomic_init(&r->lag_ms, -1);
+        const char *main_url = getenv("DATABASE_URL_REPLICA");
+        bool is_default = !service || (main_url && strcmp(main_url, url) == 0);
+        snprintf(r->name, sizeof r->name, "%s", is_default ? "default" : service);
+        for (char *c = r->name; *c; c++)
+            if (*c == '"' || *c == '\\')
+                *c = '_';
+        char pool_name[80];
+        snprintf(pool_name, sizeof pool_name, "%s_replica", r->name);
+        register_metrics(r->pool, pool_name);
+        replica_metrics(r);
+        r->next = replicas;
+        replicas = r;
+        int every = r->max_lag_ms / 4;
+        r->ticker = dtm_ticker_start(every < 50     ? 50
+                                     : every > 1000 ? 1000
+                                                    : every,
+                                     replica_check, r);
+    }
+    pthread_mutex_unlock(&shared_mu);
+    return r;
+}
+
+const char *dtm_pg_replica_name(const dtm_pg_replica_t *r)
+{
+    return r->name;
+}
+
+void dtm_pg_replica_state(dtm_pg_replica_t *r, dtm_pg_replica_state_t *out)
+{
+    out->up = atomic_load(&r->up);
+    out->usable = atomic_load(&r->usable);
+    out->lag_bytes = atomic_load(&r->lag_bytes);
+    out->lag_ms = atomic_load(&r->lag_ms);
+    out->replay_lsn = atomic_load(&r->replay_lsn);
+    out->name = r->name;
+}
+
+void dtm_pg_replicas_each(void (*fn)(dtm_pg_replica_t *r, void *ud), void *ud)
+{
+    pthread_mutex_lock(&shared_mu);
+    dtm_pg_replica_t *r = replicas;
+    pthread_mutex_unlock(&shared_mu);
+    for (; r; r = r->next) /* the list only grows at the head: the tail is stable */
+        fn(r, ud);
+}
+
+static void replicas_shutdown(void)
+{
+    pthread_mutex_lock(&shared_mu);
+    dtm_pg_replica_t *r = replicas;
+    replicas = NULL;
+    pthread_mutex_unlock(&shared_mu);
+    while (r) {
+        dtm_pg_replica_t *next = r->next;
+        dtm_ticker_stop(r->ticker);
+        dtm_gauge_fn_remove(r);
+        dtm_pg_pool_free(r->pool);
+        free(r->url);
+        free(r);
+        r = next;
+    }
+}
+
 void dtm_pg_pools_shutdown(void)
 {
+    replicas_shutdown();
     pthread_mutex_lock(&shared_mu);
     dtm_pg_pool_t *p = shared;
     shared = NULL;
@@ -416,19 +689,129 @@ static void db_release(void *arg)
     pool_release(db->pool, db->c, db->broken);
 }
 
-dtm_db_t *dtm_db_open(dtm_pg_pool_t *p, dtm_arena_t *a)
+static dtm_db_t *db_handle(dtm_pg_pool_t *p, conn_t *c, dtm_arena_t *a)
 {
-    if (!p)
-        return NULL;
-    conn_t *c = pool_acquire(p, p->timeout_ms);
-    if (!c)
-        return NULL;
     dtm_db_t *db = dtm_arena_calloc(a, sizeof *db);
     db->pool = p;
     db->arena = a;
     db->c = c;
     dtm_arena_defer(a, db_release, db);
     return db;
+}
+
+dtm_db_t *dtm_db_open(dtm_pg_pool_t *p, dtm_arena_t *a)
+{
+    if (!p)
+        return NULL;
+    conn_t *c = pool_acquire(p, p->timeout_ms);
+    return c ? db_handle(p, c, a) : NULL;
+}
+
+dtm_db_t *dtm_db_open_read(dtm_pg_pool_t *primary, dtm_pg_replica_t *r, uint64_t min_lsn,
+                           dtm_arena_t *a)
+{
+    if (!r || !atomic_load(&r->usable)) {
+        if (r)
+            dtm_metric_inc(r->m_unusable);
+        return dtm_db_open(primary, a);
+    }
+    conn_t *c = pool_acquire(r->pool, REPLICA_WAIT_MS);
+    if (!c) {
+        /* Refused or exhausted: a refused connect means it went away since the last check. */
+        pthread_mutex_lock(&r->pool->mu);
+        bool exhausted = r->pool->total >= r->pool->size;
+        pthread_mutex_unlock(&r->pool->mu);
+        if (!exhausted)
+            replica_mark_down(r, true);
+        dtm_metric_inc(r->m_unusable);
+        return dtm_db_open(primary, a);
+    }
+    if (min_lsn > atomic_load(&r->replay_lsn)) {
+        /* The caller wrote after our last check: ask the replica where it is now. */
+        char v[64];
+        bool ok = conn_value(c, "SELECT pg_last_wal_replay_lsn()::text", v, sizeof v, 1, NULL);
+        uint64_t now_at = ok ? dtm_pg_lsn_parse(v) : 0;
+        uint64_t prev = atomic_load(&r->replay_lsn);
+        while (now_at > prev && !atomic_compare_exchange_weak(&r->replay_lsn, &prev, now_at)) {
+        }
+        if (!ok || now_at < min_lsn) {
+            pool_release(r->pool, c, !ok);
+            if (!ok)
+                replica_mark_down(r, true);
+            dtm_metric_inc(ok ? r->m_behind : r->m_retried);
+            return dtm_db_open(primary, a);
+        }
+    }
+    dtm_db_t *db = db_handle(r->pool, c, a);
+    db->replica = r;
+    dtm_metric_inc(r->m_replica);
+    return db;
+}
+
+bool dtm_db_on_replica(const dtm_db_t *db)
+{
+    return db && db->replica;
+}
+
+void dtm_db_track_writes(dtm_db_t *db, dtm_db_write_fn fn, void *ud)
+{
+    db->on_write = fn;
+    db->on_write_ud = ud;
+}
+
+/* A write committed on a tracked handle: tell the tracker where the primary's WAL is now. */
+static void note_write(dtm_db_t *db)
+{
+    db->dirty = false;
+    char v[64];
+    uint64_t lsn = 0;
+    if (!db->broken &&
+        conn_value(db->c, "SELECT pg_current_wal_insert_lsn()::text", v, sizeof v, 1, NULL))
+        lsn = dtm_pg_lsn_parse(v);
+    if (!lsn) {
+        /* Committed, but where is unknown: no replica is known to have it (primary until the
+         * mark expires). */
+        dtm_log_warn("postgres: cannot read the commit LSN; the caller reads from the primary");
+        lsn = UINT64_MAX;
+    }
+    db->on_write(db->on_write_ud, lsn);
+}
+
+/* Did this statement (maybe) write? The tag says so for plain writes; a CTE that writes
+ * (WITH u AS (UPDATE ...) SELECT ...) is tagged SELECT, so our SQL text is looked at too. Erring
+ * towards "wrote" costs one LSN round trip, never a stale read. */
+static bool changes_rows(const PGresult *r, const char *sql)
+{
+    const char *tag = PQcmdStatus((PGresult *)r);
+    if (strncmp(tag, "INSERT", 6) == 0 || strncmp(tag, "UPDATE", 6) == 0 ||
+        strncmp(tag, "DELETE", 6) == 0 || strncmp(tag, "MERGE", 5) == 0 ||
+        strncmp(tag, "COPY", 4) == 0)
+        return true;
+    static const char *const verbs[] = {"insert", "update", "delete", "merge", "nextval("};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcasestr(sql, verbs[i]))
+            return true;
+    return false;
+}
+
+/* The replica failed under a read (it stopped, or a recovery conflict cancelled the statement):
+ * move the handle to a primary connection. False when the primary cannot be had either. */
+static bool move_to_primary(dtm_db_t *db)
+{
+    dtm_pg_replica_t *r = db->replica;
+    conn_t *pc = pool_acquire(r->primary, r->primary->timeout_ms);
+    if (!pc)
+        return false;
+    bool lost = db->broken;
+    pool_release(db->pool, db->c, db->broken);
+    if (lost)
+        replica_mark_down(r, true);
+    db->pool = r->primary;
+    db->c = pc;
+    db->broken = false;
+    db->replica = NULL;
+    dtm_metric_inc(r->m_retried);
+    return true;
 }
 
 PGconn *dtm_db_conn(dtm_db_t *db)
@@ -582,8 +965,26 @@ static PGresult *exec_unnamed(PGconn *pg, const char *sql, int nparams, const ch
     return last;
 }
 
+static dtm_err_t db_query(dtm_db_t *db, PGresult **out, const char *sql, int nparams,
+                          const char *const *params);
+
 dtm_err_t dtm_db_query(dtm_db_t *db, PGresult **out, const char *sql, int nparams,
                        const char *const *params)
+{
+    bool outside_txn = db->replica && !db->broken && PQtransactionStatus(db->c->pg) == PQTRANS_IDLE;
+    dtm_err_t err = db_query(db, out, sql, nparams, params);
+    /* A replica read outside a transaction is safe to run again on the primary. */
+    if (outside_txn && (err == DTM_EDB || strcmp(db->sqlstate, "40001") == 0)) {
+        dtm_log_warn("postgres replica %s: read failed (sqlstate %s), re-run on the primary",
+                     db->replica->name, db->sqlstate[0] ? db->sqlstate : "none");
+        if (move_to_primary(db))
+            err = db_query(db, out, sql, nparams, params);
+    }
+    return err;
+}
+
+static dtm_err_t db_query(dtm_db_t *db, PGresult **out, const char *sql, int nparams,
+                          const char *const *params)
 {
     db->sqlstate[0] = db->constraint[0] = '\0';
     if (out)
@@ -607,12 +1008,16 @@ dtm_err_t dtm_db_query(dtm_db_t *db, PGresult **out, const char *sql, int nparam
         PQclear(r);
         return err;
     }
+    if (db->on_write && !db->dirty && changes_rows(r, sql))
+        db->dirty = true;
     if (out) {
         *out = r;
         dtm_arena_defer(db->arena, clear_result, r);
     } else {
         PQclear(r);
     }
+    if (db->dirty && PQtransactionStatus(db->c->pg) == PQTRANS_IDLE)
+        note_write(db); /* autocommit */
     return DTM_OK;
 }
 
@@ -638,11 +1043,16 @@ dtm_err_t dtm_db_begin(dtm_db_t *db)
 
 dtm_err_t dtm_db_commit(dtm_db_t *db)
 {
-    return simple(db, "COMMIT");
+    dtm_err_t err = simple(db, "COMMIT");
+    if (err == DTM_OK && db->dirty)
+        note_write(db);
+    db->dirty = false;
+    return err;
 }
 
 void dtm_db_rollback(dtm_db_t *db)
 {
+    db->dirty = false;
     if (!db->broken && PQtransactionStatus(db->c->pg) != PQTRANS_IDLE)
         simple(db, "ROLLBACK");
 }

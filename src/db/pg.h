@@ -10,9 +10,11 @@
 #include "core/err.h"
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct dtm_pg_pool dtm_pg_pool_t;
 typedef struct dtm_db dtm_db_t;
+typedef struct dtm_pg_replica dtm_pg_replica_t;
 
 /** New pool for `url` holding at most `size` connections (made lazily). Caller frees, after
  *  every handle from it has been released (their arenas freed). */
@@ -34,6 +36,55 @@ void dtm_pg_pool_set_transaction_pooler(dtm_pg_pool_t *p, bool on);
 dtm_pg_pool_t *dtm_pg_pool_for(const char *service);
 /** Free every pool made by dtm_pg_pool_for (shutdown). */
 void dtm_pg_pools_shutdown(void);
+
+/** The read replica of a service: DATABASE_URL_<SERVICE>_REPLICA or DATABASE_URL_REPLICA (see
+ *  dtm_config_db_replica_url), one per distinct URL, created on first use with its own pool and
+ *  a checker thread (every DTM_REPLICA_MAX_LAG_MS / 4, at most 1 s) that asks the standby for
+ *  pg_is_in_recovery() and pg_last_wal_replay_lsn() and the primary for pg_current_wal_lsn().
+ *  The lag in time is measured against the primary's LSN history (when did the primary last
+ *  stand where the replica now stands), never pg_last_xact_replay_timestamp(), which goes stale
+ *  when the primary is idle. A replica that is down, not in recovery, or more than
+ *  DTM_REPLICA_MAX_LAG_MS behind is skipped. NULL when no replica URL is configured. */
+dtm_pg_replica_t *dtm_pg_replica_for(const char *service);
+
+/** "default" (DATABASE_URL_REPLICA) or the service of a DATABASE_URL_<SERVICE>_REPLICA. */
+const char *dtm_pg_replica_name(const dtm_pg_replica_t *r);
+
+/** Replica state for /health and /metrics. */
+typedef struct {
+    bool up;            /* answers and is a standby */
+    bool usable;        /* up and within DTM_REPLICA_MAX_LAG_MS */
+    uint64_t lag_bytes; /* primary's LSN - replica's replay LSN at the last check */
+    long long lag_ms;   /* -1 when unknown */
+    uint64_t replay_lsn;
+    const char *name; /* "default" or the service */
+} dtm_pg_replica_state_t;
+void dtm_pg_replica_state(dtm_pg_replica_t *r, dtm_pg_replica_state_t *out);
+/** Every replica made so far (for /health): calls fn for each. */
+void dtm_pg_replicas_each(void (*fn)(dtm_pg_replica_t *r, void *ud), void *ud);
+
+/** A handle for a read-only request (no writes, no transaction needed for consistency across
+ *  services): a replica connection when `r` is usable and has replayed at least `min_lsn` (the
+ *  caller's last write, 0 when none: read-your-writes), else a primary connection. A statement
+ *  that fails on the replica with a lost connection or a recovery conflict outside a
+ *  transaction is re-run on the primary, so a standby going away costs no request. NULL (answer
+ *  503) only when the primary cannot be reached either. */
+dtm_db_t *dtm_db_open_read(dtm_pg_pool_t *primary, dtm_pg_replica_t *r, uint64_t min_lsn,
+                           dtm_arena_t *a);
+/** True when the handle is (still) on a replica. */
+bool dtm_db_on_replica(const dtm_db_t *db);
+
+/** Write tracking for read-your-writes: after a statement that may have written (tagged INSERT,
+ *  UPDATE, DELETE, MERGE or COPY, or whose SQL names one of those: CTE writes are tagged SELECT)
+ *  commits on this handle (autocommit, or the COMMIT of its transaction), fn(ud, lsn) gets the
+ *  primary's pg_current_wal_insert_lsn(), which is at or past the commit record (UINT64_MAX when
+ *  it cannot be read: no replica is then good enough). A function with side effects called from
+ *  a plain SELECT is not seen. Costs one round trip per committed write. */
+typedef void (*dtm_db_write_fn)(void *ud, uint64_t lsn);
+void dtm_db_track_writes(dtm_db_t *db, dtm_db_write_fn fn, void *ud);
+
+/** "16/B374D848" -> 64-bit LSN; 0 for NULL or garbage. */
+uint64_t dtm_pg_lsn_parse(const char *s);
 
 /** Gauges: connections in use / idle / max, waits, errors (exported to /metrics). */
 typedef struct {

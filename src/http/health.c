@@ -96,6 +96,18 @@ void dtm_health_set_remote(dtm_health_remote_fn fn)
     g_remote = fn;
 }
 
+static struct {
+    const char *key;
+    dtm_health_section_fn fn;
+} g_sections[4];
+static int g_nsections;
+
+void dtm_health_add_section(const char *key, dtm_health_section_fn fn)
+{
+    if (g_nsections < (int)(sizeof g_sections / sizeof g_sections[0]))
+        g_sections[g_nsections++] = (typeof(g_sections[0])){key, fn};
+}
+
 /* One round: each distinct (fn, ud) runs once (several services sharing a pool ping it once). */
 void dtm_health_probe_now(void)
 {
@@ -187,10 +199,16 @@ json_t *dtm_health_document(dtm_health_t *overall)
     }
     json_t *deps = dependencies_document(&worst);
     *overall = (dtm_health_t)worst;
-    return json_pack("{s:s,s:s,s:s,s:I,s:o,s:o}", "status", dtm_health_name(*overall), "service",
-                     c->process_service ? c->process_service : "dtm", "version", DTM_VERSION,
-                     "uptimeSeconds", (json_int_t)(dtm_mono_s() - g_started), "services", services,
-                     "dependencies", deps);
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:I,s:o,s:o}", "status", dtm_health_name(*overall),
+                            "service", c->process_service ? c->process_service : "dtm", "version",
+                            DTM_VERSION, "uptimeSeconds", (json_int_t)(dtm_mono_s() - g_started),
+                            "services", services, "dependencies", deps);
+    for (int i = 0; i < g_nsections; i++) {
+        json_t *v = g_sections[i].fn();
+        if (v)
+            json_object_set_new(doc, g_sections[i].key, v);
+    }
+    return doc;
 }
 
 /* The rendered document, per thread (each loop thread renders its own: no lock on the hot

@@ -44,6 +44,12 @@ void dtm_health_stop(void);
 typedef json_t *(*dtm_health_remote_fn)(dtm_health_t *worst);
 void dtm_health_set_remote(dtm_health_remote_fn fn);
 
+/** A section of /health that a lower layer reports (e.g. "replicas": the read replicas' state
+ *  and lag). fn returns a new JSON value, or NULL to leave the section out; called on the loop
+ *  thread, must not block (read cached state). At most 4; before dtm_health_start. */
+typedef json_t *(*dtm_health_section_fn)(void);
+void dtm_health_add_section(const char *key, dtm_health_section_fn fn);
+
 /** The whole /health document and its overall status (new reference). */
 json_t *dtm_health_document(dtm_health_t *overall);
 

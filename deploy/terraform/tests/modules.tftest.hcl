@@ -116,7 +116,7 @@ run "ecs_services_alb_autoscaling" {
     error_message = "No secret travels as a plain environment variable."
   }
   assert {
-    condition     = alltrue([for t in aws_ecs_task_definition.service : length([for s in jsondecode(t.container_definitions)[0].secrets : s if startswith(s.valueFrom, "arn:aws:secretsmanager:")]) == 4])
+    condition     = alltrue([for t in aws_ecs_task_definition.service : length([for s in jsondecode(t.container_definitions)[0].secrets : s if startswith(s.valueFrom, "arn:aws:secretsmanager:")]) == 5])
     error_message = "DATABASE_URL, REDIS_URL and the JWT keys come from Secrets Manager."
   }
   assert {
@@ -196,8 +196,49 @@ run "rds_pitr_and_protection" {
     error_message = "DATABASE_URL is written to the secret with TLS required."
   }
   assert {
+    condition     = length(aws_db_instance.replica) == 0 && jsondecode(aws_secretsmanager_secret_version.database.secret_string).DATABASE_URL_REPLICA == ""
+    error_message = "No read replica unless asked for; DATABASE_URL_REPLICA empty (unset for dtm)."
+  }
+  assert {
     condition     = aws_vpc_security_group_ingress_rule.db_from_tasks.referenced_security_group_id == "sg-tasks" && aws_vpc_security_group_ingress_rule.db_from_tasks.from_port == 5432
     error_message = "PostgreSQL only from the tasks' security group."
+  }
+}
+
+run "rds_read_replica" {
+  command = apply
+  # Its own state: the secret version ignores changes, so an update of the run above would keep
+  # that run's (replica-less) secret.
+  state_key = "rds_read_replica"
+  module {
+    source = "./modules/rds"
+  }
+  variables {
+    name                  = "dtm-test"
+    vpc_id                = "vpc-123"
+    subnet_ids            = ["subnet-a", "subnet-b"]
+    client_security_group = "sg-tasks"
+    instance_class        = "db.r6g.large"
+    allocated_storage     = 100
+    multi_az              = true
+    backup_retention_days = 35
+    deletion_protection   = true
+    skip_final_snapshot   = false
+    master_password       = "test-only-not-a-secret-0123456789"
+    kms_key_arn           = "arn:aws:kms:eu-west-1:111111111111:key/k"
+    database_secret_id    = "dtm-test/database"
+    redis_url             = "redis://cache:6379/0"
+    performance_insights  = false
+    monitoring_sns_topic  = ""
+    read_replica          = true
+  }
+  assert {
+    condition     = aws_db_instance.replica[0].replicate_source_db == aws_db_instance.this.identifier && aws_db_instance.replica[0].storage_encrypted && !aws_db_instance.replica[0].publicly_accessible
+    error_message = "An encrypted, private replica of the primary."
+  }
+  assert {
+    condition     = startswith(jsondecode(aws_secretsmanager_secret_version.database.secret_string).DATABASE_URL_REPLICA, "postgresql://dtm:") && endswith(jsondecode(aws_secretsmanager_secret_version.database.secret_string).DATABASE_URL_REPLICA, "/dtm?sslmode=require")
+    error_message = "DATABASE_URL_REPLICA is written to the secret with TLS required."
   }
 }
 

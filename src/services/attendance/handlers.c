@@ -614,7 +614,7 @@ void attendance_list(dtm_req_t *req)
     }
     if (!dtm_req_own_scope(req, &f.user_id, "attendance"))
         return;
-    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
+    dtm_db_t *db = dtm_svc_db_read(req, "attendance", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -720,7 +720,7 @@ void attendance_team(dtm_req_t *req)
     }
     dtm_buf_puts(ids, "}");
 
-    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
+    dtm_db_t *db = dtm_svc_db_read(req, "attendance", req->arena);
     if (!db)
         return;
     const char *day, *start, *end;

@@ -213,7 +213,7 @@ static void report(dtm_req_t *req, report_fn fn, const col_t *cols, const char *
     int page = 1, limit = 20;
     if (!csv && !dtm_req_page(req, &page, &limit))
         return;
-    dtm_db_t *db = dtm_svc_db(req, "reports", req->arena);
+    dtm_db_t *db = dtm_svc_db_read(req, "reports", req->arena);
     if (!db)
         return;
     reports_views_t views;
@@ -277,7 +277,7 @@ void reports_summary(dtm_req_t *req)
         return;
     }
     dtm_valid_cleanup(&v);
-    dtm_db_t *db = dtm_svc_db(req, "reports", req->arena);
+    dtm_db_t *db = dtm_svc_db_read(req, "reports", req->arena);
     if (!db)
         return;
     reports_views_t views;

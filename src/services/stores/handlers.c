@@ -155,7 +155,7 @@ void stores_list(dtm_req_t *req)
         }
         f.search = stores_like_pattern(req->arena, search);
     }
-    dtm_db_t *db = dtm_svc_db(req, "stores", req->arena);
+    dtm_db_t *db = dtm_svc_db_read(req, "stores", req->arena);
     if (!db)
         return;
     PGresult *r;

@@ -307,7 +307,7 @@ void todos_list(dtm_req_t *req)
         return;
     }
     dtm_valid_cleanup(&v);
-    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
+    dtm_db_t *db = dtm_svc_db_read(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *r;
@@ -759,7 +759,7 @@ void todos_bulk_assign(dtm_req_t *req)
 
 void todos_stats(dtm_req_t *req)
 {
-    dtm_db_t *db = dtm_svc_db(req, "todos", req->arena);
+    dtm_db_t *db = dtm_svc_db_read(req, "todos", req->arena);
     if (!db)
         return;
     PGresult *r;

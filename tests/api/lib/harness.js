@@ -835,6 +835,7 @@ async function pgTemplate(owner) {
 /**
  * A private PostgreSQL 15 cluster on a free port (trust auth, loopback only, fsync off).
  * opts.settings: extra server settings, e.g. {archive_mode: 'on', archive_command: '...'}.
+ * opts.standbyOf: another such handle: start a streaming hot standby of it (pg_basebackup -R).
  * Returns {url, port, dir, dataDir, start(), stop(), restart(), kill(), destroy()}; `url` points
  * at the `postgres` database (startDtm({pg}) creates its own database there).
  */
@@ -845,9 +846,16 @@ async function startPostgres(opts = {}) {
     const dataDir = path.join(dir, 'data');
     const port = await freePort();
     const asOwner = { ...owner, cwd: dir };
-    // initdb takes seconds on a busy machine; copying a cluster made once takes milliseconds.
-    const template = await pgTemplate(owner);
-    await run('cp', ['-a', template, dataDir], asOwner);
+    if (opts.standbyOf) {
+        // A streaming standby of another startPostgres() cluster: a base backup with -R
+        // (standby.signal + primary_conninfo), WAL streamed during the copy.
+        const p = opts.standbyOf;
+        await run(path.join(PG_BINDIR, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(p.port), '-U', 'postgres', '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast'], asOwner);
+    } else {
+        // initdb takes seconds on a busy machine; copying a cluster made once takes milliseconds.
+        const template = await pgTemplate(owner);
+        await run('cp', ['-a', template, dataDir], asOwner);
+    }
     const settings = {
         listen_addresses: '127.0.0.1',
         port: String(port),
@@ -908,6 +916,11 @@ async function startPostgres(opts = {}) {
     live.add(h);
     await h.start();
     return h;
+}
+
+/** A hot standby of `primary` (a startPostgres() handle) on its own port: same handle shape. */
+function startStandby(primary, opts = {}) {
+    return startPostgres({ ...opts, standbyOf: primary });
 }
 
 /**
@@ -1005,6 +1018,7 @@ process.on('exit', () => {
 module.exports = {
     startDtm,
     startPostgres,
+    startStandby,
     startRedis,
     api,
     login,

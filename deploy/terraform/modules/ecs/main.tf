@@ -28,6 +28,7 @@ locals {
   # appear in the task definition, the state or the console.
   secrets = [
     { name = "DATABASE_URL", valueFrom = "${var.database_secret_arn}:DATABASE_URL::" },
+    { name = "DATABASE_URL_REPLICA", valueFrom = "${var.database_secret_arn}:DATABASE_URL_REPLICA::" },
     { name = "REDIS_URL", valueFrom = "${var.database_secret_arn}:REDIS_URL::" },
     { name = "DTM_JWT_SECRET", valueFrom = "${var.jwt_secret_arn}:DTM_JWT_SECRET::" },
     { name = "DTM_JWT_PREVIOUS_SECRETS", valueFrom = "${var.jwt_secret_arn}:DTM_JWT_PREVIOUS_SECRETS::" },

@@ -89,6 +89,34 @@ resource "aws_db_instance" "this" {
   }
 }
 
+# A streaming read replica for dtm's list and report reads (DATABASE_URL_REPLICA; dtm skips it
+# when it lags past DTM_REPLICA_MAX_LAG_MS and keeps read-your-writes, docs/operations.md).
+resource "aws_db_instance" "replica" {
+  count               = var.read_replica ? 1 : 0
+  identifier          = "${var.name}-replica"
+  replicate_source_db = aws_db_instance.this.identifier
+  instance_class      = var.instance_class
+
+  storage_type      = "gp3"
+  storage_encrypted = true
+  kms_key_id        = var.kms_key_arn
+
+  vpc_security_group_ids = [aws_security_group.db.id]
+  parameter_group_name   = aws_db_parameter_group.this.name
+  publicly_accessible    = false
+  multi_az               = false
+
+  backup_retention_period = 0 # the primary's backups and WAL are the copy
+  skip_final_snapshot     = true
+  deletion_protection     = false
+
+  auto_minor_version_upgrade          = true
+  performance_insights_enabled        = var.performance_insights
+  performance_insights_kms_key_id     = var.performance_insights ? var.kms_key_arn : null
+  enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
+  iam_database_authentication_enabled = true
+}
+
 resource "aws_secretsmanager_secret_version" "database" {
   secret_id = var.database_secret_id
   secret_string = jsonencode({
@@ -97,7 +125,9 @@ resource "aws_secretsmanager_secret_version" "database" {
     host         = aws_db_instance.this.address
     port         = aws_db_instance.this.port
     DATABASE_URL = "postgresql://${aws_db_instance.this.username}:${var.master_password}@${aws_db_instance.this.endpoint}/dtm?sslmode=require"
-    REDIS_URL    = var.redis_url
+    # Empty without a replica: dtm treats an empty DATABASE_URL_REPLICA as unset.
+    DATABASE_URL_REPLICA = var.read_replica ? "postgresql://${aws_db_instance.this.username}:${var.master_password}@${aws_db_instance.replica[0].endpoint}/dtm?sslmode=require" : ""
+    REDIS_URL            = var.redis_url
   })
   lifecycle {
     ignore_changes = [secret_string]

@@ -23,3 +23,8 @@ output "deletion_protection" {
   description = "Deletion protection"
   value       = aws_db_instance.this.deletion_protection
 }
+
+output "replica_endpoint" {
+  description = "host:port of the read replica, or empty"
+  value       = var.read_replica ? aws_db_instance.replica[0].endpoint : ""
+}

@@ -79,3 +79,9 @@ variable "monitoring_sns_topic" {
   description = "SNS topic for alarms, or empty"
   type        = string
 }
+
+variable "read_replica" {
+  description = "A streaming read replica (DATABASE_URL_REPLICA in the database secret)"
+  type        = bool
+  default     = false
+}

@@ -14,6 +14,7 @@
 #   micro       the API suite against the microservices topology (when src/gateway/ exists)
 #   pgbouncer   the API suite through a real PgBouncer in transaction mode (tests/pgbouncer/run.sh)
 #   web         web client lint, type-check and unit tests (npm scripts lint, typecheck, test)
+#               and the OpenAPI document's lint (lint:api: Redocly CLI, web/redocly.yaml)
 #   e2e         browser tests: tests/e2e/run.sh, else web's `e2e` npm script, else
 #               node --test tests/e2e/*.test.{js,mjs}
 #   deploy      scripts/deploy-check.sh (or deploy/check.sh): the deployment file checks,
@@ -143,7 +144,7 @@ suite() {
         ;;
     pgbouncer) with_test_env bash tests/pgbouncer/run.sh ;;
     web)
-        scripts/web.sh run lint typecheck test
+        scripts/web.sh run lint lint:api typecheck test
         ;;
     e2e)
         if [ -f tests/e2e/run.sh ]; then

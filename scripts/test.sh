@@ -131,15 +131,18 @@ suite() {
         ;;
     api)
         mapfile -t files < <(api_files)
+        scripts/web.sh install || return 1 # js-yaml and ajv of the contract check (tests/api/lib/contract.js)
         DTM_BIN="$ROOT/$BUILD/dtm" "${NODE_TEST[@]}" "${files[@]}"
         ;;
     api-asan)
         mapfile -t files < <(api_files)
+        scripts/web.sh install || return 1 # js-yaml and ajv of the contract check (tests/api/lib/contract.js)
         env "${SAN_ENV[@]}" DTM_BIN="$ROOT/$ASAN_BUILD/dtm" DTM_TEST_START_TIMEOUT_MS=90000 \
             "${NODE_TEST[@]}" "${files[@]}"
         ;;
     micro)
         mapfile -t files < <(api_files)
+        scripts/web.sh install || return 1 # js-yaml and ajv of the contract check (tests/api/lib/contract.js)
         DTM_TEST_TOPOLOGY=micro "${NODE_TEST[@]}" "${files[@]}"
         ;;
     pgbouncer) with_test_env bash tests/pgbouncer/run.sh ;;

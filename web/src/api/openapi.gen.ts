@@ -1072,21 +1072,22 @@ export interface components {
              */
             capturedAt?: string;
         };
+        /** @description a punch's position; on a punch-out that gave none, the coordinates are null */
         Location: {
-            latitude: number;
-            longitude: number;
-            accuracyM?: number;
-            distanceM?: number;
+            latitude: number | null;
+            longitude: number | null;
+            accuracyM?: number | null;
+            distanceM?: number | null;
             /**
              * Format: date-time
              * @description when the person punched (= punchInAt / punchOutAt)
              */
-            capturedAt?: string;
+            capturedAt?: string | null;
             /**
              * Format: date-time
              * @description when the server received the punch (later for offline captures)
              */
-            receivedAt?: string;
+            receivedAt?: string | null;
         };
         Visit: {
             /** Format: uuid */
@@ -1631,6 +1632,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
         };
     };
@@ -2417,6 +2419,7 @@ export interface operations {
         };
         responses: {
             200: components["responses"]["TodoOne"];
+            400: components["responses"]["Error"];
             404: components["responses"]["NotFound"];
             /** @description invalid_captured_at (outside 72 h back .. 5 min ahead, or before the record it closes) */
             422: {
@@ -2744,7 +2747,17 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["Error"];
             403: components["responses"]["Forbidden"];
+            /** @description unknown store */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     streamAttendanceEvents: {
@@ -2796,7 +2809,11 @@ export interface operations {
     };
     getReportSummary: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description default today */
+                date?: string;
+                storeId?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2812,6 +2829,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            400: components["responses"]["Error"];
             403: components["responses"]["Forbidden"];
         };
     };

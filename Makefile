@@ -9,11 +9,11 @@
 #   make web          the web client (only when web/package.json exists)
 #   make bench        load benchmarks (wrk, nginx baseline); not part of make test
 #                     (bench-foundation: bench/run.sh only; bench-NAME: bench/NAME/run.sh)
-#   make clean        remove build/, build-asan/, web/dist, test-output/
+#   make clean        remove build/, build-asan/, web/dist, mobile/dist, test-output/
 #   make distclean    clean, and stop and delete the local stacks (var/)
 #
 # Suites (each also runs alone; `make test` runs every one whose files exist):
-#   test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-pgbouncer test-web test-e2e
+#   test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-pgbouncer test-web test-mobile test-e2e
 #   deploy-check test-monitoring test-backup test-fuzz
 SHELL := /bin/bash
 BUILD ?= build
@@ -26,7 +26,7 @@ CMAKE_ARGS ?=
 export DTM_TEST_VAR := $(TEST_VAR)
 
 .PHONY: all deps build asan web run test test-stack test-stack-stop stack-start stack-stop \
-	stack-status test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-pgbouncer test-web test-e2e \
+	stack-status test-scripts test-unit test-unit-asan test-api test-api-asan test-micro test-pgbouncer test-web test-mobile test-e2e \
 	deploy-check test-monitoring test-backup test-fuzz bench clean distclean help
 
 all: build
@@ -83,6 +83,8 @@ test-pgbouncer: build test-stack
 	@scripts/test.sh pgbouncer
 test-web: web
 	@scripts/test.sh web
+test-mobile:
+	@scripts/test.sh mobile
 test-e2e: build web test-stack
 	@scripts/test.sh e2e
 deploy-check: build
@@ -103,7 +105,7 @@ bench-%: build
 	@scripts/bench.sh $*
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) web/dist test-output
+	rm -rf $(BUILD) $(ASAN_BUILD) web/dist mobile/dist test-output
 
 distclean: clean
 	-@DTM_VAR_DIR=$(TEST_VAR) scripts/stack.sh destroy

@@ -151,7 +151,7 @@ step_compose() {
     done
     # The production layout: every target as `serve --target <name>` with the guide's checks.
     env -i PATH="$PATH" HOME="$VAR" "${envs[@]}" docker-compose --env-file "$VAR/empty.env" -f deploy/compose/docker-compose.yml config >"$VAR/compose.prod" 2>&1
-    for t in gateway auth users todos stores attendance reports visits audits; do
+    for t in gateway auth users todos stores attendance reports notifications visits audits approvals; do
         grep -A4 "^  $t:$" "$VAR/compose.prod" >/dev/null || {
             echo "docker-compose.yml: no service $t"
             rc=1

@@ -16,7 +16,7 @@ core build-essential
 core cmake
 core pkg-config
 core libuv1-dev
-core libhttp-parser-dev
+core node-llhttp
 core libpq-dev
 core libhiredis-dev
 core libjansson-dev

@@ -15,6 +15,7 @@
 #   pgbouncer   the API suite through a real PgBouncer in transaction mode (tests/pgbouncer/run.sh)
 #   web         web client lint, type-check and unit tests (npm scripts lint, typecheck, test)
 #               and the OpenAPI document's lint (lint:api: Redocly CLI, web/redocly.yaml)
+#   mobile      mobile app (Expo) lint, type-check and Jest tests (scripts/web.sh --dir mobile)
 #   e2e         browser tests: tests/e2e/run.sh, else web's `e2e` npm script, else
 #               node --test tests/e2e/*.test.{js,mjs}
 #   deploy      scripts/deploy-check.sh (or deploy/check.sh): the deployment file checks,
@@ -57,7 +58,7 @@ if [ -f "$ROOT/tests/lsan.supp" ]; then
 fi
 NODE_TEST=(node --test --test-reporter=spec --test-timeout=600000)
 
-ALL_SUITES=(scripts unit unit-asan api api-asan micro pgbouncer web e2e deploy monitoring backup fuzz)
+ALL_SUITES=(scripts unit unit-asan api api-asan micro pgbouncer web mobile e2e deploy monitoring backup fuzz)
 
 shopt -s nullglob
 
@@ -93,6 +94,7 @@ present() {
     micro) [ -n "$(api_files)" ] && [ -n "$(find src/gateway -name '*.c' 2>/dev/null | head -n1)" ] ;;
     pgbouncer) [ -f tests/pgbouncer/run.sh ] && [ -n "$(api_files)" ] ;;
     web) [ -f web/package.json ] ;;
+    mobile) [ -f mobile/package.json ] ;;
     e2e) [ -f tests/e2e/run.sh ] || [ -n "$(node_tests_in tests/e2e)" ] ;;
     deploy) [ -f scripts/deploy-check.sh ] || [ -f deploy/check.sh ] ;;
     monitoring) [ -f tests/monitoring/run.sh ] || [ -n "$(node_tests_in tests/monitoring)" ] ;;
@@ -114,8 +116,19 @@ run_dir_suite() { # dir
     fi
 }
 
+tests_npm() { # the API tests' npm packages (tests/package.json: SMTP server, the contract check's ajv)
+    [ -f tests/package.json ] || return 0
+    if [ ! -f tests/node_modules/.package-lock.json ] ||
+        [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
+        (cd tests && npm ci --no-audit --no-fund --loglevel=error) || return 1
+    fi
+}
+
 suite() {
     local files
+    case "$1" in
+    api | api-asan | micro | pgbouncer) tests_npm || return 1 ;;
+    esac
     case "$1" in
     scripts)
         # Ours only: other owners check their own scripts (deploy/check.sh).
@@ -131,23 +144,23 @@ suite() {
         ;;
     api)
         mapfile -t files < <(api_files)
-        scripts/web.sh install || return 1 # js-yaml and ajv of the contract check (tests/api/lib/contract.js)
         DTM_BIN="$ROOT/$BUILD/dtm" "${NODE_TEST[@]}" "${files[@]}"
         ;;
     api-asan)
         mapfile -t files < <(api_files)
-        scripts/web.sh install || return 1 # js-yaml and ajv of the contract check (tests/api/lib/contract.js)
         env "${SAN_ENV[@]}" DTM_BIN="$ROOT/$ASAN_BUILD/dtm" DTM_TEST_START_TIMEOUT_MS=90000 \
             "${NODE_TEST[@]}" "${files[@]}"
         ;;
     micro)
         mapfile -t files < <(api_files)
-        scripts/web.sh install || return 1 # js-yaml and ajv of the contract check (tests/api/lib/contract.js)
         DTM_TEST_TOPOLOGY=micro "${NODE_TEST[@]}" "${files[@]}"
         ;;
     pgbouncer) with_test_env bash tests/pgbouncer/run.sh ;;
     web)
         scripts/web.sh run lint lint:api typecheck test
+        ;;
+    mobile)
+        scripts/web.sh --dir mobile run lint typecheck test
         ;;
     e2e)
         if [ -f tests/e2e/run.sh ]; then
@@ -180,6 +193,11 @@ count_log() { # log -> "passed failed skipped" (empty when nothing recognised)
         /tests passed, [0-9]+ tests? failed out of [0-9]+/ {
             for (i = 1; i <= NF; i++) { if ($i == "out") tot = $(i + 2); if ($(i+1) ~ /^tests?$/ && $(i+2) == "failed") fl = $i }
             p += tot - fl; f += fl; seen = 1
+        }
+        /^Tests: +[0-9]+ / { # Jest: "Tests:       1 failed, 2 skipped, 6 passed, 9 total"
+            for (i = 2; i < NF; i += 2) { w = $(i + 1); sub(/,$/, "", w)
+                if (w == "passed") p += $i; else if (w == "failed") f += $i; else if (w == "skipped" || w == "todo") s += $i }
+            seen = 1
         }
         /^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed/ && !/^total:/ {
             line = $0; sub(/^[A-Za-z]+: /, "", line); split(line, a, /[ ,]+/)
@@ -259,6 +277,7 @@ step make -s build
 step make -s asan
 step scripts/web.sh build
 step make -s test-stack
+step tests_npm
 run_suites "${ALL_SUITES[@]}"
 rc=$?
 echo "make test: $(($(date +%s) - T0)) s"

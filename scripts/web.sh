@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The web client: install its npm dependencies when they changed, then run an npm script.
+# The web client (or, with --dir mobile, the mobile app): install its npm dependencies when they
+# changed, then run an npm script.
 #
+#   scripts/web.sh [--dir DIR] ...  DIR is web (default) or mobile, relative to the repository
 #   scripts/web.sh install         npm ci (or npm install without a lock file), skipped when
 #                                  node_modules is newer than package-lock.json
 #   scripts/web.sh build           install, then `npm run build` (web/dist, served by the gateway)
 #   scripts/web.sh run SCRIPT...   install, then each `npm run SCRIPT` that package.json defines
 #
-# Does nothing when web/package.json does not exist.
+# Does nothing when DIR/package.json does not exist.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../web" 2>/dev/null || {
-    echo "web: no web/ directory, skipped"
+APP=web
+if [ "${1:-}" = --dir ]; then
+    APP=$2
+    shift 2
+fi
+cd "$(dirname "${BASH_SOURCE[0]}")/../$APP" 2>/dev/null || {
+    echo "$APP: no $APP/ directory, skipped"
     exit 0
 }
 if [ ! -f package.json ]; then
-    echo "web: no web/package.json, skipped"
+    echo "$APP: no $APP/package.json, skipped"
     exit 0
 fi
 
@@ -44,10 +51,10 @@ run)
     install
     for s in "$@"; do
         if has_script "$s"; then
-            echo "web: npm run $s"
+            echo "$APP: npm run $s"
             npm run --silent "$s"
         else
-            echo "web: no '$s' script, skipped"
+            echo "$APP: no '$s' script, skipped"
         fi
     done
     ;;

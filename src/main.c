@@ -29,6 +29,7 @@ static const command_t commands[] = {
     {"user", dtm_cli_user, "user administration (create-admin, ...)"},
     {"backup", dtm_cli_backup, "backups: run, list, show, verify, restore, prune"},
     {"health", dtm_cli_health, "comprehensive health check (exit 0 ok, 1 degraded, 2 down)"},
+    {"outbox", dtm_cli_outbox, "outbox status; requeue dead letters"},
     {"config", dtm_cli_config, "print the effective configuration, secrets redacted"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "this text"},

@@ -14,6 +14,7 @@ const IMAGE = 'dtm'; // overlays pin it with `images:` (registry + tag)
 const UID = 10001;
 
 // Targets and their default ports (DESIGN.md). `uploads`: reads/writes DTM_DATA_DIR/uploads.
+// `mail`: gets the SMTP settings.
 const TARGETS = [
     { name: 'gateway', port: 3000, tier: 'gateway' },
     { name: 'auth', port: 3001, tier: 'service' },
@@ -22,8 +23,10 @@ const TARGETS = [
     { name: 'stores', port: 3004, tier: 'service' },
     { name: 'attendance', port: 3005, tier: 'service', uploads: true },
     { name: 'reports', port: 3006, tier: 'service' },
+    { name: 'notifications', port: 3007, tier: 'service', mail: true },
     { name: 'visits', port: 3008, tier: 'service' },
     { name: 'audits', port: 3009, tier: 'service', uploads: true },
+    { name: 'approvals', port: 3010, tier: 'service' },
 ];
 const SERVICES = TARGETS.filter((t) => t.tier === 'service');
 
@@ -61,6 +64,12 @@ const secretEnv = [
       valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'DTM_JWT_PREVIOUS_SECRETS', optional: true } } },
 ];
 
+// `mail`: sends e-mail (services/common/smtp.h); the SMTP URL may carry credentials.
+const mailEnv = [
+    { name: 'DTM_SMTP_URL', valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'DTM_SMTP_URL', optional: true } } },
+    { name: 'DTM_MAIL_FROM', valueFrom: { secretKeyRef: { name: 'dtm-secrets', key: 'DTM_MAIL_FROM', optional: true } } },
+];
+
 const podSecurity = {
     runAsNonRoot: true,
     runAsUser: UID,
@@ -87,8 +96,8 @@ function deployment(t) {
         volumes.push({ name: 'backups', persistentVolumeClaim: { claimName: 'dtm-backups', readOnly: true } });
         mounts.push({ name: 'backups', mountPath: '/var/lib/dtm/backups', readOnly: true });
     }
-    const probe = (extra) => ({
-        httpGet: { path: '/health', port: 'http' },
+    const probe = (path, extra) => ({
+        httpGet: { path, port: 'http' },
         timeoutSeconds: 10,
         ...extra,
     });
@@ -98,14 +107,14 @@ function deployment(t) {
         imagePullPolicy: 'IfNotPresent',
         args: ['serve', '--target', t.name],
         ports: [{ name: 'http', containerPort: t.port, protocol: 'TCP' }],
-        env: [{ name: 'DTM_PORT', value: String(t.port) }, ...secretEnv],
+        env: [{ name: 'DTM_PORT', value: String(t.port) }, ...secretEnv, ...(t.mail ? mailEnv : [])],
         envFrom: [{ configMapRef: { name: 'dtm-config' } }],
-        // /health answers 503 only when this process is down (not when Redis is: degraded).
-        startupProbe: probe({ periodSeconds: 5, failureThreshold: 24 }),
-        readinessProbe: probe({ periodSeconds: 10, failureThreshold: 3 }),
-        // Generous: a PostgreSQL outage makes /health 503 too, and restarting every pod would
-        // not bring the database back. Five minutes of failures means the process is wedged.
-        livenessProbe: probe({ periodSeconds: 30, failureThreshold: 10 }),
+        // /livez: the process serves (no dependency); /readyz: 503 while a database it needs
+        // is down (not when Redis is: degraded), which takes the pod out of rotation without
+        // restarting it: restarting every pod would not bring the database back.
+        startupProbe: probe('/livez', { periodSeconds: 5, failureThreshold: 24 }),
+        readinessProbe: probe('/readyz', { periodSeconds: 10, failureThreshold: 3 }),
+        livenessProbe: probe('/livez', { periodSeconds: 15, failureThreshold: 4 }),
         resources: {
             requests: { cpu: '100m', memory: '128Mi' },
             limits: { cpu: '1', memory: '512Mi' },

@@ -3,7 +3,7 @@
 # Rolling deploy of one dtm image to every ECS service of a cluster, with automatic rollback.
 #
 #   deploy/scripts/ecs-deploy.sh --cluster dtm-prod --image REPO:TAG --health-url URL \
-#       [--services "gateway auth users todos stores attendance reports visits audits"] [--checks 10] [--migrate]
+#       [--services "gateway auth users todos stores attendance reports notifications visits audits approvals"] [--checks 10] [--migrate]
 #
 # 1. For each service: read its current task definition (kept for rollback) and register a new
 #    revision identical except for the image. With --migrate, run `dtm migrate` once as a
@@ -19,7 +19,7 @@
 set -euo pipefail
 
 CLUSTER="" IMAGE="" HEALTH_URL=""
-SERVICES="gateway auth users todos stores attendance reports visits audits"
+SERVICES="gateway auth users todos stores attendance reports notifications visits audits approvals"
 CHECKS=10
 MIGRATE=0
 INTERVAL=${DTM_DEPLOY_CHECK_INTERVAL:-10}

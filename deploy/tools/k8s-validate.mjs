@@ -83,8 +83,9 @@ function podChecks(where, podSpec, { probes }) {
     }
     if (probes) {
         for (const c of podSpec.containers) {
-            for (const p of ['livenessProbe', 'readinessProbe']) {
-                if (c[p]?.httpGet?.path !== '/health') fail(`${where} container ${c.name}`, `${p} must GET /health`);
+            // Liveness never depends on a database (a restart would not bring it back); readiness does.
+            for (const [p, path] of [['livenessProbe', '/livez'], ['readinessProbe', '/readyz']]) {
+                if (c[p]?.httpGet?.path !== path) fail(`${where} container ${c.name}`, `${p} must GET ${path}`);
             }
         }
     }

@@ -11,5 +11,6 @@ int dtm_cli_user(int argc, char **argv);    /* src/cli/user.c */
 int dtm_cli_backup(int argc, char **argv);  /* src/cli/backup.c */
 int dtm_cli_health(int argc, char **argv);  /* src/cli/health.c */
 int dtm_cli_config(int argc, char **argv);  /* src/cli/config.c */
+int dtm_cli_outbox(int argc, char **argv);  /* src/cli/outbox.c */
 
 #endif

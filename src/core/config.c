@@ -41,6 +41,7 @@ static const char *check_sentinels(const char *v);
 static const char *check_pg_url(const char *v);
 static const char *check_redis_url(const char *v);
 static const char *check_not_empty(const char *v);
+static const char *check_smtp_url(const char *v);
 
 #define STR(env, f, d, fl, chk)                                                                    \
     {                                                                                              \
@@ -97,7 +98,16 @@ static const conf_row_t conf_table[] = {
     INT("DTM_HEALTH_INTERVAL_MS", health_interval_ms, 2000, 50, 3600000),
     INT("DTM_OUTBOX_POLL_MS", outbox_poll_ms, 1000, 10, 3600000),
     INT("DTM_OUTBOX_RETRY_MAX_MS", outbox_retry_max_ms, 30000, 10, 86400000),
+    INT("DTM_OUTBOX_MAX_ATTEMPTS", outbox_max_attempts, 100, 1, 1000000),
     INT("DTM_VISITS_JOB_INTERVAL_MS", visits_job_ms, 60000, 100, 86400000),
+    STR("DTM_SMTP_URL", smtp_url, NULL, CONF_URL, check_smtp_url),
+    STR("DTM_MAIL_FROM", mail_from, "dtm <no-reply@dtm.local>", 0, check_not_empty),
+    STR("DTM_PUBLIC_URL", public_url, "http://localhost:3000", 0, check_not_empty),
+    INT("DTM_SMTP_TIMEOUT_MS", smtp_timeout_ms, 10000, 100, 600000),
+    INT("DTM_MAIL_POLL_MS", mail_poll_ms, 1000, 10, 3600000),
+    INT("DTM_MAIL_RETRY_BASE_MS", mail_retry_base_ms, 2000, 10, 3600000),
+    INT("DTM_MAIL_RETRY_MAX_MS", mail_retry_max_ms, 3600000, 10, 86400000),
+    INT("DTM_SSE_MAX_CLIENTS", sse_max_clients, 10000, 1, 1000000),
     STR("DTM_DATA_DIR", data_dir, "./var/data", 0, check_not_empty),
     STR("DTM_BACKUP_DIR", backup_dir, "./var/backups", 0, check_not_empty),
     STR("DTM_ADMIN_EMAIL", admin_email, "admin@example.com", 0, check_not_empty),
@@ -113,6 +123,13 @@ static char *owned[CONF_ROWS + 1];
 static char *loaded_env_file;
 
 /* ---- validators ---- */
+
+static const char *check_smtp_url(const char *v)
+{
+    return strncmp(v, "smtp://", 7) == 0 || strncmp(v, "smtps://", 8) == 0
+               ? NULL
+               : "must be an smtp:// or smtps:// URL";
+}
 
 static const char *check_log_level(const char *v)
 {

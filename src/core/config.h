@@ -64,7 +64,18 @@ typedef struct {
     /* outbox (db/outbox.h) and background jobs */
     int outbox_poll_ms;      /* DTM_OUTBOX_POLL_MS: relay polling fallback, default 1000 */
     int outbox_retry_max_ms; /* DTM_OUTBOX_RETRY_MAX_MS: cap of the retry backoff, default 30000 */
+    int outbox_max_attempts; /* DTM_OUTBOX_MAX_ATTEMPTS: dead-lettered after, default 100 */
     int visits_job_ms;       /* DTM_VISITS_JOB_INTERVAL_MS: missed/materialise job, default 60000 */
+    /* mail (services/common/smtp.h) and notifications */
+    const char
+        *smtp_url; /* DTM_SMTP_URL: smtp://host:port or smtps://user:pass@host; unset = no mail */
+    const char *mail_from;  /* DTM_MAIL_FROM: "Name <addr>" or addr */
+    const char *public_url; /* DTM_PUBLIC_URL: the web client's address, for links in mails */
+    int smtp_timeout_ms;    /* DTM_SMTP_TIMEOUT_MS: one SMTP transaction, default 10000 */
+    int mail_poll_ms;       /* DTM_MAIL_POLL_MS: mail queue polling, default 1000 */
+    int mail_retry_base_ms; /* DTM_MAIL_RETRY_BASE_MS: first retry delay (doubles), default 2000 */
+    int mail_retry_max_ms;  /* DTM_MAIL_RETRY_MAX_MS: cap of the retry delay, default 1 h */
+    int sse_max_clients;    /* DTM_SSE_MAX_CLIENTS: event streams per process (503 past it) */
     /* files */
     const char *data_dir;   /* DTM_DATA_DIR, default ./var/data */
     const char *backup_dir; /* DTM_BACKUP_DIR, default ./var/backups */

@@ -2,6 +2,7 @@
 /* The transactional outbox (see outbox.h for the contract). SQL here names tables by schema;
  * the schema is a checked identifier from code, every value is a parameter. */
 #include "db/outbox.h"
+#include "core/config.h"
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -102,7 +103,7 @@ struct dtm_outbox_relay {
     dtm_outbox_deliver_fn fn;
     void *ud;
     dtm_ticker_t *ticker;
-    dtm_metric_t *delivered, *failed;
+    dtm_metric_t *delivered, *failed, *dead;
     unsigned rounds;
     dtm_outbox_relay_t *next;
 };
@@ -137,10 +138,27 @@ static void on_wake(const char *msg, size_t len, void *ud)
     kick_schema((const char *)ud);
 }
 
+/* After a delivery: delivered, retried later, or dead-lettered. *dead tells the last. */
 static dtm_err_t mark(dtm_db_t *db, const char *schema, const char *seq, int rc, int attempts,
-                      int retry_max_ms)
+                      int retry_max_ms, bool *dead)
 {
     char sql[320];
+    *dead = false;
+    int max = dtm_cfg.outbox_max_attempts;
+    if (rc != 0 && (rc == DTM_OUTBOX_REFUSED || (max > 0 && attempts + 1 >= max))) {
+        /* 'infinity' keeps the row out of the pending scan (and its index) without a new
+         * predicate; dead_at says why. */
+        char err[48];
+        snprintf(err, sizeof err,
+                 rc == DTM_OUTBOX_REFUSED ? "refused by the consumer" : "deliver returned %d", rc);
+        snprintf(sql, sizeof sql,
+                 "UPDATE %s.outbox SET attempts = attempts + 1, last_error = $2, dead_at = now(),"
+                 " next_attempt_at = 'infinity' WHERE seq = $1",
+                 schema);
+        const char *p[] = {seq, err};
+        *dead = true;
+        return dtm_db_query(db, NULL, sql, 2, p);
+    }
     if (rc == 0) {
         snprintf(sql, sizeof sql,
                  "UPDATE %s.outbox SET delivered_at = now(), attempts = attempts + 1,"
@@ -169,9 +187,11 @@ static dtm_err_t mark(dtm_db_t *db, const char *schema, const char *seq, int rc,
 
 dtm_err_t dtm_outbox_deliver_pending(dtm_pg_pool_t *pool, const char *schema, int max,
                                      int retry_max_ms, dtm_outbox_deliver_fn fn, void *ud,
-                                     int *delivered, int *failed)
+                                     int *delivered, int *failed, int *dead)
 {
-    int ok = 0, bad = 0;
+    int ok = 0, bad = 0, gone = 0;
+    if (dead)
+        *dead = 0;
     if (delivered)
         *delivered = 0;
     if (failed)
@@ -216,9 +236,16 @@ dtm_err_t dtm_outbox_deliver_pending(dtm_pg_pool_t *pool, const char *schema, in
             ok++;
         else
             bad++;
-        err = mark(db, schema, dtm_pg_get(r, i, "seq"), rc, attempts, retry_max_ms);
+        bool dead_now;
+        err = mark(db, schema, dtm_pg_get(r, i, "seq"), rc, attempts, retry_max_ms, &dead_now);
         if (err)
             goto out;
+        if (dead_now) {
+            gone++;
+            dtm_log_error("outbox %s: %s event %s to %s dead-lettered after %d attempts (requeue"
+                          " with `dtm outbox requeue %s`)",
+                          schema, ev.topic, ev.event_id, ev.consumer, attempts + 1, schema);
+        }
     }
     err = dtm_db_commit(db);
 out:
@@ -226,7 +253,9 @@ out:
         dtm_db_rollback(db);
     dtm_arena_free(a);
     if (err) /* nothing was marked: every delivery of this round will be repeated */
-        ok = bad = 0;
+        ok = bad = gone = 0;
+    if (dead)
+        *dead = gone;
     if (delivered)
         *delivered = ok;
     if (failed)
@@ -238,11 +267,12 @@ static void relay_round(void *arg)
 {
     dtm_outbox_relay_t *r = arg;
     for (int guard = 0; guard < 100; guard++) {
-        int ok = 0, bad = 0;
+        int ok = 0, bad = 0, dead = 0;
         dtm_err_t err = dtm_outbox_deliver_pending(r->pool, r->schema, RELAY_BATCH, r->retry_max_ms,
-                                                   r->fn, r->ud, &ok, &bad);
+                                                   r->fn, r->ud, &ok, &bad, &dead);
         dtm_metric_add(r->delivered, ok);
         dtm_metric_add(r->failed, bad);
+        dtm_metric_add(r->dead, dead);
         if (err) {
             dtm_log_warn("outbox %s: relay round failed (%s); retrying at the next poll", r->schema,
                          dtm_err_code(err));
@@ -286,7 +316,9 @@ dtm_outbox_relay_t *dtm_outbox_relay_start(const char *schema, dtm_pg_pool_t *po
     r->delivered =
         dtm_counter("dtm_outbox_delivered_total", "Outbox events handed to their consumer", labels);
     r->failed = dtm_counter("dtm_outbox_delivery_failures_total",
-                            "Outbox deliveries that failed and will be retried", labels);
+                            "Outbox deliveries that failed (retried, or dead-lettered)", labels);
+    r->dead = dtm_counter("dtm_outbox_dead_letters_total",
+                          "Outbox events given up on: refused, or out of attempts", labels);
     pthread_mutex_lock(&g_mu);
     r->ticker = dtm_ticker_start(poll_ms, relay_round, r);
     if (r->ticker) {
@@ -352,6 +384,25 @@ dtm_err_t dtm_outbox_claim(dtm_db_t *db, const char *schema, const char *event_i
         return err;
     *fresh = PQntuples(r) == 1;
     return DTM_OK;
+}
+
+dtm_err_t dtm_outbox_requeue(dtm_db_t *db, const char *schema, const char *topic, long long *n)
+{
+    if (n)
+        *n = 0;
+    if (!schema_ok(schema))
+        return DTM_EINVAL;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE %s.outbox SET dead_at = NULL, attempts = 0, next_attempt_at = now()"
+             " WHERE dead_at IS NOT NULL AND ($1::text IS NULL OR topic = $1)",
+             schema);
+    const char *p[] = {topic};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r, sql, 1, p);
+    if (err == DTM_OK && n)
+        *n = atoll(PQcmdTuples(r));
+    return err;
 }
 
 static dtm_err_t purge(dtm_db_t *db, const char *table, const char *column, const char *extra,

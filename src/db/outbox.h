@@ -10,9 +10,13 @@
  * Relay: wherever the publishing service runs, a relay thread (dtm_outbox_relay_start) claims
  * pending rows (FOR UPDATE SKIP LOCKED, so replicas share the work), hands each to a deliver
  * callback and marks it delivered on success, or retries it later with a capped exponential
- * backoff. It wakes on dtm_outbox_wake in this process, on the Redis channel
- * "dtm:outbox:<schema>" (other replicas), and every DTM_OUTBOX_POLL_MS in any case: Redis is
- * only a wake-up, the rows are the copy. Delivery is at least once.
+ * backoff. An event the consumer refuses for good (DTM_OUTBOX_REFUSED), or that failed
+ * DTM_OUTBOX_MAX_ATTEMPTS times, is dead-lettered: kept with dead_at set and never tried again
+ * until an operator requeues it (dtm_outbox_requeue, `dtm outbox requeue`), counted in
+ * dtm_outbox_dead_letters_total and logged at error level. It wakes on dtm_outbox_wake in this
+ * process, on the Redis channel "dtm:outbox:<schema>" (other replicas), and every
+ * DTM_OUTBOX_POLL_MS in any case: Redis is only a wake-up, the rows are the copy. Delivery is at
+ * least once.
  *
  * Consumer: handles each event inside its own transaction and first calls dtm_outbox_claim,
  * which records the event id in <schema>.processed_events (the consumer's schema); a repeat of
@@ -57,17 +61,23 @@ typedef struct {
     int attempts;           /* earlier failed attempts */
 } dtm_outbox_event_t;
 
-/** 0 when the consumer has the event (it is then marked delivered), anything else to retry
- *  later. Called on the relay thread, with the claiming transaction open on another
- *  connection. */
+/** A deliver callback's answer when the consumer will never take the event (it refused its
+ *  payload): the event is dead-lettered at once instead of retried. */
+#define DTM_OUTBOX_REFUSED 1
+
+/** 0 when the consumer has the event (it is then marked delivered), DTM_OUTBOX_REFUSED to
+ *  dead-letter it, anything else to retry later (dead-lettered after dtm_cfg.outbox_max_attempts
+ *  failures; 0 there means never). Called on the relay thread, with the claiming transaction open
+ * on another connection. */
 typedef int (*dtm_outbox_deliver_fn)(const dtm_outbox_event_t *ev, void *ud);
 
 /** Deliver up to `max` due events of <schema>.outbox, synchronously, on a connection of `pool`.
- *  *delivered / *failed (may be NULL) get the counts. retry_max_ms caps the backoff
+ *  *delivered / *failed / *dead (may be NULL) get the counts (dead: dead-lettered this round,
+ *  also counted in failed). retry_max_ms caps the backoff
  *  (1 s, 2 s, 4 s, ... per failed attempt). DTM_EDB when PostgreSQL is unreachable. */
 dtm_err_t dtm_outbox_deliver_pending(dtm_pg_pool_t *pool, const char *schema, int max,
                                      int retry_max_ms, dtm_outbox_deliver_fn fn, void *ud,
-                                     int *delivered, int *failed);
+                                     int *delivered, int *failed, int *dead);
 
 typedef struct dtm_outbox_relay dtm_outbox_relay_t;
 
@@ -85,6 +95,10 @@ void dtm_outbox_relay_stop(dtm_outbox_relay_t *r);
  *  waits on the first one's row lock, so two deliveries at once still apply once. */
 dtm_err_t dtm_outbox_claim(dtm_db_t *db, const char *schema, const char *event_id,
                            const char *topic, bool *fresh);
+
+/** Operator: give every dead-lettered event of <schema>.outbox (all when topic is NULL, else
+ *  that topic's) a fresh start: due now, attempts 0. *n (may be NULL) gets the count. */
+dtm_err_t dtm_outbox_requeue(dtm_db_t *db, const char *schema, const char *topic, long long *n);
 
 /** Housekeeping: delete delivered outbox rows / processed-event ids older than `days`. */
 dtm_err_t dtm_outbox_purge(dtm_db_t *db, const char *schema, int days);

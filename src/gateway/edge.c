@@ -234,7 +234,8 @@ static bool is_preflight(const dtm_req_t *req)
 bool dtm_edge_filter(dtm_req_t *req)
 {
     const char *path = req->path;
-    if (strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0)
+    if (strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0 ||
+        strcmp(path, "/livez") == 0 || strcmp(path, "/readyz") == 0)
         return false;
     if (is_preflight(req)) {
         if (origin_allowed(dtm_req_header(req, "origin")))
@@ -256,6 +257,20 @@ bool dtm_edge_filter(dtm_req_t *req)
     snprintf(ra, sizeof ra, "%d", wait);
     dtm_resp_header(req, "Retry-After", ra);
     dtm_resp_error(req, 429, "rate_limited", "Too many requests; retry later", NULL);
+    return true;
+}
+
+/* API JSON carries tokens and personal data: no cache (browser or shared) keeps it unless its
+ * handler (or the upstream that answered) chose a policy of its own. */
+static bool json_without_cache_policy(const dtm_req_t *req)
+{
+    const dtm_resp_t *r = dtm_req_resp((dtm_req_t *)req);
+    if (!r->content_type || strncasecmp(r->content_type, "application/json", 16) != 0 ||
+        r->cache_control)
+        return false;
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, "cache-control") == 0)
+            return false;
     return true;
 }
 
@@ -282,4 +297,6 @@ void dtm_edge_headers(const dtm_req_t *req, dtm_buf_t *out)
                       "Content-Security-Policy: frame-ancestors 'none'\r\n");
     if (req->via_tls)
         dtm_buf_puts(out, "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n");
+    if (json_without_cache_policy(req))
+        dtm_buf_puts(out, "Cache-Control: no-store\r\n");
 }

@@ -26,8 +26,8 @@ void dtm_edge_shutdown(void);
 bool dtm_edge_filter(dtm_req_t *req);
 
 /** The router's resp_headers phase at the edge: append the edge's response headers (CORS for an
- * allowed Origin, security headers) as "Name: value\r\n" lines. Used for local and proxied
- * responses alike. */
+ * allowed Origin, security headers, Cache-Control: no-store for JSON that has no policy of its
+ * own) as "Name: value\r\n" lines. Used for local and proxied responses alike. */
 void dtm_edge_headers(const dtm_req_t *req, dtm_buf_t *out);
 
 /** True when dtm_edge_init ran in this process. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The client side of the gateway, on the server's loops: keep-alive connection pools per
- * upstream and loop (no locks: a loop only touches its own pool), http-parser for responses,
+ * upstream and loop (no locks: a loop only touches its own pool), llhttp (strict) for responses,
  * retries, timeouts and the mapping of failures to 502/503/504 JSON.
  *
  * A proxied request is sent as one buffer (request line, forwarded headers, body), the
@@ -18,8 +18,8 @@
 #include "http/internal.h"
 #include "http/server.h"
 
-#include <http_parser.h>
 #include <limits.h>
+#include <llhttp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -54,7 +54,7 @@ struct upconn {
     gw_loop_t *gl;
     gw_upstream_t *up;
     upconn_t *next_idle, *prev_all, *next_all;
-    http_parser parser;
+    llhttp_t parser;
     px_t *px;
     int handles; /* open handles; freed at 0 */
     bool closing, reused, no_reuse;
@@ -90,7 +90,7 @@ struct px {
     char connection_tokens[256]; /* header names listed in Connection: dropped too */
 };
 
-static http_parser_settings g_settings;
+static llhttp_settings_t g_settings;
 static uv_once_t g_once = UV_ONCE_INIT;
 
 static void attempt(px_t *px);
@@ -270,7 +270,7 @@ static void uc_release(upconn_t *uc)
     uc->px = NULL;
     uv_timer_stop(&uc->timer);
     if (gl->stopped || uc->no_reuse || gl->nidle[uc->up->index] >= MAX_IDLE_PER_UPSTREAM ||
-        !http_should_keep_alive(&uc->parser)) {
+        !llhttp_should_keep_alive(&uc->parser)) {
         uc_close(uc);
         return;
     }
@@ -387,7 +387,7 @@ static void commit_resp_header(upconn_t *uc)
     dtm_buf_reset(&uc->v);
 }
 
-static int r_header_field(http_parser *p, const char *at, size_t len)
+static int r_header_field(llhttp_t *p, const char *at, size_t len)
 {
     upconn_t *uc = p->data;
     px_t *px = uc->px;
@@ -402,7 +402,7 @@ static int r_header_field(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-static int r_header_value(http_parser *p, const char *at, size_t len)
+static int r_header_value(llhttp_t *p, const char *at, size_t len)
 {
     upconn_t *uc = p->data;
     px_t *px = uc->px;
@@ -414,7 +414,7 @@ static int r_header_value(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-static int r_headers_complete(http_parser *p)
+static int r_headers_complete(llhttp_t *p)
 {
     upconn_t *uc = p->data;
     px_t *px = uc->px;
@@ -429,7 +429,7 @@ static int r_headers_complete(http_parser *p)
         px->nh = k;
     }
     bool chunked = p->flags & F_CHUNKED;
-    bool unknown = chunked || p->content_length == ULLONG_MAX;
+    bool unknown = chunked || !(p->flags & F_CONTENT_LENGTH);
     bool events = px->content_type && strncmp(px->content_type, "text/event-stream", 17) == 0;
     bool bodiless = px->head || px->status == 204 || px->status == 304 || px->status < 200;
     if (!bodiless && (unknown || events || p->content_length > BUFFER_MAX))
@@ -439,7 +439,7 @@ static int r_headers_complete(http_parser *p)
     return px->head ? 1 : 0; /* a response to HEAD has no body whatever it declares */
 }
 
-static int r_body(http_parser *p, const char *at, size_t len)
+static int r_body(llhttp_t *p, const char *at, size_t len)
 {
     upconn_t *uc = p->data;
     px_t *px = uc->px;
@@ -455,12 +455,11 @@ static int r_body(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-static int r_message_complete(http_parser *p)
+static int r_message_complete(llhttp_t *p)
 {
     px_t *px = ((upconn_t *)p->data)->px;
     px->complete = true;
-    http_parser_pause(p, 1);
-    return 0;
+    return HPE_PAUSED;
 }
 
 /* The client drained: read the upstream again. */
@@ -492,7 +491,7 @@ static void start_streaming(px_t *px, long long content_length)
 
 static void settings_init(void)
 {
-    http_parser_settings_init(&g_settings);
+    llhttp_settings_init(&g_settings);
     g_settings.on_header_field = r_header_field;
     g_settings.on_header_value = r_header_value;
     g_settings.on_headers_complete = r_headers_complete;
@@ -517,7 +516,7 @@ static void response_done(upconn_t *uc)
     gw_note(px->up, px->status >= 500);
     if (px->status >= 500)
         dtm_metric_inc(px->up->m_fail);
-    http_parser_pause(&uc->parser, 0);
+    llhttp_resume(&uc->parser);
     if (px->streaming) {
         dtm_server_stream_on_drain(px->req, NULL, NULL);
         dtm_server_stream_end(px->req);
@@ -538,7 +537,7 @@ static void uc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n < 0) {
         /* EOF ends a close-delimited body; anything else is a broken exchange */
         if (n == UV_EOF && px->got_bytes) {
-            http_parser_execute(&uc->parser, &g_settings, NULL, 0);
+            llhttp_finish(&uc->parser);
             if (px->complete) {
                 uc->no_reuse = true; /* it closed */
                 response_done(uc);
@@ -554,10 +553,10 @@ static void uc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == 0)
         return;
     px->got_bytes = true;
-    size_t got = http_parser_execute(&uc->parser, &g_settings, buf->base, (size_t)n);
-    enum http_errno e = HTTP_PARSER_ERRNO(&uc->parser);
+    llhttp_errno_t e = llhttp_execute(&uc->parser, buf->base, (size_t)n);
     if (px->complete) {
-        if (got < (size_t)n)
+        const char *at = llhttp_get_error_pos(&uc->parser);
+        if (e != HPE_PAUSED || (at && at < buf->base + n))
             uc->no_reuse = true; /* bytes after the response: not a connection to reuse */
         response_done(uc);
         return;
@@ -600,7 +599,7 @@ static void send_req(upconn_t *uc)
 {
     px_t *px = uc->px;
     px->phase = PX_SENT;
-    http_parser_init(&uc->parser, HTTP_RESPONSE);
+    llhttp_init(&uc->parser, HTTP_RESPONSE, &g_settings);
     uc->parser.data = uc;
     int to = dtm_cfg.upstream_timeout_ms > 0 ? dtm_cfg.upstream_timeout_ms : 30000;
     uv_timer_start(&uc->timer, resp_timeout, (uint64_t)to, 0);

@@ -145,6 +145,25 @@ void dtm_health_stop(void)
     g_ticker = NULL;
 }
 
+/* {"<dependency>": {"status": "ok" | "down"}}; *worst rises to the worst probe result. A
+ * dependency is "ok" or "down" in the document; what its probe returned (down for a database,
+ * degraded for a cache) is what it costs the overall status. */
+static json_t *dependencies_document(int *worst)
+{
+    json_t *deps = json_object();
+    for (int i = 0; i < g_nprobes; i++) {
+        int st = atomic_load(&g_probes[i].state);
+        if (st > *worst)
+            *worst = st;
+        if (first_of(i, false)) {
+            dtm_health_t d = dtm_health_dependency(g_probes[i].dependency);
+            json_object_set_new(deps, g_probes[i].dependency,
+                                json_pack("{s:s}", "status", d == DTM_HEALTH_OK ? "ok" : "down"));
+        }
+    }
+    return deps;
+}
+
 json_t *dtm_health_document(dtm_health_t *overall)
 {
     const dtm_router_conf_t *c = dtm_router_conf();
@@ -166,19 +185,7 @@ json_t *dtm_health_document(dtm_health_t *overall)
         if ((int)rw > worst)
             worst = (int)rw;
     }
-    /* A dependency is "ok" or "down" in the document; what its probe returned (down for a
-     * database, degraded for a cache) is what it costs the overall status. */
-    json_t *deps = json_object();
-    for (int i = 0; i < g_nprobes; i++) {
-        int st = atomic_load(&g_probes[i].state);
-        if (st > worst)
-            worst = st;
-        if (first_of(i, false)) {
-            dtm_health_t d = dtm_health_dependency(g_probes[i].dependency);
-            json_object_set_new(deps, g_probes[i].dependency,
-                                json_pack("{s:s}", "status", d == DTM_HEALTH_OK ? "ok" : "down"));
-        }
-    }
+    json_t *deps = dependencies_document(&worst);
     *overall = (dtm_health_t)worst;
     return json_pack("{s:s,s:s,s:s,s:I,s:o,s:o}", "status", dtm_health_name(*overall), "service",
                      c->process_service ? c->process_service : "dtm", "version", DTM_VERSION,
@@ -255,6 +262,27 @@ void dtm_health_handler(dtm_req_t *req)
     }
     dtm_resp_body(req, t->overall == DTM_HEALTH_DOWN ? 503 : 200, "application/json; charset=utf-8",
                   t->text, t->len);
+}
+
+void dtm_livez_handler(dtm_req_t *req)
+{
+    const dtm_router_conf_t *c = dtm_router_conf();
+    dtm_resp_header(req, "Cache-Control", "no-store");
+    dtm_resp_json(req, 200,
+                  json_pack("{s:s,s:s,s:I}", "status", "ok", "service",
+                            c->process_service ? c->process_service : "dtm", "uptimeSeconds",
+                            (json_int_t)(dtm_mono_s() - g_started)));
+}
+
+void dtm_readyz_handler(dtm_req_t *req)
+{
+    int worst = DTM_HEALTH_OK;
+    json_t *deps = dependencies_document(&worst);
+    bool ready = worst != DTM_HEALTH_DOWN;
+    dtm_resp_header(req, "Cache-Control", "no-store");
+    dtm_resp_json(
+        req, ready ? 200 : 503,
+        json_pack("{s:s,s:o}", "status", ready ? "ready" : "not_ready", "dependencies", deps));
 }
 
 void dtm_metrics_handler(dtm_req_t *req)

@@ -47,7 +47,14 @@ void dtm_health_set_remote(dtm_health_remote_fn fn);
 /** The whole /health document and its overall status (new reference). */
 json_t *dtm_health_document(dtm_health_t *overall);
 
+/** GET /health: the whole document, 503 when a probe is down. */
 void dtm_health_handler(dtm_req_t *req);
+/** GET /livez: the process answers (200), whatever its dependencies: a liveness probe that
+ *  restarts only a process that no longer serves, never one whose database is away. */
+void dtm_livez_handler(dtm_req_t *req);
+/** GET /readyz: 200 when none of this process's own probes is down (its databases; a cache
+ *  costs nothing), else 503: a readiness probe that takes the process out of rotation. */
+void dtm_readyz_handler(dtm_req_t *req);
 void dtm_metrics_handler(dtm_req_t *req);
 
 #endif

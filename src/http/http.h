@@ -100,6 +100,9 @@ const char *dtm_req_query(const dtm_req_t *req, const char *name);
  *  malformed JSON or a non-object, 415 for a non-JSON content type) is already set and NULL is
  *  returned: the handler just returns. The result is owned by the arena. */
 json_t *dtm_req_json(dtm_req_t *req);
+/** The same for a body that may be left out (punch-out, approve, ...): no body at all is an
+ *  empty object. */
+json_t *dtm_req_json_optional(dtm_req_t *req);
 
 /** page/limit from the query (defaults 1 and 20; limit 1..100). On bad values the 400 is set
  *  and false returned. */
@@ -172,6 +175,16 @@ void dtm_resp_stream_end(dtm_req_t *req);
  * topic in this process. Keep-alive comments are sent every 15 s. */
 void dtm_resp_sse(dtm_req_t *req, const char *topic);
 void dtm_sse_publish(const char *topic, const char *event, const char *data);
+/** A stream that resumes (Last-Event-ID) without a gap: from this call on, events of `topic`
+ *  are held for this request while the handler reads what the client missed and queues it,
+ *  oldest first, with dtm_resp_sse_event. The stream then sends those, then the held events
+ *  with a higher id, then live ones: nothing published after this call is lost, none is sent
+ *  twice (ids must grow per topic in commit order). Both dtm_resp_sse calls answer 503
+ *  too_many_streams past DTM_SSE_MAX_CLIENTS per process; this one then returns false. */
+bool dtm_resp_sse_resume(dtm_req_t *req, const char *topic);
+void dtm_resp_sse_event(dtm_req_t *req, long long id, const char *event, const char *data);
+/** dtm_sse_publish with an event id ("id:" line; -1 = none). */
+void dtm_sse_publish_id(const char *topic, long long id, const char *event, const char *data);
 /** Connected SSE clients in this process (for the gauge). */
 long dtm_sse_clients(void);
 

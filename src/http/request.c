@@ -116,8 +116,11 @@ json_t *dtm_req_json(dtm_req_t *req)
     if (!root) {
         json_t *details = json_pack("[{s:i,s:i,s:i}]", "line", jerr.line, "column", jerr.column,
                                     "position", jerr.position);
+        /* jansson names its own flags in some texts ("... without JSON_ALLOW_NUL") */
+        const char *why =
+            strstr(jerr.text, "JSON_") ? "\\u0000 is not allowed in strings" : jerr.text;
         char *msg = dtm_arena_sprintf(req->arena, "Malformed JSON at line %d, column %d: %s",
-                                      jerr.line, jerr.column, jerr.text);
+                                      jerr.line, jerr.column, why);
         dtm_resp_error(req, 400, "malformed_json", msg, details);
         return NULL;
     }
@@ -127,6 +130,15 @@ json_t *dtm_req_json(dtm_req_t *req)
         return NULL;
     }
     return root;
+}
+
+json_t *dtm_req_json_optional(dtm_req_t *req)
+{
+    if (req->body_len > 0)
+        return dtm_req_json(req);
+    json_t *o = json_object();
+    dtm_arena_defer(req->arena, decref_json, o);
+    return o;
 }
 
 /* Strict positive decimal: no sign, no spaces, no trailing junk. */
@@ -348,62 +360,117 @@ void dtm_resp_err(dtm_req_t *req, dtm_err_t err, const char *message)
 
 /* ---- serialization ---- */
 
+/* RFC 9110 15 (and 6585, 4918 for 423/424/428/429/431, 7725 for 451). A status without a
+ * phrase here gets its class's generic one: a status line always carries words. */
 static const char *reason_phrase(int status)
 {
     switch (status) {
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
     case 200:
         return "OK";
     case 201:
         return "Created";
     case 202:
         return "Accepted";
+    case 203:
+        return "Non-Authoritative Information";
     case 204:
         return "No Content";
+    case 205:
+        return "Reset Content";
     case 206:
         return "Partial Content";
+    case 300:
+        return "Multiple Choices";
     case 301:
         return "Moved Permanently";
     case 302:
         return "Found";
+    case 303:
+        return "See Other";
     case 304:
         return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
     case 400:
         return "Bad Request";
     case 401:
         return "Unauthorized";
+    case 402:
+        return "Payment Required";
     case 403:
         return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 407:
+        return "Proxy Authentication Required";
     case 408:
         return "Request Timeout";
     case 409:
         return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
     case 413:
         return "Content Too Large";
+    case 414:
+        return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
+    case 421:
+        return "Misdirected Request";
     case 422:
         return "Unprocessable Content";
     case 423:
         return "Locked";
+    case 424:
+        return "Failed Dependency";
+    case 425:
+        return "Too Early";
+    case 426:
+        return "Upgrade Required";
+    case 428:
+        return "Precondition Required";
     case 429:
         return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
+    case 451:
+        return "Unavailable For Legal Reasons";
     case 500:
         return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
     case 502:
         return "Bad Gateway";
     case 503:
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
-        return "Unknown";
+        break;
     }
+    static const char *const by_class[] = {"Unknown",     "Informational", "Success",
+                                           "Redirection", "Client Error",  "Server Error"};
+    return by_class[status >= 100 && status < 600 ? status / 100 : 0];
 }
 
 /* "Date: <IMF-fixdate>\r\n" changes once a second; each thread keeps its own formatted copy. */

@@ -47,6 +47,8 @@ static void openapi_serve(dtm_req_t *req)
 
 static const dtm_route_t builtin_routes[] = {
     {.method = "GET", .path = "/health", .handler = dtm_health_handler, .flags = DTM_ROUTE_ON_LOOP},
+    {.method = "GET", .path = "/livez", .handler = dtm_livez_handler, .flags = DTM_ROUTE_ON_LOOP},
+    {.method = "GET", .path = "/readyz", .handler = dtm_readyz_handler, .flags = DTM_ROUTE_ON_LOOP},
     {.method = "GET",
      .path = "/metrics",
      .handler = dtm_metrics_handler,
@@ -257,8 +259,14 @@ dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
     req->route = best->route;
     if (best->svc)
         req->service = best->svc->name;
-    if (best->route->max_body > 0)
-        *max_body = best->route->max_body;
+    /* A route's own, larger limit is for its multipart uploads (photos); any other body, JSON
+     * above all, stays within DTM_MAX_BODY on every route. */
+    if (best->route->max_body > 0) {
+        const char *ct = dtm_req_header(req, "content-type");
+        bool multipart = ct && strncasecmp(ct, "multipart/", 10) == 0;
+        if (multipart || best->route->max_body < *max_body)
+            *max_body = best->route->max_body;
+    }
     long long cl = declared_length(req);
     if (cl < 0) {
         dtm_resp_error(req, 400, "bad_request", "Invalid Content-Length", NULL);

@@ -2,8 +2,8 @@
 /* The connection layer. One libuv loop per thread, each with its own SO_REUSEPORT listener;
  * a control loop on the calling thread handles signals and the drain.
  *
- * Per connection: http-parser feeds a queue of requests (pipelining). Each request lives in
- * its own arena, and so does its core state (sreq_t, whose first member is dtm_req_core_t).
+ * Per connection: llhttp (strict mode) feeds a queue of requests (pipelining). Each request lives
+ * in its own arena, and so does its core state (sreq_t, whose first member is dtm_req_core_t).
  * Responses leave strictly in queue order: only the head of the queue writes. Ready
  * responses at the head are serialized into one per-connection buffer and written with
  * uv_try_write first, so the keep-alive fast path allocates nothing beyond the arena.
@@ -26,10 +26,11 @@
 #include "http/internal.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <http_parser.h>
 #include <limits.h>
+#include <llhttp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -54,6 +55,7 @@
 typedef struct loopctx lctx_t;
 typedef struct conn conn_t;
 typedef struct sreq sreq_t;
+typedef struct ssepend ssepend_t;
 
 enum { DL_NONE = 0, DL_READ, DL_IDLE, DL_LINGER };
 
@@ -93,10 +95,15 @@ struct sreq {
     size_t queued;   /* sq.len + sw.len */
     sreq_t *st_next;
     uv_write_t stw;
-    bool st_raw; /* loop stream with a Content-Length: no chunk framing */
+    bool st_raw; /* no chunk framing: a Content-Length, or an HTTP/1.0 client (close-delimited) */
+    bool http10; /* HTTP/1.0 request: never a chunked response */
     bool drain_wanted;
     void (*on_drain)(void *);
     void *drain_ud;
+    /* SSE resume (dtm_resp_sse_resume): events held while the handler reads the backlog */
+    ssepend_t *sse_pend;
+    dtm_buf_t sse_backlog; /* formatted events the client missed */
+    long long sse_min_id;  /* highest id in sse_backlog, -1 when none */
 };
 
 struct conn {
@@ -104,12 +111,16 @@ struct conn {
     lctx_t *lc;
     conn_t *prev, *next;         /* lc->conns */
     conn_t *sse_prev, *sse_next; /* lc->sse when an event stream */
-    http_parser parser;
+    llhttp_t parser;
     sreq_t *qhead, *qtail, *cur;
     int qlen;
     int refs;
     dtm_buf_t field, value, url; /* header pieces across reads */
     bool last_was_value;
+    char version[8]; /* the request line's "1.1" (what llhttp saw, for 400 vs 505) */
+    size_t version_len;
+    const char *feed_start; /* the bytes llhttp_execute is parsing, and the byte before them */
+    char prev_tail;
     dtm_buf_t wbuf;
     uv_write_t wreq;
     uv_shutdown_t shreq;
@@ -118,9 +129,12 @@ struct conn {
     int dl_kind;
     int err_status;       /* set by a callback that aborts parsing */
     const char *err_code; /* its error code */
+    const char *err_msg;  /* and message (static) */
     bool writing, closing, shut, reading, paused, parse_dead, in_feed, need_pump, close_after;
     bool sse;
     sreq_t *sse_req;
+    uint64_t sse_seen;    /* messages up to this publish number were sent with the backlog */
+    long long sse_min_id; /* ids up to this one were in the backlog (-1: none) */
     /* file response */
     uv_fs_t fs;
     uv_file ffd;
@@ -134,8 +148,21 @@ typedef struct ssemsg {
     atomic_int refs;
     size_t len;
     char *topic;
+    uint64_t gseq; /* publish number, increasing (under g_pub_mu) */
+    long long id;  /* the event's id, -1 when none */
     char data[];
 } ssemsg_t;
+
+/* An event stream being set up (dtm_resp_sse_resume): from the handler's call until the
+ * connection attaches on its loop, every message of the topic is held here (under g_pub_mu). */
+struct ssepend {
+    ssepend_t *prev, *next;
+    char *topic;
+    uint64_t start; /* the first publish number it may hold */
+    ssemsg_t **msgs;
+    size_t n, cap, bytes;
+    bool overflow; /* more than SSE_MAX_QUEUE held: the stream is refused, the client retries */
+};
 
 typedef struct {
     uv_write_t w;
@@ -184,10 +211,12 @@ static server_t *g_srv;
 static uv_mutex_t g_pub_mu; /* g_srv vs dtm_sse_publish from other threads */
 static uv_once_t g_once = UV_ONCE_INIT;
 static atomic_int g_stop_pending;
-static atomic_long g_inflight, g_conns, g_sse_clients;
+static atomic_long g_inflight, g_conns, g_sse_clients, g_sse_pending;
+static ssepend_t *g_pend;  /* under g_pub_mu */
+static uint64_t g_pub_seq; /* under g_pub_mu */
 static dtm_proxy_fn g_proxy;
 static dtm_loop_stop_fn g_loop_stop;
-static http_parser_settings g_settings;
+static llhttp_settings_t g_settings;
 
 static void pump(conn_t *c);
 static void conn_close(conn_t *c);
@@ -296,6 +325,7 @@ static sreq_t *req_new(conn_t *c)
     r->conn = c;
     r->core.started = dtm_mono_s();
     r->keep_alive = true;
+    r->sse_min_id = -1;
     /* queue it now so responses keep request order */
     if (c->qtail)
         c->qtail->next = r;
@@ -309,8 +339,12 @@ static sreq_t *req_new(conn_t *c)
 }
 
 /* Logs (when `log`), then frees everything the request owns. */
+static void sse_pend_release(sreq_t *r);
+
 static void req_free(sreq_t *r, int status, bool log)
 {
+    sse_pend_release(r);
+    dtm_buf_free(&r->sse_backlog);
     if (log)
         dtm_router_finish(&r->req, status, dtm_mono_s() - r->core.started);
     if (r->cv_init)
@@ -506,7 +540,7 @@ static bool header_limit(conn_t *c, sreq_t *r, size_t more)
     return true;
 }
 
-static int on_message_begin(http_parser *p)
+static int on_message_begin(llhttp_t *p)
 {
     conn_t *c = p->data;
     c->cur = req_new(c);
@@ -514,11 +548,21 @@ static int on_message_begin(http_parser *p)
     dtm_buf_reset(&c->field);
     dtm_buf_reset(&c->value);
     c->last_was_value = false;
+    c->version_len = 0;
     set_deadline(c, DL_READ, c->lc->srv->read_to);
     return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t len)
+static int on_version(llhttp_t *p, const char *at, size_t len)
+{
+    conn_t *c = p->data;
+    size_t n = len < sizeof c->version - c->version_len ? len : sizeof c->version - c->version_len;
+    memcpy(c->version + c->version_len, at, n);
+    c->version_len += n;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
     if (!header_limit(c, c->cur, len)) {
@@ -559,7 +603,7 @@ static void commit_header(conn_t *c)
     dtm_buf_reset(&c->value);
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t len)
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
     if (c->last_was_value) {
@@ -572,14 +616,44 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t len)
+static int reject(conn_t *c, int status, const char *code, const char *msg);
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
+    /* llhttp 8 joins an obs-fold continuation line to the value; RFC 9112 5.2 lets a server
+     * refuse it, and we do: the span of a continuation starts right after the LF, with its
+     * whitespace. (An empty value is a zero-length span there too: that one is fine.) */
+    char before = at > c->feed_start ? at[-1] : c->prev_tail;
+    /* An empty value ("Name:\r\n") arrives as an empty span that may point past its line. */
+    if (len > 0 && before == '\n')
+        return reject(c, 400, "bad_request", "Header line folding (obs-fold) is not accepted");
     if (!header_limit(c, c->cur, len))
         return -1;
     c->last_was_value = true;
     dtm_buf_append(&c->value, at, len);
     return 0;
+}
+
+/* A callback refuses the request: parse_error answers it. */
+static int reject(conn_t *c, int status, const char *code, const char *msg)
+{
+    c->err_status = status;
+    c->err_code = code;
+    c->err_msg = msg;
+    return -1;
+}
+
+/* Every %XX of a query string is two hex digits, and none decodes to NUL: a value that cannot
+ * be decoded is refused here once, not read as absent by each handler. */
+static bool query_escapes_ok(const char *q)
+{
+    for (const char *s = q; (s = strchr(s, '%')) != NULL; s += 3) {
+        if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
+            (s[1] == '0' && s[2] == '0'))
+            return false;
+    }
+    return true;
 }
 
 /* "http://host:port/path?q" (absolute form) -> "/path?q" */
@@ -594,7 +668,7 @@ static const char *origin_form(const char *u)
     return s ? s : "/";
 }
 
-static int on_headers_complete(http_parser *p)
+static int on_headers_complete(llhttp_t *p)
 {
     conn_t *c = p->data;
     sreq_t *r = c->cur;
@@ -602,43 +676,55 @@ static int on_headers_complete(http_parser *p)
     if (c->last_was_value || c->field.len)
         commit_header(c);
     r->headers_done = true;
-    req->method = http_method_str((enum http_method)p->method);
-    r->keep_alive = http_should_keep_alive(p) && !c->lc->draining;
+    req->method = llhttp_method_name((llhttp_method_t)p->method);
+    r->keep_alive = llhttp_should_keep_alive(p) && !c->lc->draining;
 
-    if (!c->url.len) {
-        c->err_status = 400;
-        return -1;
-    }
+    /* llhttp also takes "GET /" (HTTP/0.9) and HTTP/0.9 or 2.0 in a request line. A request
+     * line without a version is not one (RFC 9112 3: 400); a well-formed version we do not
+     * speak is a 505 (RFC 9110 15.6.6). */
+    if (!c->version_len)
+        return reject(c, 400, "bad_request", "The request line has no HTTP version");
+    if (p->http_major != 1 || p->http_minor > 1)
+        return reject(c, 505, "http_version_not_supported",
+                      "Only HTTP/1.0 and HTTP/1.1 are supported");
+    r->http10 = p->http_minor == 0;
+    int hosts = 0;
+    for (int i = 0; i < req->nheaders; i++)
+        hosts += strcmp(req->headers[i].name, "host") == 0;
+    if (hosts > 1 || (hosts == 0 && !r->http10))
+        return reject(c, 400, "bad_request",
+                      hosts ? "A request carries one Host header, not several"
+                            : "An HTTP/1.1 request needs a Host header (RFC 9112 3.2)");
+    if (!c->url.len)
+        return reject(c, 400, "bad_request", "The request target is missing");
     dtm_buf_append(&c->url, "", 1); /* NUL */
     const char *u = origin_form(c->url.data);
-    if (!u) {
-        c->err_status = 400;
-        return -1;
-    }
+    if (!u)
+        return reject(c, 400, "bad_request",
+                      "The request target must be a path or an absolute URL");
     const char *q = strchr(u, '?');
     size_t plen = q ? (size_t)(q - u) : strlen(u);
     const char *hash = memchr(u, '#', plen);
     if (hash)
         plen = (size_t)(hash - u);
     char *path = dtm_arena_alloc(req->arena, plen + 1);
-    if (dtm_url_decode(u, plen, path, false) < 0) {
-        c->err_status = 400;
-        return -1;
-    }
+    if (dtm_url_decode(u, plen, path, false) < 0)
+        return reject(c, 400, "bad_request",
+                      "The path has a malformed or NUL (%00) percent-encoding");
     req->path = path;
     r->target = dtm_arena_strdup(req->arena, u);
     if (q) {
         const char *qe = strchr(q + 1, '#');
         req->raw_query =
             dtm_arena_strndup(req->arena, q + 1, qe ? (size_t)(qe - q - 1) : strlen(q + 1));
+        if (!query_escapes_ok(req->raw_query))
+            return reject(c, 400, "bad_request",
+                          "The query string has a malformed or NUL (%00) percent-encoding");
     }
     const char *expect = dtm_req_header(req, "expect");
     if (expect) {
-        if (!dtm_streq_ci(expect, "100-continue")) {
-            c->err_status = 417;
-            c->err_code = "expectation_failed";
-            return -1;
-        }
+        if (!dtm_streq_ci(expect, "100-continue"))
+            return reject(c, 417, "expectation_failed", "Only Expect: 100-continue is supported");
         r->expect_continue = true;
     }
 
@@ -646,8 +732,7 @@ static int on_headers_complete(http_parser *p)
     r->dispatch = dtm_router_match(req, &r->max_body);
     if (r->max_body <= 0)
         r->max_body = dtm_cfg.max_body_bytes > 0 ? dtm_cfg.max_body_bytes : 1024 * 1024;
-    bool has_body =
-        (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
+    bool has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
     if (r->dispatch == DTM_DISPATCH_DONE) {
         /* Answered without reading the body: reply at once and close if a body follows. */
         r->ready = true;
@@ -661,7 +746,7 @@ static int on_headers_complete(http_parser *p)
         }
         return 0;
     }
-    if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > 0) {
+    if (!(p->flags & F_CHUNKED) && p->content_length > 0) {
         if (p->content_length > (uint64_t)r->max_body) {
             c->err_status = 413;
             return -1;
@@ -677,7 +762,7 @@ static int on_headers_complete(http_parser *p)
     return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t len)
+static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
     sreq_t *r = c->cur;
@@ -757,7 +842,7 @@ static void dispatch(conn_t *c, sreq_t *r)
     }
 }
 
-static int on_message_complete(http_parser *p)
+static int on_message_complete(llhttp_t *p)
 {
     conn_t *c = p->data;
     sreq_t *r = c->cur;
@@ -772,41 +857,79 @@ static int on_message_complete(http_parser *p)
     if (!r->ready)
         dispatch(c, r);
     c->need_pump = true;
-    if (c->qlen >= MAX_PIPELINE)
-        http_parser_pause(p, 1);
-    return 0;
+    return c->qlen >= MAX_PIPELINE ? HPE_PAUSED : 0;
 }
 
-static void parse_error(conn_t *c, enum http_errno e)
+/* What llhttp refused, in words for the client: its error names are internals. */
+static const char *parse_error_message(llhttp_errno_t e)
+{
+    switch (e) {
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        return "Content-Length and Transfer-Encoding must not both be present";
+    case HPE_INVALID_CONTENT_LENGTH:
+        return "Content-Length is not a single decimal number";
+    case HPE_INVALID_TRANSFER_ENCODING:
+        return "Transfer-Encoding must end with chunked";
+    case HPE_INVALID_CHUNK_SIZE:
+        return "A chunk size is malformed";
+    case HPE_INVALID_HEADER_TOKEN:
+        return "A header field has an invalid character (no space before the colon, no "
+               "line folding)";
+    case HPE_INVALID_METHOD:
+        return "Unknown request method";
+    case HPE_INVALID_URL:
+        return "The request target has invalid characters";
+    case HPE_INVALID_VERSION:
+        return "The HTTP version is malformed";
+    case HPE_STRICT:
+        return "Chunk data must be followed by CRLF";
+    case HPE_CR_EXPECTED:
+    case HPE_LF_EXPECTED:
+        return "Lines end with CRLF";
+    case HPE_INVALID_EOF_STATE:
+        return "The request ended early";
+    default:
+        return "Malformed HTTP request";
+    }
+}
+
+/* "1.2", "3.0": a version, just not ours (llhttp refuses them as invalid). */
+static bool version_well_formed(const conn_t *c)
+{
+    return c->version_len == 3 && isdigit((unsigned char)c->version[0]) && c->version[1] == '.' &&
+           isdigit((unsigned char)c->version[2]);
+}
+
+static void parse_error(conn_t *c, llhttp_errno_t e)
 {
     sreq_t *r = c->cur;
     if (!r || r->complete)
         r = req_new(c);
     c->cur = NULL;
     int status = c->err_status ? c->err_status : 400;
-    if (e == HPE_HEADER_OVERFLOW)
-        status = 431;
-    const char *code = c->err_code;
-    const char *msg = NULL;
+    const char *code = c->err_code ? c->err_code : "bad_request";
+    const char *msg = c->err_msg;
+    if (e == HPE_PAUSED_H2_UPGRADE || (e == HPE_INVALID_VERSION && version_well_formed(c))) {
+        status = 505;
+        code = "http_version_not_supported";
+        msg = "Only HTTP/1.0 and HTTP/1.1 are supported";
+    }
     switch (status) {
     case 413:
         code = "payload_too_large";
         msg = dtm_arena_sprintf(r->req.arena, "Request body exceeds %ld bytes", r->max_body);
         break;
     case 414:
+        code = "uri_too_long";
         msg = "The request target is too long";
-        break;
-    case 417:
-        msg = "Only Expect: 100-continue is supported";
         break;
     case 431:
         code = "headers_too_large";
         msg = "Request header fields are too large";
         break;
     default:
-        code = "bad_request";
-        msg = dtm_arena_sprintf(r->req.arena, "Malformed HTTP request (%s)",
-                                e == HPE_OK ? "bad target" : http_errno_name(e));
+        if (!msg)
+            msg = parse_error_message(e);
     }
     req_fail(r, status, code, msg);
     c->parse_dead = true;
@@ -817,32 +940,40 @@ static void parse_error(conn_t *c, enum http_errno e)
 static void feed(conn_t *c, const char *data, size_t n)
 {
     c->in_feed = true;
-    size_t off = 0;
-    while (off < n && !c->parse_dead && !c->closing) {
-        size_t got = http_parser_execute(&c->parser, &g_settings, data + off, n - off);
-        off += got;
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        if (e == HPE_PAUSED) {
+    if (n && !c->parse_dead && !c->closing) {
+        c->feed_start = data;
+        char tail_before = c->prev_tail;
+        llhttp_errno_t e = llhttp_execute(&c->parser, data, n);
+        c->prev_tail = data[n - 1];
+        switch (e) {
+        case HPE_OK:
+            break;
+        case HPE_PAUSED: {
+            const char *at = llhttp_get_error_pos(&c->parser);
+            size_t off = at && at >= data && at <= data + n ? (size_t)(at - data) : n;
             dtm_buf_append(&c->pending, data + off, n - off);
+            c->prev_tail = off ? data[off - 1] : tail_before; /* what precedes the kept rest */
             c->paused = true;
             read_stop(c);
             break;
         }
-        if (e != HPE_OK) {
-            if (e == HPE_CB_headers_complete && c->parse_dead && !c->err_status)
-                break; /* answered early (DONE with a body) */
-            parse_error(c, e);
-            break;
-        }
-        if (c->parser.upgrade) {
+        case HPE_PAUSED_UPGRADE:
             /* No protocol switching here: answer what arrived and close. */
             if (c->qtail)
                 c->qtail->keep_alive = false;
             c->parse_dead = true;
             break;
-        }
-        if (got == 0)
+        case HPE_CLOSED_CONNECTION:
+            c->parse_dead = true; /* bytes after a request that closes the connection */
             break;
+        case HPE_CB_HEADERS_COMPLETE:
+            if (c->parse_dead && !c->err_status)
+                break; /* answered early (DONE with a body) */
+            parse_error(c, e);
+            break;
+        default:
+            parse_error(c, e);
+        }
     }
     c->in_feed = false;
     if (c->need_pump) {
@@ -856,7 +987,7 @@ static void parse_resume(conn_t *c)
     if (!c->paused || c->closing)
         return;
     c->paused = false;
-    http_parser_pause(&c->parser, 0);
+    llhttp_resume(&c->parser);
     dtm_buf_t tmp = c->pending;
     c->pending = c->pending2;
     c->pending2 = tmp;
@@ -1245,7 +1376,12 @@ void dtm_resp_stream_begin(dtm_req_t *req, int status, const char *content_type)
     dtm_buf_init(&head);
     resp->status = status;
     resp->content_type = dtm_arena_strdup(req->arena, content_type);
-    dtm_resp_header(req, "Transfer-Encoding", "chunked");
+    /* HTTP/1.0 has no chunked coding: the body ends when the connection does. */
+    r->st_raw = r->http10;
+    if (r->http10)
+        r->keep_alive = false;
+    else
+        dtm_resp_header(req, "Transfer-Encoding", "chunked");
     dtm_resp_header(req, "Cache-Control", "no-cache");
     dtm_resp_head(req, status, r->keep_alive, -1, resp->content_type, &head);
     uv_mutex_lock(&lc->smu);
@@ -1288,9 +1424,11 @@ int dtm_resp_stream_write(dtm_req_t *req, const void *data, size_t len)
     }
     if (len && !is_head(req)) {
         size_t before = r->sq.len;
-        dtm_buf_printf(&r->sq, "%zx\r\n", len);
+        if (!r->st_raw)
+            dtm_buf_printf(&r->sq, "%zx\r\n", len);
         dtm_buf_append(&r->sq, data, len);
-        dtm_buf_append(&r->sq, "\r\n", 2);
+        if (!r->st_raw)
+            dtm_buf_append(&r->sq, "\r\n", 2);
         r->queued += r->sq.len - before;
         r->core.resp.body_len += len;
         stream_signal(r);
@@ -1308,7 +1446,7 @@ void dtm_resp_stream_end(dtm_req_t *req)
     uv_mutex_lock(&lc->smu);
     if (!r->st_ended) {
         r->st_ended = true;
-        if (!is_head(req)) {
+        if (!is_head(req) && !r->st_raw) {
             dtm_buf_append(&r->sq, "0\r\n\r\n", 5);
             r->queued += 5;
         }
@@ -1330,9 +1468,11 @@ void dtm_server_stream_begin(dtm_req_t *req, int status, const char *content_typ
     dtm_buf_init(&head);
     resp->status = status;
     resp->content_type = dtm_arena_strdup(req->arena, content_type);
-    r->st_raw = content_length >= 0;
+    r->st_raw = content_length >= 0 || r->http10;
     if (!r->st_raw)
         dtm_resp_header(req, "Transfer-Encoding", "chunked");
+    else if (content_length < 0)
+        r->keep_alive = false; /* HTTP/1.0, unknown length: close-delimited */
     dtm_resp_head(req, status, r->keep_alive && !r->close_after, content_length, resp->content_type,
                   &head);
     uv_mutex_lock(&lc->smu);
@@ -1464,12 +1604,105 @@ static void stream_flush(conn_t *c, sreq_t *r)
 
 /* ------------------------------------------------------------ SSE ---- */
 
+/* The per-process bound on event streams (DTM_SSE_MAX_CLIENTS), counting those being set up:
+ * past it the request gets 503 with Retry-After, so a flood of streams cannot take every file
+ * descriptor and the loops' memory. */
+static bool sse_admit(dtm_req_t *req)
+{
+    if (req->internal || !req->core) {
+        dtm_resp_error(req, 400, "bad_request", "Event streams are for clients only", NULL);
+        return false;
+    }
+    long n = atomic_load(&g_sse_clients) + atomic_load(&g_sse_pending);
+    if (dtm_cfg.sse_max_clients > 0 && n >= dtm_cfg.sse_max_clients) {
+        dtm_resp_header(req, "Retry-After", "5");
+        dtm_resp_error(req, 503, "too_many_streams",
+                       "Too many event streams are open on this server; retry later", NULL);
+        return false;
+    }
+    return true;
+}
+
 void dtm_resp_sse(dtm_req_t *req, const char *topic)
 {
+    if (!sse_admit(req))
+        return;
     dtm_resp_t *r = dtm_req_resp(req);
     r->kind = DTM_RESP_SSE;
     r->status = 200;
     r->sse_topic = dtm_arena_strdup(req->arena, topic);
+}
+
+bool dtm_resp_sse_resume(dtm_req_t *req, const char *topic)
+{
+    uv_once(&g_once, once_init);
+    if (!sse_admit(req))
+        return false;
+    sreq_t *sr = req_of(req);
+    if (sr->sse_pend)
+        return true;
+    ssepend_t *p = dtm_alloc(sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->topic = dtm_strdup(topic);
+    uv_mutex_lock(&g_pub_mu);
+    p->start = g_pub_seq + 1;
+    p->next = g_pend;
+    if (g_pend)
+        g_pend->prev = p;
+    g_pend = p;
+    uv_mutex_unlock(&g_pub_mu);
+    atomic_fetch_add(&g_sse_pending, 1);
+    sr->sse_pend = p;
+    dtm_resp_sse(req, topic);
+    return true;
+}
+
+static void sse_format(dtm_buf_t *b, long long id, const char *event, const char *data);
+
+void dtm_resp_sse_event(dtm_req_t *req, long long id, const char *event, const char *data)
+{
+    sreq_t *sr = req_of(req);
+    sse_format(&sr->sse_backlog, id, event, data);
+    if (id > sr->sse_min_id)
+        sr->sse_min_id = id;
+}
+
+/* Unhook a request's held messages (attach took them, or the request ended first). */
+static void sse_pend_take(ssepend_t *p)
+{
+    uv_mutex_lock(&g_pub_mu);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        g_pend = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    uv_mutex_unlock(&g_pub_mu);
+    atomic_fetch_sub(&g_sse_pending, 1);
+}
+
+static void sse_msg_unref(ssemsg_t *m)
+{
+    if (atomic_fetch_sub(&m->refs, 1) == 1)
+        free(m);
+}
+
+static void sse_pend_free(ssepend_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        sse_msg_unref(p->msgs[i]);
+    free(p->msgs);
+    free(p->topic);
+    free(p);
+}
+
+static void sse_pend_release(sreq_t *r)
+{
+    if (!r->sse_pend)
+        return;
+    sse_pend_take(r->sse_pend);
+    sse_pend_free(r->sse_pend);
+    r->sse_pend = NULL;
 }
 
 static void sse_written(uv_write_t *w, int status)
@@ -1522,6 +1755,18 @@ static void sse_attach(conn_t *c, sreq_t *r)
     c->parse_dead = true;
     c->sse = true;
     c->sse_req = r;
+    c->sse_min_id = r->sse_min_id;
+    ssepend_t *held = r->sse_pend;
+    r->sse_pend = NULL;
+    if (held) {
+        sse_pend_take(held);
+        /* Everything published since the handler began is either held here or still queued
+         * for this loop's fan-out, in publish order: what is held goes out now, and the fan-out
+         * skips it (and anything older, which the backlog covers). */
+        c->sse_seen = held->n ? held->msgs[held->n - 1]->gseq : held->start - 1;
+        if (held->start - 1 > c->sse_seen)
+            c->sse_seen = held->start - 1;
+    }
     r->counted = false; /* a subscriber, no longer a request in flight */
     atomic_fetch_sub(&g_inflight, 1);
     set_deadline(c, DL_NONE, 0);
@@ -1537,6 +1782,23 @@ static void sse_attach(conn_t *c, sreq_t *r)
     /* No length and no chunking: the stream ends when the connection does. */
     dtm_resp_head(&r->req, 200, false, -1, "text/event-stream; charset=utf-8", &c->wbuf);
     dtm_buf_puts(&c->wbuf, ": connected\n\n");
+    if (r->sse_backlog.len)
+        dtm_buf_append(&c->wbuf, r->sse_backlog.data, r->sse_backlog.len);
+    if (held) {
+        bool overflow = held->overflow;
+        for (size_t i = 0; i < held->n && !overflow; i++) {
+            ssemsg_t *m = held->msgs[i];
+            if (m->id < 0 || m->id > c->sse_min_id)
+                dtm_buf_append(&c->wbuf, m->data, m->len);
+        }
+        sse_pend_free(held);
+        if (overflow) {
+            /* Too much happened while the backlog was read: end the stream; the client
+             * resumes from the last id it got. */
+            conn_close(c);
+            return;
+        }
+    }
     uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n < 0 && n != UV_EAGAIN) {
@@ -1577,9 +1839,11 @@ static void ping_cb(uv_timer_t *t)
     }
 }
 
-/* "event: e\ndata: line\ndata: line\n\n" */
-static void sse_format(dtm_buf_t *b, const char *event, const char *data)
+/* "id: n\nevent: e\ndata: line\ndata: line\n\n" */
+static void sse_format(dtm_buf_t *b, long long id, const char *event, const char *data)
 {
+    if (id >= 0)
+        dtm_buf_printf(b, "id: %lld\n", id);
     if (event && *event) {
         dtm_buf_puts(b, "event: ");
         for (const char *s = event; *s; s++)
@@ -1604,24 +1868,46 @@ static void sse_format(dtm_buf_t *b, const char *event, const char *data)
 
 void dtm_sse_publish(const char *topic, const char *event, const char *data)
 {
+    dtm_sse_publish_id(topic, -1, event, data);
+}
+
+void dtm_sse_publish_id(const char *topic, long long id, const char *event, const char *data)
+{
     uv_once(&g_once, once_init);
     uv_mutex_lock(&g_pub_mu);
     server_t *s = g_srv;
-    if (!s || !atomic_load(&g_sse_clients)) {
+    if (!s || (!atomic_load(&g_sse_clients) && !g_pend)) {
         uv_mutex_unlock(&g_pub_mu);
         return;
     }
     dtm_buf_t b;
     dtm_buf_init(&b);
-    sse_format(&b, event, data);
+    sse_format(&b, id, event, data);
     size_t tl = strlen(topic);
     ssemsg_t *m = dtm_alloc(sizeof *m + b.len + tl + 1);
     atomic_init(&m->refs, 1 + s->nloops);
     m->len = b.len;
+    m->gseq = ++g_pub_seq;
+    m->id = id;
     memcpy(m->data, b.data, b.len);
     m->topic = m->data + b.len;
     memcpy(m->topic, topic, tl + 1);
     dtm_buf_free(&b);
+    for (ssepend_t *p = g_pend; p; p = p->next) {
+        if (p->overflow || strcmp(p->topic, topic) != 0)
+            continue;
+        if (p->bytes + m->len > SSE_MAX_QUEUE) {
+            p->overflow = true;
+            continue;
+        }
+        if (p->n == p->cap) {
+            p->cap = p->cap ? p->cap * 2 : 8;
+            p->msgs = dtm_realloc(p->msgs, p->cap * sizeof *p->msgs);
+        }
+        atomic_fetch_add(&m->refs, 1);
+        p->msgs[p->n++] = m;
+        p->bytes += m->len;
+    }
     for (int i = 0; i < s->nloops; i++) {
         lctx_t *lc = &s->loops[i];
         uv_mutex_lock(&lc->smu);
@@ -1647,8 +1933,11 @@ static void sse_fanout(lctx_t *lc, ssemsg_t *m)
     conn_t *next;
     for (conn_t *c = lc->sse; c; c = next) {
         next = c->sse_next;
-        if (c->sse_req && strcmp(c->sse_req->core.resp.sse_topic, m->topic) == 0)
-            sse_send(c, m, m->data, m->len);
+        if (!c->sse_req || strcmp(c->sse_req->core.resp.sse_topic, m->topic) != 0)
+            continue;
+        if (m->gseq <= c->sse_seen || (m->id >= 0 && m->id <= c->sse_min_id))
+            continue; /* already sent with the stream's backlog */
+        sse_send(c, m, m->data, m->len);
     }
     if (atomic_fetch_sub(&m->refs, 1) == 1)
         free(m);
@@ -1749,7 +2038,7 @@ static void conn_setup(lctx_t *lc, conn_t *c)
         else if (ss.ss_family == AF_INET6)
             uv_ip6_name((struct sockaddr_in6 *)&ss, c->ip, sizeof c->ip);
     }
-    http_parser_init(&c->parser, HTTP_REQUEST);
+    llhttp_init(&c->parser, HTTP_REQUEST, &g_settings);
     c->parser.data = c;
     c->next = lc->conns;
     if (lc->conns)
@@ -2089,9 +2378,10 @@ static int pick(int v, int cfg, int def)
 
 static void settings_init(void)
 {
-    http_parser_settings_init(&g_settings);
+    llhttp_settings_init(&g_settings);
     g_settings.on_message_begin = on_message_begin;
     g_settings.on_url = on_url;
+    g_settings.on_version = on_version;
     g_settings.on_header_field = on_header_field;
     g_settings.on_header_value = on_header_value;
     g_settings.on_headers_complete = on_headers_complete;
@@ -2118,8 +2408,6 @@ int dtm_server_run(const dtm_server_opts_t *o)
     s->tick = (uint64_t)(shortest / 4 < 25 ? 25 : shortest / 4 > 1000 ? 1000 : shortest / 4);
     s->signals = o->signals;
     s->port = o->port;
-    if ((uint32_t)s->max_header + 4096 > 80 * 1024)
-        http_parser_set_max_header_size((uint32_t)s->max_header + 4096);
 
     /* The thread pool starts on first use; size it before any loop runs. */
     char nbuf[16];

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The connection layer: libuv loops (one per core, each with its own SO_REUSEPORT listener),
- * http-parser, keep-alive, pipelining, limits, timeouts, streamed responses, SSE and the
+ * llhttp (strict), keep-alive, pipelining, limits, timeouts, streamed responses, SSE and the
  * SIGTERM drain. What a request means is decided by the router (internal.h); this layer only
  * moves bytes. */
 #ifndef DTM_HTTP_SERVER_H

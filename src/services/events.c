@@ -54,7 +54,13 @@ static int deliver(const dtm_outbox_event_t *ev, void *ud)
     dtm_err_t err = dtm_call(req, "POST", path, body, &status, &out);
     json_decref(body);
     int rc = err == DTM_OK && status >= 200 && status < 300 ? 0 : (err != DTM_OK ? -2 : status);
-    if (rc != 0)
+    /* The consumer read the event and refused its content: no retry will change that. (404 is
+     * not final: during a rolling deploy an old replica may not have the route yet.) */
+    if (rc == 400 || rc == 422) {
+        dtm_log_error("outbox %s: %s event %s refused by %s (%d)", ev->schema, ev->topic,
+                      ev->event_id, ev->consumer, status);
+        rc = DTM_OUTBOX_REFUSED;
+    } else if (rc != 0)
         dtm_log_warn("outbox %s: %s event %s to %s: %s %d (attempt %d, will retry)", ev->schema,
                      ev->topic, ev->event_id, ev->consumer, err ? dtm_err_code(err) : "status",
                      status, ev->attempts + 1);

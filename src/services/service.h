@@ -18,6 +18,7 @@ void dtm_services_events_stop(void);
 
 /* Each service folder defines one of these in its routes.c. */
 extern const dtm_service_t dtm_svc_auth, dtm_svc_users, dtm_svc_todos, dtm_svc_stores,
-    dtm_svc_attendance, dtm_svc_reports, dtm_svc_visits, dtm_svc_audits;
+    dtm_svc_attendance, dtm_svc_reports, dtm_svc_notifications, dtm_svc_visits, dtm_svc_audits,
+    dtm_svc_approvals;
 
 #endif

@@ -3,6 +3,8 @@
 // fails a wrong type, a missing required field and an undocumented status, through api() too.
 'use strict';
 
+process.env.DTM_CONTRACT = '1'; // this file checks the failing mode, whatever the run asked for
+
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');

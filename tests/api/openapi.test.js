@@ -12,12 +12,11 @@ const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { createRequire } = require('node:module');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const WEB = path.join(ROOT, 'web');
 const DIST = path.resolve(process.env.DTM_WEB_DIST || path.join(WEB, 'dist'));
-const yaml = createRequire(path.join(WEB, 'package.json'))('js-yaml');
+const yaml = require('js-yaml'); // tests/package.json
 const { execFileSync } = require('node:child_process');
 const { startDtm } = require('./lib/harness.js');
 

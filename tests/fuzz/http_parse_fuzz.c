@@ -2,16 +2,14 @@
 /* libFuzzer harness for the connection layer's request parsing (src/http/server.c): request
  * line, headers, limits, chunked and fixed bodies, pipelining, early answers and errors,
  * with reads cut at fuzzed sizes. The router seam of internal.h is replaced by the small one
- * below, so only the connection layer (plus core helpers) is under test:
+ * below, so only the connection layer (plus core helpers) is under test, and it checks every
+ * request that reaches it against the rules the layer must enforce (check_rules):
  *   /l...  runs on the loop     /w...  runs on the worker pool (echoes the body)
  *   /s...  streams a response   /e...  event stream           else 404 without reading a body
  *
- * Build and run (from the repository root):
+ * Built by tests/fuzz/run.sh (make test-fuzz) against dtmcore and llhttp in strict mode, as the
+ * server uses it; by hand, after that build:
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *       tests/fuzz/http_parse_fuzz.c src/http/server.c src/core/arena.c src/core/str.c \
- *       src/core/err.c src/core/ids.c src/core/timeutil.c src/core/metrics.c src/core/log.c \
- *       -luv -lhttp_parser -ljansson -lsodium -lm -o build-fuzz/http_parse_fuzz
  *   build-fuzz/http_parse_fuzz -max_total_time=60 -max_len=4096 -dict=tests/fuzz/http.dict \
  *       tests/fuzz/corpus/http
  */
@@ -94,8 +92,44 @@ void dtm_resp_serialize(dtm_req_t *req, bool keep_alive, dtm_buf_t *out)
     dtm_buf_append(out, r->body, r->body_len);
 }
 
+/* RFC 9110 5.6.2 tchar */
+static bool tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* The differential check: whatever bytes came in, a request that reaches the router obeys the
+ * rules the connection layer enforces (RFC 9112 framing, our Host and query rules). */
+static void check_rules(const dtm_req_t *req)
+{
+    int hosts = 0;
+    bool cl = false, te = false;
+    for (int i = 0; i < req->nheaders; i++) {
+        const char *n = req->headers[i].name, *v = req->headers[i].value;
+        if (!*n)
+            abort();
+        for (const char *s = n; *s; s++)
+            if (!tchar((unsigned char)*s))
+                abort(); /* "Content-Length : 2" and the like */
+        for (const unsigned char *s = (const unsigned char *)v; *s; s++)
+            if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
+                abort(); /* CR, LF (obs-fold), NUL or other controls in a value */
+        hosts += strcmp(n, "host") == 0;
+        cl |= strcmp(n, "content-length") == 0;
+        te |= strcmp(n, "transfer-encoding") == 0;
+    }
+    if (hosts > 1 || (cl && te))
+        abort();
+    if (req->raw_query && strstr(req->raw_query, "%00"))
+        abort();
+    if (strlen(req->path) == 0 || req->path[0] != '/')
+        abort();
+}
+
 dtm_dispatch_t dtm_router_match(dtm_req_t *req, long *max_body)
 {
+    check_rules(req);
     req->request_id = "fuzz";
     *max_body = 512;
     if (!req->path || !req->method)

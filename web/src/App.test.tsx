@@ -41,7 +41,7 @@ describe("App", () => {
     fireEvent.change(screen.getByLabelText("Password"), { target: { value: "secret-secret" } });
     fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
     const nav = await screen.findByRole("navigation", { name: "Main" }, { timeout: 5000 });
-    expect([...nav.querySelectorAll("a")].map((a) => a.textContent)).toEqual(["Dashboard", "Team", "Tasks", "Stores", "Reports", "Audits", "Users", "Account"]);
+    expect([...nav.querySelectorAll("a")].map((a) => a.textContent)).toEqual(["Dashboard", "Team", "Tasks", "Stores", "Reports", "Audits", "Approvals", "Users", "Account"]);
     expect(await screen.findByText("Attendance on break", {}, { timeout: 5000 })).toBeInTheDocument();
     expect(screen.getByText("Todos overdue")).toBeInTheDocument();
     fireEvent.click(screen.getByRole("link", { name: "Users" }));

@@ -3,6 +3,7 @@
 import { lazy, Suspense, useEffect, useRef, useState, type ComponentType, type LazyExoticComponent } from "react";
 import { api } from "./api/client";
 import type { Role, User } from "./api/types";
+import Bell from "./components/Bell";
 import { Loading } from "./components/ui";
 import { fullName, label } from "./lib/format";
 import { Link, matchPath, navigate, useLocation } from "./router";
@@ -18,6 +19,7 @@ const Users = lazy(() => import("./pages/Users"));
 const Account = lazy(() => import("./pages/Account"));
 const Audits = lazy(() => import("./pages/Audits"));
 const AuditDetail = lazy(() => import("./pages/AuditDetail"));
+const Approvals = lazy(() => import("./pages/Approvals"));
 
 export interface PageProps {
   user: User;
@@ -44,6 +46,7 @@ const ROUTES: Route[] = [
   { path: "/reports", page: Reports, roles: STAFF, nav: "Reports" },
   { path: "/audits", page: Audits, roles: STAFF, nav: "Audits" },
   { path: "/audits/:id", page: AuditDetail, roles: ALL },
+  { path: "/approvals", page: Approvals, roles: ALL, nav: "Approvals" },
   { path: "/users", page: Users, roles: ["admin"], nav: "Users" },
   { path: "/account", page: Account, roles: ALL, nav: "Account" },
 ];
@@ -100,6 +103,7 @@ export default function Shell({ user }: { user: User }) {
             ))}
         </nav>
         <div className="userbox">
+          <Bell />
           <span className="who" title={user.email}>
             {fullName(user)} <small>{label(user.role)}</small>
           </span>

@@ -12,15 +12,17 @@ log_level          = "debug"
 log_retention_days = 14
 
 services = {
-  gateway    = { port = 3000, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
-  auth       = { port = 3001, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
-  users      = { port = 3002, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
-  todos      = { port = 3003, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2, uploads = true }
-  stores     = { port = 3004, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
-  attendance = { port = 3005, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2, uploads = true }
-  reports    = { port = 3006, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
-  visits     = { port = 3008, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
-  audits     = { port = 3009, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2, uploads = true }
+  gateway       = { port = 3000, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+  auth          = { port = 3001, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+  users         = { port = 3002, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+  todos         = { port = 3003, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2, uploads = true }
+  stores        = { port = 3004, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+  attendance    = { port = 3005, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2, uploads = true }
+  reports       = { port = 3006, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+  notifications = { port = 3007, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+  visits        = { port = 3008, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
+  audits        = { port = 3009, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2, uploads = true }
+  approvals     = { port = 3010, cpu = 256, memory = 512, desired_count = 1, min_count = 1, max_count = 2 }
 }
 
 db_instance_class        = "db.t4g.micro"

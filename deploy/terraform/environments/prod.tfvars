@@ -13,15 +13,17 @@ log_level          = "info"
 log_retention_days = 90
 
 services = {
-  gateway    = { port = 3000, cpu = 1024, memory = 2048, desired_count = 3, min_count = 3, max_count = 20 }
-  auth       = { port = 3001, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
-  users      = { port = 3002, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
-  todos      = { port = 3003, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20, uploads = true }
-  stores     = { port = 3004, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
-  attendance = { port = 3005, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20, uploads = true }
-  reports    = { port = 3006, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
-  visits     = { port = 3008, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
-  audits     = { port = 3009, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20, uploads = true }
+  gateway       = { port = 3000, cpu = 1024, memory = 2048, desired_count = 3, min_count = 3, max_count = 20 }
+  auth          = { port = 3001, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
+  users         = { port = 3002, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
+  todos         = { port = 3003, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20, uploads = true }
+  stores        = { port = 3004, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
+  attendance    = { port = 3005, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20, uploads = true }
+  reports       = { port = 3006, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
+  notifications = { port = 3007, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
+  visits        = { port = 3008, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
+  audits        = { port = 3009, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20, uploads = true }
+  approvals     = { port = 3010, cpu = 512, memory = 1024, desired_count = 3, min_count = 3, max_count = 20 }
 }
 
 db_instance_class        = "db.r6g.large"

@@ -12,15 +12,17 @@ log_level          = "info"
 log_retention_days = 30
 
 services = {
-  gateway    = { port = 3000, cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 4 }
-  auth       = { port = 3001, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
-  users      = { port = 3002, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
-  todos      = { port = 3003, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, uploads = true }
-  stores     = { port = 3004, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
-  attendance = { port = 3005, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, uploads = true }
-  reports    = { port = 3006, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
-  visits     = { port = 3008, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
-  audits     = { port = 3009, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, uploads = true }
+  gateway       = { port = 3000, cpu = 512, memory = 1024, desired_count = 2, min_count = 2, max_count = 4 }
+  auth          = { port = 3001, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
+  users         = { port = 3002, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
+  todos         = { port = 3003, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, uploads = true }
+  stores        = { port = 3004, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
+  attendance    = { port = 3005, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, uploads = true }
+  reports       = { port = 3006, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
+  notifications = { port = 3007, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
+  visits        = { port = 3008, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
+  audits        = { port = 3009, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4, uploads = true }
+  approvals     = { port = 3010, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 4 }
 }
 
 db_instance_class        = "db.t4g.medium"

@@ -35,7 +35,7 @@ run "plan" {
   }
 
   assert {
-    condition     = length(output.settings.services) == 9 && alltrue([for k in ["gateway", "auth", "users", "todos", "stores", "attendance", "reports", "visits", "audits"] : contains(keys(output.settings.services), k)])
+    condition     = length(output.settings.services) == 11 && alltrue([for k in ["gateway", "auth", "users", "todos", "stores", "attendance", "reports", "notifications", "visits", "audits", "approvals"] : contains(keys(output.settings.services), k)])
     error_message = "Every dtm target runs as an ECS service."
   }
 

@@ -7,15 +7,17 @@ mock_provider "aws" {
 
 variables {
   services = {
-    gateway    = { port = 3000, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
-    auth       = { port = 3001, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
-    users      = { port = 3002, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
-    todos      = { port = 3003, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6, uploads = true }
-    stores     = { port = 3004, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
-    attendance = { port = 3005, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6, uploads = true }
-    reports    = { port = 3006, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
-    visits     = { port = 3008, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
-    audits     = { port = 3009, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6, uploads = true }
+    gateway       = { port = 3000, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
+    auth          = { port = 3001, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
+    users         = { port = 3002, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
+    todos         = { port = 3003, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6, uploads = true }
+    stores        = { port = 3004, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
+    attendance    = { port = 3005, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6, uploads = true }
+    reports       = { port = 3006, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
+    notifications = { port = 3007, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
+    visits        = { port = 3008, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
+    audits        = { port = 3009, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6, uploads = true }
+    approvals     = { port = 3010, cpu = 256, memory = 512, desired_count = 2, min_count = 2, max_count = 6 }
   }
 }
 
@@ -76,7 +78,7 @@ run "ecs_services_alb_autoscaling" {
   }
 
   assert {
-    condition     = length(aws_ecs_service.this) == 9 && alltrue([for s in aws_ecs_service.this : s.launch_type == "FARGATE"])
+    condition     = length(aws_ecs_service.this) == 11 && alltrue([for s in aws_ecs_service.this : s.launch_type == "FARGATE"])
     error_message = "A Fargate service per target."
   }
   assert {

@@ -91,6 +91,33 @@ dtm_err_t attendance_db_photo(dtm_db_t *db, const char *sha256, const char *owne
 /** The API object of full row `i` (new reference). */
 json_t *attendance_row_json(const PGresult *r, int i);
 
+/* ---- approval effects (effects.c): approval.decided from the approvals service ---- */
+
+#define ATT_TOPIC_APPROVAL_DECIDED "approval.decided"
+
+/** Inside the caller's transaction: mark request `request_id` (of `type`) applied. *fresh =
+ *  false when it was applied before (do nothing more): each request's effect happens once,
+ *  whatever events carry it. */
+dtm_err_t attendance_db_approval_claim(dtm_db_t *db, const char *request_id, const char *type,
+                                       bool *fresh);
+/** Record which attendance record request `request_id` touched. */
+dtm_err_t attendance_db_approval_record(dtm_db_t *db, const char *request_id, const char *att);
+/** An approved correction: record `id` of `user_id` gets the punch times in/out (ISO), its open
+ *  break ends, its minute totals are recomputed over the new window (breaks clipped to it),
+ *  and it is closed. *was_open says whether it was open before. DTM_ENOTFOUND when the user
+ *  has no such record. */
+dtm_err_t attendance_db_apply_correction(dtm_db_t *db, const char *id, const char *user_id,
+                                         const char *in, const char *out, bool *was_open);
+/** An approved overtime: approved_overtime_minutes of record `id` of `user_id`; DTM_ENOTFOUND. */
+dtm_err_t attendance_db_apply_overtime(dtm_db_t *db, const char *id, const char *user_id,
+                                       const char *minutes);
+/** An approved geofence exception: a record at the store marked exception, punched in at the
+ *  reading's capture time; open when the user has no open record, else closed when that one
+ *  began (zero minutes when it began earlier). New id in id[37], *open its state.
+ *  DTM_ECONFLICT when a punch-in raced it (retry). */
+dtm_err_t attendance_db_apply_exception(dtm_db_t *db, const attendance_punch_in_t *in,
+                                        const char *request_id, char id[37], bool *open);
+
 /* ---- events.c: live updates ---- */
 
 /** Subscribe to ATT_REDIS_CHANNEL (re-published to local SSE clients). */
@@ -108,6 +135,20 @@ typedef struct {
 extern attendance_metrics_t attendance_metrics;
 
 /* ---- handlers.c ---- */
+
+typedef struct {
+    double lat, lon;
+    long radius_m;
+    const char *timezone;
+    bool active;
+} attendance_store_t;
+
+/** GET /api/stores/:id. false with the response set when `respond` (404 for an unknown store,
+ *  or an inactive one when need_active; 502/503 when the stores service fails). */
+bool attendance_fetch_store(dtm_req_t *req, const char *id, bool need_active, bool respond,
+                            attendance_store_t *s);
+void attendance_get(dtm_req_t *req);
+void attendance_approval_event(dtm_req_t *req);
 void attendance_punch_in(dtm_req_t *req);
 void attendance_punch_out(dtm_req_t *req);
 void attendance_break_start(dtm_req_t *req);

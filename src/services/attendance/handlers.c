@@ -26,17 +26,8 @@ static void decref(void *j)
     json_decref(j);
 }
 
-typedef struct {
-    double lat, lon;
-    long radius_m;
-    const char *timezone;
-    bool active;
-} store_info_t;
-
-/* GET /api/stores/:id. false with the response set when `respond` (404 for an unknown store,
- * or an inactive one when need_active; 502/503 when the stores service fails). */
-static bool fetch_store(dtm_req_t *req, const char *id, bool need_active, bool respond,
-                        store_info_t *s)
+bool attendance_fetch_store(dtm_req_t *req, const char *id, bool need_active, bool respond,
+                            attendance_store_t *s)
 {
     int status;
     json_t *out;
@@ -145,9 +136,6 @@ static json_t *form_to_json(dtm_valid_t *v, const dtm_mpart_t *parts, int n)
         const dtm_mpart_t *p = dtm_multipart_find(parts, n, fields[i].name);
         if (!p)
             continue;
-        for (int k = 0; k < n; k++)
-            if (&parts[k] != p && strcmp(parts[k].name, fields[i].name) == 0)
-                dtm_valid_fail(v, fields[i].name, "is given more than once");
         json_t *val = form_value(v, fields[i].name, p, fields[i].numeric);
         if (val)
             json_object_set_new(o, fields[i].name, val);
@@ -189,6 +177,7 @@ void attendance_punch_in(dtm_req_t *req)
                    NULL);
             return;
         }
+        dtm_multipart_unique(v, parts, n);
         body = form_to_json(v, parts, n);
         dtm_arena_defer(req->arena, decref, body);
         photo = dtm_multipart_find(parts, n, "photo");
@@ -240,8 +229,8 @@ void attendance_punch_in(dtm_req_t *req)
         }
     }
 
-    store_info_t store;
-    if (!fetch_store(req, store_id, true, true, &store)) {
+    attendance_store_t store;
+    if (!attendance_fetch_store(req, store_id, true, true, &store)) {
         dtm_metric_inc(M->rej_store);
         return;
     }
@@ -331,25 +320,10 @@ static int64_t floor_ms(const PGresult *r)
     return s ? strtoll(s, NULL, 10) : INT64_MIN;
 }
 
-/* The body of punch-out is optional: a client may punch out without a position. */
-static json_t *optional_body(dtm_req_t *req, bool *ok)
-{
-    *ok = true;
-    if (req->body_len == 0) {
-        json_t *o = json_object();
-        dtm_arena_defer(req->arena, decref, o);
-        return o;
-    }
-    json_t *b = dtm_req_json(req);
-    *ok = b != NULL;
-    return b;
-}
-
 void attendance_punch_out(dtm_req_t *req)
 {
-    bool ok;
-    json_t *body = optional_body(req, &ok);
-    if (!ok)
+    json_t *body = dtm_req_json_optional(req);
+    if (!body)
         return;
     dtm_valid_t *v = dtm_req_validator(req);
     double lat = 0, lon = 0, acc = 0;
@@ -369,7 +343,7 @@ void attendance_punch_out(dtm_req_t *req)
     /* With a position, the distance to the store is recorded too. The store is looked up before
      * this request holds a connection of its own (see dtm_svc_call). */
     const char *store_id = NULL, *distance = NULL;
-    store_info_t store;
+    attendance_store_t store;
     if (has_lat) {
         dtm_arena_t *tmp = dtm_arena_new(0);
         dtm_db_t *pre = dtm_svc_db(req, "attendance", tmp);
@@ -386,7 +360,7 @@ void attendance_punch_out(dtm_req_t *req)
         }
         /* The punch-out itself does not depend on the stores service: without an answer the
          * distance stays unknown. */
-        if (store_id && fetch_store(req, store_id, false, false, &store)) {
+        if (store_id && attendance_fetch_store(req, store_id, false, false, &store)) {
             long d;
             dtm_geo_within(lat, lon, store.lat, store.lon, store.radius_m, &d);
             distance = dtm_arena_sprintf(req->arena, "%ld", d);
@@ -522,9 +496,8 @@ void attendance_break_start(dtm_req_t *req)
 
 void attendance_break_end(dtm_req_t *req)
 {
-    bool ok;
-    json_t *body = optional_body(req, &ok);
-    if (!ok)
+    json_t *body = dtm_req_json_optional(req);
+    if (!body)
         return;
     dtm_valid_t *v = dtm_req_validator(req);
     int64_t captured_ms;
@@ -535,6 +508,7 @@ void attendance_break_end(dtm_req_t *req)
     }
     dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
     const char *id, *status;
+    bool ok;
     int64_t floor;
     if (!db || !lock_open_record(req, db, &id, &status, &floor))
         return;
@@ -570,6 +544,29 @@ void attendance_current(dtm_req_t *req)
     dtm_resp_json(req, 200,
                   json_pack("{s:b, s:o}", "punchedIn", r != NULL, "attendance",
                             r ? attendance_row_json(r, 0) : json_null()));
+}
+
+void attendance_get(dtm_req_t *req)
+{
+    const char *id = dtm_req_uuid_param(req, "id", "Attendance record not found");
+    if (!id)
+        return;
+    dtm_db_t *db = dtm_svc_db(req, "attendance", req->arena);
+    if (!db)
+        return;
+    PGresult *r;
+    dtm_err_t err = attendance_db_get(db, id, &r);
+    /* Someone else's record looks unknown to a merchandiser. */
+    if (err == DTM_ENOTFOUND ||
+        (err == DTM_OK && !is_staff(req) && strcmp(dtm_pg_get(r, 0, "user_id"), req->auth.sub))) {
+        dtm_resp_error(req, 404, "not_found", "Attendance record not found", NULL);
+        return;
+    }
+    if (err != DTM_OK) {
+        dtm_resp_err(req, err, NULL);
+        return;
+    }
+    dtm_resp_json(req, 200, json_pack("{s:o}", "attendance", attendance_row_json(r, 0)));
 }
 
 /* ?from / ?to: an ISO-8601 time, or a date. A bare date as `to` includes that whole day. */
@@ -700,8 +697,8 @@ void attendance_team(dtm_req_t *req)
     /* "Today" and the day's bounds are the store's local day when a store is given. */
     const char *tz = "UTC";
     if (store_id) {
-        store_info_t store;
-        if (!fetch_store(req, store_id, false, true, &store))
+        attendance_store_t store;
+        if (!attendance_fetch_store(req, store_id, false, true, &store))
             return;
         tz = store.timezone;
     }

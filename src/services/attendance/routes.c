@@ -50,6 +50,20 @@ static const dtm_route_t routes[] = {
      .path = "/api/attendance/events",
      .handler = attendance_events,
      .roles = DTM_ROLES_STAFF},
+    {.method = "GET",
+     .path = "/api/attendance/:id",
+     .handler = attendance_get,
+     .roles = DTM_ROLES_ANY},
+    {.method = "POST",
+     .path = "/api/attendance/approval-events",
+     .handler = attendance_approval_event,
+     .roles = DTM_ROLE_SERVICE},
+    {0},
+};
+
+/* The approvals service's decisions (effects.c). */
+static const dtm_subscription_t subscriptions[] = {
+    {.topic = ATT_TOPIC_APPROVAL_DECIDED, .path = "/api/attendance/approval-events"},
     {0},
 };
 
@@ -93,4 +107,5 @@ const dtm_service_t dtm_svc_attendance = {
     .routes = routes,
     .init = attendance_init,
     .outbox = true,
+    .subscriptions = subscriptions,
 };

@@ -27,7 +27,8 @@
     " " ISO("r.punch_out_received_at") " AS punch_out_received_at,"                             \
     " r.punch_in_latitude, r.punch_in_longitude, r.punch_in_accuracy_m, r.punch_in_distance_m," \
     " r.punch_out_latitude, r.punch_out_longitude, r.punch_out_accuracy_m,"                     \
-    " r.punch_out_distance_m, r.note, r.photo_sha256,"                                          \
+    " r.punch_out_distance_m, r.note, r.photo_sha256, r.exception, r.exception_request_id,"     \
+    " r.approved_overtime_minutes,"                                                             \
     " r.live_worked_minutes AS worked_minutes, r.live_break_minutes AS break_minutes,"          \
     " r.live_net_minutes AS net_minutes, r.live_overtime_minutes AS overtime_minutes,"          \
     " " ISO("r.created_at") " AS created_at, " ISO("r.updated_at") " AS updated_at,"            \
@@ -166,6 +167,125 @@ dtm_err_t attendance_db_punch_out(dtm_db_t *db, const char *id, const char *lati
         " overtime_minutes = greatest(t.worked - t.brk - 480, 0), updated_at = now()"
         " FROM t WHERE id = $1",
         6, p);
+}
+
+dtm_err_t attendance_db_approval_claim(dtm_db_t *db, const char *request_id, const char *type,
+                                       bool *fresh)
+{
+    const char *p[] = {request_id, type};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "INSERT INTO attendance.applied_approvals (request_id, type)"
+                                 " VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING"
+                                 " RETURNING request_id",
+                                 2, p);
+    if (err == DTM_OK)
+        *fresh = PQntuples(r) == 1;
+    return err;
+}
+
+dtm_err_t attendance_db_approval_record(dtm_db_t *db, const char *request_id, const char *att)
+{
+    const char *p[] = {request_id, att};
+    return dtm_db_query(db, NULL,
+                        "UPDATE attendance.applied_approvals SET attendance_id = $2"
+                        " WHERE request_id = $1",
+                        2, p);
+}
+
+dtm_err_t attendance_db_apply_correction(dtm_db_t *db, const char *id, const char *user_id,
+                                         const char *in, const char *out, bool *was_open)
+{
+    const char *p[] = {id, user_id, in, out};
+    PGresult *r;
+    dtm_err_t err = dtm_db_query(db, &r,
+                                 "SELECT status FROM attendance.records"
+                                 " WHERE id = $1 AND user_id = $2 FOR UPDATE",
+                                 2, p);
+    if (err)
+        return err;
+    if (PQntuples(r) != 1)
+        return DTM_ENOTFOUND;
+    *was_open = strcmp(dtm_pg_get(r, 0, "status"), "closed") != 0;
+    const char *bp[] = {id, out};
+    err = dtm_db_query(
+        db, NULL,
+        "UPDATE attendance.breaks SET ended_at = greatest(started_at, $2::timestamptz),"
+        " ended_received_at = now() WHERE attendance_id = $1 AND ended_at IS NULL",
+        2, bp);
+    if (err)
+        return err;
+    /* Minutes as at punch-out: whole minutes, breaks counted only inside the new window. */
+    return dtm_db_query(
+        db, NULL,
+        "WITH t AS (SELECT greatest(floor(extract(epoch FROM $4::timestamptz - $3::timestamptz)"
+        "   / 60), 0)::integer AS worked,"
+        "  (SELECT floor(coalesce(sum(greatest(extract(epoch FROM least(b.ended_at, "
+        "$4::timestamptz)"
+        "     - greatest(b.started_at, $3::timestamptz)), 0)), 0) / 60)::integer"
+        "   FROM attendance.breaks b WHERE b.attendance_id = $1) AS brk)"
+        " UPDATE attendance.records SET status = 'closed', punch_in_at = $3::timestamptz,"
+        " punch_out_at = $4::timestamptz, punch_out_received_at = coalesce(punch_out_received_at,"
+        " now()), worked_minutes = t.worked, break_minutes = least(t.brk, t.worked),"
+        " net_minutes = greatest(t.worked - t.brk, 0),"
+        " overtime_minutes = greatest(t.worked - t.brk - 480, 0), updated_at = now()"
+        " FROM t WHERE id = $1 AND user_id = $2",
+        4, p);
+}
+
+dtm_err_t attendance_db_apply_overtime(dtm_db_t *db, const char *id, const char *user_id,
+                                       const char *minutes)
+{
+    const char *p[] = {id, user_id, minutes};
+    PGresult *r;
+    dtm_err_t err =
+        dtm_db_query(db, &r,
+                     "UPDATE attendance.records SET approved_overtime_minutes = $3::int,"
+                     " updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING id",
+                     3, p);
+    if (err)
+        return err;
+    return PQntuples(r) == 1 ? DTM_OK : DTM_ENOTFOUND;
+}
+
+dtm_err_t attendance_db_apply_exception(dtm_db_t *db, const attendance_punch_in_t *in,
+                                        const char *request_id, char id[37], bool *open)
+{
+    dtm_uuid_v4(id);
+    const char *p[] = {id,
+                       in->user_id,
+                       in->store_id,
+                       in->latitude,
+                       in->longitude,
+                       in->accuracy_m,
+                       in->distance_m,
+                       in->captured_at,
+                       request_id,
+                       in->note};
+    PGresult *r;
+    /* Open unless the user is punched in meanwhile; then it ended when that visit began. */
+    dtm_err_t err = dtm_db_query(
+        db, &r,
+        "WITH o AS (SELECT CASE WHEN count(*) > 0"
+        "   THEN greatest($8::timestamptz, min(punch_in_at)) END AS t_out"
+        "   FROM attendance.records WHERE user_id = $2 AND status <> 'closed'),"
+        " m AS (SELECT t_out, floor(extract(epoch FROM t_out - $8::timestamptz) / 60)::integer AS w"
+        "   FROM o)"
+        " INSERT INTO attendance.records (id, user_id, store_id, status, punch_in_at,"
+        " punch_in_latitude, punch_in_longitude, punch_in_accuracy_m, punch_in_distance_m, note,"
+        " exception, exception_request_id, punch_out_at, punch_out_received_at, worked_minutes,"
+        " break_minutes, net_minutes, overtime_minutes)"
+        " SELECT $1, $2, $3, CASE WHEN m.t_out IS NULL THEN 'open' ELSE 'closed' END,"
+        " $8::timestamptz, $4, $5, $6, $7, $10, true, $9, m.t_out,"
+        " CASE WHEN m.t_out IS NULL THEN NULL ELSE now() END, m.w,"
+        " CASE WHEN m.t_out IS NULL THEN NULL ELSE 0 END, m.w,"
+        " CASE WHEN m.t_out IS NULL THEN NULL ELSE greatest(m.w - 480, 0) END FROM m"
+        " RETURNING status",
+        10, p);
+    if (err)
+        return err;
+    *open = PQntuples(r) == 1 && strcmp(dtm_pg_get(r, 0, "status"), "open") == 0;
+    return DTM_OK;
 }
 
 dtm_err_t attendance_db_get(dtm_db_t *db, const char *id, PGresult **row)
@@ -323,7 +443,7 @@ json_t *attendance_row_json(const PGresult *r, int i)
     char url[128];
     if (sha)
         snprintf(url, sizeof url, "/api/attendance/photos/%s", sha);
-    return json_pack(
+    json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s}",
         "id", dtm_pg_get(r, i, "id"), "userId", dtm_pg_get(r, i, "user_id"), "storeId",
         dtm_pg_get(r, i, "store_id"), "status", dtm_pg_get(r, i, "status"), "punchInAt",
@@ -335,4 +455,10 @@ json_t *attendance_row_json(const PGresult *r, int i)
         "netMinutes", int_or_null(r, i, "net_minutes"), "overtimeMinutes",
         int_or_null(r, i, "overtime_minutes"), "createdAt", dtm_pg_get(r, i, "created_at"),
         "updatedAt", dtm_pg_get(r, i, "updated_at"));
+    json_object_set_new(o, "exception", json_boolean(dtm_pg_bool(r, i, "exception")));
+    json_object_set_new(o, "exceptionRequestId",
+                        dtm_json_str_or_null(dtm_pg_get(r, i, "exception_request_id")));
+    json_object_set_new(o, "approvedOvertimeMinutes",
+                        int_or_null(r, i, "approved_overtime_minutes"));
+    return o;
 }

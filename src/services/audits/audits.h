@@ -111,6 +111,10 @@ dtm_err_t audits_db_audit_list(dtm_db_t *db, const audits_filter_t *f, PGresult 
                                long long *total);
 /** Replace the answers of a draft and bump its revision. */
 dtm_err_t audits_db_audit_save(dtm_db_t *db, const char *id, const char *answers);
+/** Inside the submit's transaction: publish audit.failed (docs/events.md). */
+dtm_err_t audits_db_emit_failed(dtm_db_t *db, const char *id, const char *template_id,
+                                const char *store_id, const char *user_id, double score_pct,
+                                double threshold_pct);
 /** Mark a draft submitted with its score, if it is still a draft at `revision`. *done = whether
  *  this call did it. */
 dtm_err_t audits_db_audit_submit(dtm_db_t *db, const char *id, const char *revision,

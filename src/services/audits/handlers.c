@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "core/timeutil.h"
+#include "db/outbox.h"
 #include "services/audits/audits.h"
 #include "services/common/call.h"
 #include "services/common/photo.h"
@@ -715,6 +716,7 @@ void audits_upload_photo(dtm_req_t *req)
     const dtm_mpart_t *photo = dtm_multipart_find(parts, n, "photo");
     const dtm_mpart_t *qpart = dtm_multipart_find(parts, n, "questionId");
     dtm_valid_t *v = dtm_req_validator(req);
+    dtm_multipart_unique(v, parts, n);
     if (!photo || photo->len == 0)
         dtm_valid_fail(v, "photo", "is required");
     char *qid = qpart ? dtm_arena_strndup(req->arena, qpart->data, qpart->len) : NULL;
@@ -864,7 +866,7 @@ static char *utf8_prefix(dtm_arena_t *a, const char *s, size_t max)
 /* Creates (or, on a retry, finds) the corrective todo of failed question q; its id into
  * *todo_id. false with the answer set when the todos service cannot do it. */
 typedef struct {
-    const char *template_name, *user_id, *store_id;
+    const char *template_name, *user_id, *store_id, *template_id;
 } audit_info_t;
 
 static bool corrective_todo(dtm_req_t *req, const char *audit_id, const audit_info_t *info,
@@ -927,6 +929,7 @@ static submit_step_t submit_once(dtm_req_t *req, const char *id)
         .template_name = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "template_name")),
         .user_id = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "user_id")),
         .store_id = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "store_id")),
+        .template_id = dtm_arena_strdup(req->arena, dtm_pg_get(r, 0, "template_id")),
     };
     dtm_arena_free(tmp);
     tmp = NULL;
@@ -963,19 +966,31 @@ static submit_step_t submit_once(dtm_req_t *req, const char *id)
     dtm_db_t *db = dtm_svc_db(req, "audits", req->arena);
     if (!db)
         goto out;
-    bool done;
-    dtm_err_t err = audits_db_audit_submit(
-        db, id, revision, text_of(req, answers),
-        dtm_arena_sprintf(req->arena, "%d.%d", sc.score10 / 10, sc.score10 % 10), sc.passed,
-        ids_text, &done);
+    bool done = false;
+    /* A failed audit tells the managers (audit.failed) in the submit's own transaction. */
+    dtm_err_t err = dtm_db_begin(db);
+    if (!err)
+        err = audits_db_audit_submit(
+            db, id, revision, text_of(req, answers),
+            dtm_arena_sprintf(req->arena, "%d.%d", sc.score10 / 10, sc.score10 % 10), sc.passed,
+            ids_text, &done);
+    if (!err && done && !sc.passed)
+        err = audits_db_emit_failed(db, id, info.template_id, info.store_id, info.user_id,
+                                    sc.score10 / 10.0, threshold);
+    if (!err && done)
+        err = dtm_db_commit(db);
     if (err) {
+        dtm_db_rollback(db);
         dtm_resp_err(req, err, NULL);
         goto out;
     }
     if (!done) {
+        dtm_db_rollback(db);
         step = SUBMIT_RETRY; /* submitted by a racing request, or the draft changed */
         goto out;
     }
+    if (!sc.passed)
+        dtm_outbox_wake(req->arena, "audits");
     dtm_metric_inc(audits_metrics.submitted);
     if (!sc.passed)
         dtm_metric_inc(audits_metrics.failed);

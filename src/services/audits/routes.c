@@ -84,4 +84,5 @@ const dtm_service_t dtm_svc_audits = {
     .default_port = 3009,
     .routes = routes,
     .init = audits_init,
+    .outbox = true, /* audit.failed (docs/events.md) */
 };

@@ -3,6 +3,7 @@
  * the list and score queries are assembled from fixed fragments. */
 #include "core/ids.h"
 #include "core/str.h"
+#include "db/outbox.h"
 #include "services/audits/audits.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,18 @@ dtm_err_t audits_db_audit_submit(dtm_db_t *db, const char *id, const char *revis
         " WHERE id = $1 AND status = 'draft' AND revision = $2::int RETURNING id",
         6, p);
     *done = err == DTM_OK && PQntuples(r) == 1;
+    return err;
+}
+
+dtm_err_t audits_db_emit_failed(dtm_db_t *db, const char *id, const char *template_id,
+                                const char *store_id, const char *user_id, double score_pct,
+                                double threshold_pct)
+{
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f}", "auditId", id, "templateId",
+                                template_id, "storeId", store_id, "userId", user_id, "scorePct",
+                                score_pct, "passThresholdPct", threshold_pct);
+    dtm_err_t err = dtm_outbox_emit(db, "audits", "audit.failed", payload, NULL);
+    json_decref(payload);
     return err;
 }
 

@@ -264,6 +264,16 @@ const dtm_mpart_t *dtm_multipart_find(const dtm_mpart_t *parts, int nparts, cons
     return NULL;
 }
 
+void dtm_multipart_unique(dtm_valid_t *v, const dtm_mpart_t *parts, int nparts)
+{
+    for (int i = 0; i < nparts; i++) {
+        if (dtm_multipart_find(parts, i, parts[i].name))
+            continue; /* reported at its first occurrence */
+        if (dtm_multipart_find(parts + i + 1, nparts - i - 1, parts[i].name))
+            dtm_valid_fail(v, parts[i].name, "is given more than once");
+    }
+}
+
 /* ---- images ---- */
 
 dtm_img_t dtm_image_sniff(const void *data, size_t len)

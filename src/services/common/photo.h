@@ -8,6 +8,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/json.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -42,6 +43,10 @@ dtm_err_t dtm_multipart_parse(dtm_arena_t *a, const char *body, size_t len, cons
 
 /** First part named `name`, or NULL. */
 const dtm_mpart_t *dtm_multipart_find(const dtm_mpart_t *parts, int nparts, const char *name);
+
+/** Every name given to more than one part fails `v` with "is given more than once", once per
+ *  name: a photo is one part like any field, never the first of several. */
+void dtm_multipart_unique(dtm_valid_t *v, const dtm_mpart_t *parts, int nparts);
 
 typedef enum {
     DTM_IMG_NONE = 0,

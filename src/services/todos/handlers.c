@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "core/timeutil.h"
+#include "db/outbox.h"
 #include "services/common/call.h"
 #include "services/todos/todos.h"
 #include <stdlib.h>
@@ -374,14 +375,24 @@ void todos_create(dtm_req_t *req)
     if (!db)
         return;
     PGresult *r;
-    bool created;
-    dtm_err_t err = todos_db_insert(db, &in, &r, &created);
+    bool created = false;
+    /* The todo and its todo.assigned event commit together (db/outbox.h). */
+    dtm_err_t err = dtm_db_begin(db);
+    if (!err)
+        err = todos_db_insert(db, &in, &r, &created);
+    if (!err && created)
+        err = todos_db_emit_assigned(db, r, 0, req->auth.sub);
+    if (!err)
+        err = dtm_db_commit(db);
     if (err) {
+        dtm_db_rollback(db);
         dtm_resp_err(req, err, NULL);
         return;
     }
-    if (created)
+    if (created) {
         dtm_metric_inc(todos_created_total);
+        dtm_outbox_wake(req->arena, "todos");
+    }
     resp_todo(req, created ? 201 : 200, r);
 }
 
@@ -490,9 +501,15 @@ void todos_update(dtm_req_t *req)
         return;
     }
     const char *was = dtm_pg_get(cur, 0, "status");
+    const char *was_assignee = dtm_pg_get(cur, 0, "assignee_id");
+    bool moved = in.assignee_id && (!was_assignee || strcasecmp(was_assignee, in.assignee_id) != 0);
     err = todos_db_update(db, id, &in, &r);
+    if (!err && moved)
+        err = todos_db_emit_assigned(db, r, 0, req->auth.sub);
     if (!err)
         err = dtm_db_commit(db);
+    if (!err && moved)
+        dtm_outbox_wake(req->arena, "todos");
     if (err) {
         dtm_resp_err(req, err, NULL);
         return;
@@ -709,7 +726,7 @@ void todos_bulk_assign(dtm_req_t *req)
     long long updated = 0;
     dtm_err_t err = dtm_db_begin(db);
     if (!err)
-        err = todos_db_bulk_assign(db, idarr, assignee, &updated);
+        err = todos_db_bulk_assign(db, idarr, assignee, req->auth.sub, &updated);
     if (!err && updated != distinct) {
         /* All or nothing: one unknown id and no todo changes. */
         dtm_db_rollback(db);
@@ -734,6 +751,7 @@ void todos_bulk_assign(dtm_req_t *req)
         dtm_resp_err(req, err, NULL);
         return;
     }
+    dtm_outbox_wake(req->arena, "todos");
     dtm_resp_json(req, 200, json_pack("{s:I}", "updated", (json_int_t)updated));
 }
 

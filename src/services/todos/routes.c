@@ -36,4 +36,5 @@ const dtm_service_t dtm_svc_todos = {
     .default_port = 3003,
     .routes = routes,
     .init = todos_init,
+    .outbox = true, /* todo.assigned (docs/events.md) */
 };

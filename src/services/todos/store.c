@@ -6,9 +6,11 @@
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/str.h"
+#include "db/outbox.h"
 #include "services/todos/todos.h"
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define ISO(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
@@ -275,23 +277,42 @@ dtm_err_t todos_db_check_item(dtm_db_t *db, const char *id, const char *item_id,
 }
 
 dtm_err_t todos_db_bulk_assign(dtm_db_t *db, const char *ids, const char *assignee,
-                               long long *updated)
+                               const char *assigned_by, long long *updated)
 {
     const char *p[] = {ids, assignee};
     PGresult *r;
     /* Rows are locked in id order first, so two bulk assigns over overlapping sets wait for
      * each other instead of deadlocking. */
-    dtm_err_t err = dtm_db_query(db, &r,
-                                 "WITH l AS (SELECT id FROM todos.todos WHERE id = ANY ($1::uuid[])"
-                                 " ORDER BY id FOR UPDATE),"
-                                 " u AS (UPDATE todos.todos t SET assignee_id = $2,"
-                                 " updated_at = now() FROM l WHERE t.id = l.id RETURNING 1)"
-                                 " SELECT count(*) AS n FROM u",
-                                 2, p);
+    dtm_err_t err = dtm_db_query(
+        db, &r,
+        "WITH l AS (SELECT id, assignee_id AS was FROM todos.todos"
+        " WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE),"
+        " u AS (UPDATE todos.todos t SET assignee_id = $2, updated_at = now()"
+        " FROM l WHERE t.id = l.id RETURNING t.id, t.title, t.assignee_id,"
+        " " ISO("t.due_at") " AS due_at, l.was IS DISTINCT FROM t.assignee_id AS moved)"
+                            " SELECT id, title, assignee_id, due_at, moved FROM u",
+        2, p);
     if (err)
         return err;
-    *updated = dtm_pg_int(r, 0, "n", 0);
-    return DTM_OK;
+    *updated = PQntuples(r);
+    for (int i = 0; i < PQntuples(r) && !err; i++)
+        if (dtm_pg_bool(r, i, "moved"))
+            err = todos_db_emit_assigned(db, r, i, assigned_by);
+    return err;
+}
+
+dtm_err_t todos_db_emit_assigned(dtm_db_t *db, const PGresult *r, int i, const char *assigned_by)
+{
+    const char *assignee = dtm_pg_get(r, i, "assignee_id");
+    if (!assignee || (assigned_by && strcasecmp(assignee, assigned_by) == 0))
+        return DTM_OK; /* nobody to tell, or one's own todo */
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:o, s:o}", "todoId", dtm_pg_get(r, i, "id"),
+                                "title", dtm_pg_get(r, i, "title"), "assigneeId", assignee,
+                                "assignedBy", dtm_json_str_or_null(assigned_by), "dueDate",
+                                dtm_json_str_or_null(dtm_pg_get(r, i, "due_at")));
+    dtm_err_t err = dtm_outbox_emit(db, "todos", TODOS_TOPIC_ASSIGNED, payload, NULL);
+    json_decref(payload);
+    return err;
 }
 
 dtm_err_t todos_db_missing(dtm_db_t *db, const char *ids, PGresult **rows)

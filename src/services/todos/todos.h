@@ -9,6 +9,9 @@
 #include "http/http.h"
 #include <jansson.h>
 
+/* Outbox topic (docs/events.md): a todo was given to someone other than the one who did it. */
+#define TODOS_TOPIC_ASSIGNED "todo.assigned"
+
 /* ---- store.c: data access ---- */
 
 /* Writable fields as SQL text parameters. NULL means "not given": the column default on
@@ -70,7 +73,11 @@ dtm_err_t todos_db_check_item(dtm_db_t *db, const char *id, const char *item_id,
 /** Assign every todo of `ids` (PostgreSQL uuid[] text) to `assignee`, inside the caller's
  *  transaction; *updated = rows changed. */
 dtm_err_t todos_db_bulk_assign(dtm_db_t *db, const char *ids, const char *assignee,
-                               long long *updated);
+                               const char *assigned_by, long long *updated);
+/** Inside the caller's transaction: publish todo.assigned (docs/events.md) for the todo in row
+ *  `i` of `r` (columns id, title, assignee_id, due_at) unless it is assigned to `assigned_by`
+ *  itself. Errors as dtm_outbox_emit. */
+dtm_err_t todos_db_emit_assigned(dtm_db_t *db, const PGresult *r, int i, const char *assigned_by);
 /** The ids of `ids` that name no todo (column "id"). */
 dtm_err_t todos_db_missing(dtm_db_t *db, const char *ids, PGresult **rows);
 /** Counts for GET /stats, over every todo or (scope_user) those assigned to that user. */

@@ -59,6 +59,17 @@ let defaultBase = process.env.DTM_TEST_URL || null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls fn() every 50 ms until it returns something truthy (returned), or throws naming `what`. */
+async function until(fn, what, timeoutMs = 15000) {
+    const t0 = Date.now();
+    for (;;) {
+        const v = await fn();
+        if (v) return v;
+        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+        await sleep(50);
+    }
+}
+
 function randomId(n = 6) {
     return crypto.randomBytes(n).toString('hex');
 }
@@ -536,6 +547,7 @@ function serviceNames() {
  *   processes, api(), login(), loginAdmin(), createUser(), sql(), redis(), stop(), dtm(args)}.
  */
 async function startDtm(opts = {}) {
+    if (contract.enabled()) contract.prepare();
     const bin = opts.bin || dtmBin();
     if (!fs.existsSync(bin)) throw new Error(`${bin} does not exist: build it first (make build)`);
     const topology = opts.topology || process.env.DTM_TEST_TOPOLOGY || 'all';
@@ -999,6 +1011,7 @@ module.exports = {
     dtmCommand,
     randomId,
     sleep,
+    until,
     Logs,
     ROOT,
 };

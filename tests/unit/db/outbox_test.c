@@ -65,7 +65,7 @@ static void setup(void)
         " consumer text NOT NULL, topic text NOT NULL, payload jsonb NOT NULL,"
         " created_at timestamptz NOT NULL DEFAULT now(), attempts integer NOT NULL DEFAULT 0,"
         " next_attempt_at timestamptz NOT NULL DEFAULT now(), delivered_at timestamptz,"
-        " last_error text, UNIQUE (event_id, consumer))",
+        " last_error text, dead_at timestamptz, UNIQUE (event_id, consumer))",
         schema));
     exec_ok(dtm_arena_sprintf(a,
                               "CREATE TABLE %s.processed_events (event_id uuid PRIMARY KEY,"
@@ -149,13 +149,15 @@ Test(outbox, failed_delivery_is_retried_after_backoff_then_not_again, .init = se
     emit("other.thing", true, id);
     sink_t s = {.fail_first = 1};
     int ok, bad;
-    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad), DTM_OK);
+    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad, NULL),
+                 DTM_OK);
     cr_assert_eq(ok, 0);
     cr_assert_eq(bad, 1);
     cr_assert(strstr(s.last_payload, "\"n\": 7") || strstr(s.last_payload, "\"n\":7"));
     cr_assert_str_eq(s.last_consumer, "alpha");
     /* Backing off: not due again yet. */
-    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad), DTM_OK);
+    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad, NULL),
+                 DTM_OK);
     cr_assert_eq(ok + bad, 0);
     cr_assert_eq(count("outbox", "WHERE attempts = 1 AND next_attempt_at"
                                  " > now() + interval '0.5 s' AND last_error IS NOT NULL"),
@@ -163,12 +165,75 @@ Test(outbox, failed_delivery_is_retried_after_backoff_then_not_again, .init = se
     dtm_arena_t *a = dtm_arena_new(0);
     exec_ok(dtm_arena_sprintf(a, "UPDATE %s.outbox SET next_attempt_at = now()", schema));
     dtm_arena_free(a);
-    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad), DTM_OK);
+    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad, NULL),
+                 DTM_OK);
     cr_assert_eq(ok, 1);
-    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad), DTM_OK);
+    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad, NULL),
+                 DTM_OK);
     cr_assert_eq(ok + bad, 0, "delivered once, never again");
     cr_assert_eq(atomic_load(&s.calls), 2);
     cr_assert_eq(count("outbox", "WHERE delivered_at IS NOT NULL"), 1);
+}
+
+static int refuse(const dtm_outbox_event_t *ev, void *ud)
+{
+    (void)ev;
+    atomic_fetch_add(&((sink_t *)ud)->calls, 1);
+    return DTM_OUTBOX_REFUSED;
+}
+
+Test(outbox, refused_or_out_of_attempts_is_dead_lettered_until_requeued, .init = setup,
+     .fini = teardown)
+{
+    char id[37];
+    dtm_arena_t *a = dtm_arena_new(0);
+    const char *due = dtm_arena_sprintf(a,
+                                        "UPDATE %s.outbox SET next_attempt_at = now()"
+                                        " WHERE dead_at IS NULL",
+                                        schema);
+    dtm_cfg.outbox_max_attempts = 3;
+    emit("other.thing", true, id); /* alpha only */
+    sink_t s = {.fail_first = 1000};
+    int ok, bad, dead;
+    for (int i = 1; i <= 3; i++) {
+        cr_assert_eq(
+            dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad, &dead),
+            DTM_OK);
+        cr_assert_eq(bad, 1);
+        cr_assert_eq(dead, i == 3 ? 1 : 0, "dead at the third failure, not before (round %d)", i);
+        exec_ok(due);
+    }
+    cr_assert_eq(count("outbox", "WHERE dead_at IS NOT NULL AND attempts = 3"
+                                 " AND next_attempt_at = 'infinity' AND delivered_at IS NULL"),
+                 1);
+    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &s, &ok, &bad, &dead),
+                 DTM_OK);
+    cr_assert_eq(ok + bad, 0, "a dead letter is not tried again");
+
+    /* Refused for good: dead at once, whatever the attempts left. */
+    emit("thing.happened", true, id); /* alpha and beta */
+    sink_t r = {0};
+    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, refuse, &r, &ok, &bad, &dead),
+                 DTM_OK);
+    cr_assert_eq(dead, 2);
+    cr_assert_eq(atomic_load(&r.calls), 2);
+    cr_assert_eq(count("outbox", "WHERE dead_at IS NOT NULL"), 3);
+
+    /* Requeued (one topic, then the rest): delivered by a consumer that is back. */
+    dtm_db_t *db = dtm_db_open(pool, a);
+    long long n = -1;
+    cr_assert_eq(dtm_outbox_requeue(db, schema, "other.thing", &n), DTM_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(dtm_outbox_requeue(db, schema, NULL, &n), DTM_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(dtm_outbox_requeue(db, "bad-schema; DROP", NULL, &n), DTM_EINVAL);
+    sink_t good = {0};
+    cr_assert_eq(dtm_outbox_deliver_pending(pool, schema, 10, 60000, sink, &good, &ok, &bad, &dead),
+                 DTM_OK);
+    cr_assert_eq(ok, 3);
+    cr_assert_eq(count("outbox", "WHERE delivered_at IS NOT NULL AND dead_at IS NULL"), 3);
+    dtm_cfg.outbox_max_attempts = 0;
+    dtm_arena_free(a);
 }
 
 Test(outbox, claim_applies_an_event_once, .init = setup, .fini = teardown)

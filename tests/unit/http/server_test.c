@@ -64,6 +64,20 @@ static void h_sse(dtm_req_t *req)
     dtm_resp_sse(req, "news");
 }
 
+/* A resume: events published while the "backlog" is read, some of them also in it. */
+static void h_resume(dtm_req_t *req)
+{
+    if (!dtm_resp_sse_resume(req, "inbox"))
+        return;
+    dtm_sse_publish_id("inbox", 2, "n", "two-live"); /* committed before the backlog read */
+    dtm_sse_publish_id("inbox", 4, "n", "four");
+    dtm_sse_publish_id("other", 9, "n", "not ours");
+    usleep(50 * 1000); /* let the loops fan those out before this stream attaches */
+    dtm_resp_sse_event(req, 2, "n", "two");
+    dtm_resp_sse_event(req, 3, "n", "three");
+    dtm_sse_publish_id("inbox", 5, "n", "five");
+}
+
 static void h_file(dtm_req_t *req)
 {
     dtm_resp_file(req, g_file, "text/plain; charset=utf-8", "max-age=60");
@@ -90,6 +104,7 @@ static const dtm_route_t t_routes[] = {
      .max_body = 1000},
     {.method = "GET", .path = "/t/stream", .handler = h_stream},
     {.method = "GET", .path = "/t/sse", .handler = h_sse},
+    {.method = "GET", .path = "/t/resume", .handler = h_resume},
     {.method = "GET", .path = "/t/file", .handler = h_file},
     {.method = "GET", .path = "/t/nofile", .handler = h_nofile},
     {.method = "GET", .path = "/t/none", .handler = h_none},
@@ -630,6 +645,39 @@ Test(server, sse_receives_published_events)
         cr_assert(fill(c), "event not received: %s", c->buf);
     cr_expect(strstr(c->buf, "event: update\ndata: line1\ndata: line2\n\n") != NULL, "%s", c->buf);
     cr_expect(strstr(c->buf, "not for us") == NULL);
+    conn_free(c);
+    for (int i = 0; i < 100 && dtm_sse_clients() > 0; i++)
+        usleep(10 * 1000);
+    cr_expect_eq(dtm_sse_clients(), 0);
+}
+
+Test(server, sse_resume_sends_backlog_then_held_then_live_each_once)
+{
+    conn_t *c = conn_new();
+    send_str(c->fd, "GET /t/resume HTTP/1.1\r\nHost: t\r\n\r\n");
+    while (!strstr(c->buf, "data: five\n\n"))
+        cr_assert(fill(c), "held events not received: %s", c->buf);
+    for (int i = 0; i < 100 && dtm_sse_clients() < 1; i++)
+        usleep(10 * 1000);
+    dtm_sse_publish_id("inbox", 3, "n", "three-late"); /* in the backlog already: skipped */
+    dtm_sse_publish_id("inbox", 6, "n", "six");
+    while (!strstr(c->buf, "data: six\n\n"))
+        cr_assert(fill(c), "live event not received: %s", c->buf);
+    const char *body = strstr(c->buf, ": connected\n\n");
+    cr_assert_not_null(body);
+    const char *want[] = {"id: 2\nevent: n\ndata: two\n\n", "id: 3\nevent: n\ndata: three\n\n",
+                          "id: 4\nevent: n\ndata: four\n\n", "id: 5\nevent: n\ndata: five\n\n",
+                          "id: 6\nevent: n\ndata: six\n\n"};
+    const char *at = body;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *p = strstr(at, want[i]);
+        cr_assert_not_null(p, "missing or out of order: %s in %s", want[i], body);
+        cr_assert_null(strstr(p + 1, want[i]), "sent twice: %s", want[i]);
+        at = p + strlen(want[i]);
+    }
+    cr_expect_null(strstr(body, "two-live"), "an id the backlog covers is not sent again");
+    cr_expect_null(strstr(body, "three-late"));
+    cr_expect_null(strstr(body, "not ours"));
     conn_free(c);
     for (int i = 0; i < 100 && dtm_sse_clients() > 0; i++)
         usleep(10 * 1000);

@@ -94,6 +94,52 @@ describe("Today (merchandiser)", () => {
     expect(screen.getByRole("button", { name: "Start break" })).toBeInTheDocument();
   });
 
+  it("offers a geofence exception after a 422 outside_geofence, carrying the refused reading", async () => {
+    const f = await signIn({
+      "GET /api/attendance/current": () => json(200, { punchedIn: false, attendance: null }),
+      "GET /api/stores": () => json(200, page(stores)),
+      "GET /api/attendance": () => json(200, page([])),
+      "GET /api/todos": () => json(200, page([])),
+      "POST /api/attendance/punch-in": () => apiError(422, "outside_geofence", "Outside", { distanceM: 250, radiusM: 100 }),
+      "POST /api/approvals": (c) => json(201, { request: { id: "r1", type: "geofence_exception", status: "pending", payload: (c.body as { payload: unknown }).payload } }),
+    });
+    render(<Today user={sampleUser} params={{}} />);
+    await screen.findByText("In range");
+    expect(screen.queryByRole("button", { name: "Request an exception" })).toBeNull();
+    const before = Date.now();
+    fireEvent.click(screen.getByRole("button", { name: "Punch in" }));
+    const ask = await screen.findByRole("button", { name: "Request an exception" });
+    fireEvent.change(screen.getByLabelText("Reason (optional)"), { target: { value: "GPS drift in the mall" } });
+    fireEvent.click(ask);
+    expect(await screen.findByText(/Exception requested/)).toBeInTheDocument();
+    const body = f.calls.find((c) => c.path === "/api/approvals")!.body as {
+      type: string;
+      reason: string;
+      payload: { storeId: string; latitude: number; longitude: number; accuracyM: number; capturedAt: string };
+    };
+    expect(body.type).toBe("geofence_exception");
+    expect(body.reason).toBe("GPS drift in the mall");
+    const { capturedAt, ...rest } = body.payload;
+    expect(rest).toEqual({ storeId: "s-near", latitude: 48.8566, longitude: 2.3522, accuracyM: 8 });
+    expect(Date.parse(capturedAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(capturedAt)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("offers no exception for other refusals", async () => {
+    await signIn({
+      "GET /api/attendance/current": () => json(200, { punchedIn: false, attendance: null }),
+      "GET /api/stores": () => json(200, page(stores)),
+      "GET /api/attendance": () => json(200, page([])),
+      "GET /api/todos": () => json(200, page([])),
+      "POST /api/attendance/punch-in": () => apiError(422, "inaccurate_location", "Inaccurate"),
+    });
+    render(<Today user={sampleUser} params={{}} />);
+    await screen.findByText("In range");
+    fireEvent.click(screen.getByRole("button", { name: "Punch in" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(/not precise enough/);
+    expect(screen.queryByRole("button", { name: "Request an exception" })).toBeNull();
+  });
+
   it("explains what to do when location permission is denied", async () => {
     setGeo((_ok, err) => err({ code: 1, message: "User denied Geolocation" } as GeolocationPositionError));
     await signIn({

@@ -3,9 +3,9 @@
 // today's tasks and their checklists, punch out with the day's totals.
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { api } from "../api/client";
-import { describeError } from "../api/errors";
+import { ApiError, describeError } from "../api/errors";
 import { activeStores } from "../api/lookups";
-import type { Attendance, Audit, AuditTemplate, BreakType, Page, Store, Todo } from "../api/types";
+import type { ApprovalRequest, Attendance, Audit, AuditTemplate, BreakType, Page, Store, Todo } from "../api/types";
 import { BREAK_TYPES } from "../api/types";
 import { AuthImage } from "../components/AuthImage";
 import { TaskCard } from "../components/TaskCard";
@@ -121,6 +121,7 @@ function PunchIn({
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [refused, setRefused] = useState<Reading | null>(null);
 
   useEffect(() => {
     void locate();
@@ -138,12 +139,15 @@ function PunchIn({
     if (!selected) return;
     setBusy(true);
     setError(null);
+    setRefused(null);
+    let reading: Reading | null = null;
     try {
       const p = await locate();
       if (!p) return;
       // Without an explicit choice, the store is the nearest one from the position just taken.
       const target = storeId || (sortByDistance(stores.data ?? [], p)[0]?.id ?? selected);
       const fields = { storeId: target, latitude: p.latitude, longitude: p.longitude, accuracyM: p.accuracyM, note: note || undefined };
+      reading = { storeId: target, latitude: p.latitude, longitude: p.longitude, accuracyM: p.accuracyM, capturedAt: new Date().toISOString() };
       let r: { attendance: Attendance };
       if (photo) {
         const form = new FormData();
@@ -158,6 +162,8 @@ function PunchIn({
       onPunchedIn(r.attendance);
     } catch (err) {
       setError(describeError(err));
+      // GPS drift: the refused reading may go to a manager as a geofence exception.
+      if (err instanceof ApiError && err.code === "outside_geofence" && reading) setRefused(reading);
     } finally {
       setBusy(false);
     }
@@ -231,10 +237,67 @@ function PunchIn({
           {error}
         </div>
       )}
+      {refused && <ExceptionRequest reading={refused} />}
       <button type="submit" className="btn btn-primary btn-block btn-big" disabled={busy || !selected}>
         {busy ? "Punching in…" : "Punch in"}
       </button>
     </form>
+  );
+}
+
+/** A punch-in reading, as a geofence exception request carries it. */
+interface Reading {
+  storeId: string;
+  latitude: number;
+  longitude: number;
+  accuracyM: number;
+  capturedAt: string;
+}
+
+/** After a 422 outside_geofence: ask a manager to accept the reading as a visit of that store. */
+function ExceptionRequest({ reading }: { reading: Reading }) {
+  const [reason, setReason] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [sent, setSent] = useState<ApprovalRequest | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  if (sent)
+    return (
+      <Notice>
+        Exception requested. Your manager will review it; once approved, the visit appears in your attendance.
+      </Notice>
+    );
+  const send = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.post<{ request: ApprovalRequest }>("/api/approvals", {
+        type: "geofence_exception",
+        payload: reading,
+        reason: reason || undefined,
+      });
+      setSent(r.request);
+    } catch (e) {
+      setError(describeError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="card exception" aria-label="Geofence exception">
+      <p className="small">Are you at the store and your phone places you elsewhere? A manager can accept this reading.</p>
+      <label className="field">
+        <span>Reason (optional)</span>
+        <input type="text" name="reason" maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} />
+      </label>
+      {error && (
+        <div className="notice notice-error" role="alert">
+          {error}
+        </div>
+      )}
+      <button type="button" className="btn" disabled={busy} onClick={() => void send()}>
+        {busy ? "Sending…" : "Request an exception"}
+      </button>
+    </div>
   );
 }
 

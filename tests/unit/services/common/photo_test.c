@@ -175,6 +175,30 @@ Test(multipart, part_count_limit)
     cr_assert_eq(parse(body), DTM_EINVAL);
 }
 
+Test(multipart, repeated_names_fail_once_each)
+{
+    const dtm_mpart_t parts[] = {
+        {.name = "photo"}, {.name = "note"}, {.name = "photo"},
+        {.name = "photo"}, {.name = "a"},    {.name = "note"},
+    };
+    dtm_valid_t v;
+    dtm_valid_init(&v);
+    dtm_multipart_unique(&v, parts, 5);
+    cr_assert_not(dtm_valid_ok(&v));
+    json_t *d = dtm_valid_take(&v);
+    cr_assert_eq(json_array_size(d), 1, "photo once, however often it repeats");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(d, 0), "field")), "photo");
+    json_decref(d);
+    dtm_multipart_unique(&v, parts, 6);
+    d = dtm_valid_take(&v);
+    cr_assert_eq(json_array_size(d), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(d, 1), "field")), "note");
+    json_decref(d);
+    dtm_multipart_unique(&v, parts + 1, 2); /* note, photo: all distinct */
+    cr_assert(dtm_valid_ok(&v));
+    dtm_valid_cleanup(&v);
+}
+
 Test(sniff, by_magic_bytes)
 {
     cr_assert_eq(dtm_image_sniff("\xff\xd8\xff\xe0", 4), DTM_IMG_JPEG);

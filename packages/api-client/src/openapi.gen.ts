@@ -567,6 +567,136 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's inbox, newest first */
+        get: operations["listNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/unread-count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many of the caller's notifications are unread */
+        get: operations["getUnreadNotificationCount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/{id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark one of the caller's notifications read (reading twice is fine) */
+        post: operations["markNotificationRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark every notification of the caller read */
+        post: operations["markAllNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An event from the outbox relay (todo.assigned, approval.*, audit.failed, visits.visit_missed, auth.*) becomes notifications, once per eventId */
+        post: operations["receiveNotificationEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-Sent Events of the caller's new notifications
+         * @description `event: notification`, `id:` the notification's sequence number, `data:` the notification.
+         *     A reconnect with `Last-Event-ID` (or `?lastEventId=` on a first connection) first gets what
+         *     came after that id (oldest first, at most 500), then live ones: none lost, none twice. A
+         *     keep-alive comment every 15 s. 503 too_many_streams (Retry-After) past DTM_SSE_MAX_CLIENTS
+         *     streams per process.
+         */
+        get: operations["streamNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's channel switches per notification type (default on) */
+        get: operations["getNotificationPreferences"];
+        /** Change some switches (the others stay); security mail (email.password_changed) cannot be turned off */
+        put: operations["updateNotificationPreferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/visits": {
         parameters: {
             query?: never;
@@ -863,6 +993,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/attendance/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        /** One attendance record (its owner; admins and managers any; someone else's looks unknown to a merchandiser) */
+        get: operations["getAttendance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/attendance/approval-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** approval.decided from the outbox relay; an approved exception, correction or overtime is applied once per eventId */
+        post: operations["receiveAttendanceApprovalEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests: scope=mine (the caller's, the default for merchandisers), scope=inbox (pending, waiting for the caller's role, not the caller's own); staff see every request without a scope */
+        get: operations["listApprovals"];
+        put?: never;
+        /** File a request (any role); it copies its type's workflow steps and publishes approval.requested to everyone who may decide the first step */
+        post: operations["createApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/approvals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        /** One request (its requester, admins, managers) */
+        get: operations["getApproval"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/approvals/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve the current step (its role only, admins included; never one's own request). One conditional UPDATE decides each step, so of concurrent approvals exactly one wins. The last step's approval publishes approval.decided, and attendance applies the effect once. */
+        post: operations["approveApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/approvals/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject at the current step (same rules as approve); the later steps are skipped and approval.decided is published */
+        post: operations["rejectApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/approvals/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Withdraw one's own pending request */
+        post: operations["cancelApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/approvals/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every type's workflow (admin) */
+        get: operations["listApprovalWorkflows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/approvals/workflows/{type}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                type: "leave" | "attendance_correction" | "overtime" | "geofence_exception";
+            };
+            cookie?: never;
+        };
+        /** One workflow (admin). Defaults, leave → manager, then admin; the others → manager. */
+        get: operations["getApprovalWorkflow"];
+        /** Replace the steps (admin); the version goes up, requests already filed keep their steps */
+        put: operations["replaceApprovalWorkflow"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -872,6 +1174,40 @@ export interface paths {
         };
         /** Liveness plus dependency status (the gateway aggregates every service) */
         get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/livez": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness only (the process serves); never consults a dependency */
+        get: operations["getLiveness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness - 503 while a dependency this process needs (its database) is down; a degraded cache does not count */
+        get: operations["getReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -952,6 +1288,31 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Notification: {
+            /** Format: uuid */
+            id?: string;
+            /** Format: uuid */
+            userId?: string;
+            /** @enum {string} */
+            type?: "todo_assigned" | "approval_requested" | "approval_decided" | "audit_failed" | "visit_missed" | "password_changed";
+            title?: string;
+            body?: string;
+            /** @description path in the web client, e.g. /tasks/<id> */
+            link?: string | null;
+            /** Format: date-time */
+            readAt?: string | null;
+            /** Format: date-time */
+            createdAt?: string;
+        };
+        /** @description {channel: {type: enabled}}; a PUT may name any subset */
+        NotificationPreferences: {
+            email?: {
+                [key: string]: boolean;
+            };
+            push?: {
+                [key: string]: boolean;
+            };
+        };
         Error: {
             error: {
                 /** @example validation_failed */
@@ -1204,6 +1565,81 @@ export interface components {
             breakMinutes?: number;
             netMinutes?: number;
             overtimeMinutes?: number;
+            /** @description made by an approved geofence exception */
+            exception?: boolean;
+            /** Format: uuid */
+            exceptionRequestId?: string | null;
+            /** @description set by an approved overtime request */
+            approvedOvertimeMinutes?: number | null;
+        };
+        /** @description what the outbox relay posts to a subscriber (src/db/outbox) */
+        OutboxEvent: {
+            /** Format: uuid */
+            eventId: string;
+            topic: string;
+            payload: {
+                [key: string]: unknown;
+            };
+        };
+        ApprovalRequest: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            type: "leave" | "attendance_correction" | "overtime" | "geofence_exception";
+            /** Format: uuid */
+            requesterId: string;
+            requesterName?: string;
+            payload: {
+                [key: string]: unknown;
+            };
+            reason: string;
+            /** @enum {string} */
+            status: "pending" | "approved" | "rejected" | "cancelled";
+            steps: {
+                /** @enum {string} */
+                role: "admin" | "manager";
+                /** @enum {string} */
+                status: "waiting" | "pending" | "approved" | "rejected" | "skipped" | "cancelled";
+                /** Format: uuid */
+                actorId: string | null;
+                comment: string | null;
+                /** Format: date-time */
+                decidedAt: string | null;
+            }[];
+            /** @description index in steps of the step waiting for a decision; null once decided */
+            currentStep: number | null;
+            /** @enum {string|null} */
+            currentRole?: "admin" | "manager" | null;
+            workflowVersion?: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt?: string;
+            /** Format: date-time */
+            decidedAt: string | null;
+        };
+        Workflow: {
+            /** @enum {string} */
+            type?: "leave" | "attendance_correction" | "overtime" | "geofence_exception";
+            version?: number;
+            steps?: {
+                /** @enum {string} */
+                role?: "admin" | "manager";
+            }[];
+            /** Format: uuid */
+            updatedBy?: string | null;
+            /** Format: date-time */
+            updatedAt?: string;
+        };
+        Readiness: {
+            /** @enum {string} */
+            status?: "ready" | "not_ready";
+            dependencies?: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status?: "ok" | "down";
+                };
+            };
         };
         Health: {
             /** @enum {string} */
@@ -1473,6 +1909,28 @@ export interface components {
             content: {
                 "application/json": {
                     attendance: components["schemas"]["Attendance"];
+                };
+            };
+        };
+        /** @description a request */
+        ApprovalOne: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    request?: components["schemas"]["ApprovalRequest"];
+                };
+            };
+        };
+        /** @description a workflow */
+        WorkflowOne: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    workflow?: components["schemas"]["Workflow"];
                 };
             };
         };
@@ -2920,6 +3378,238 @@ export interface operations {
             403: components["responses"]["Forbidden"];
         };
     };
+    listNotifications: {
+        parameters: {
+            query?: {
+                /** @description true = unread only */
+                unread?: boolean;
+                page?: components["parameters"]["page"];
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of notifications */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items?: components["schemas"]["Notification"][];
+                        pagination?: components["schemas"]["Pagination"];
+                        unreadCount?: number;
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    getUnreadNotificationCount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unread notifications of the caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        count?: number;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    markNotificationRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description read */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unknown, malformed or someone else's id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    markAllNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every notification of the caller is read */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    receiveNotificationEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OutboxEvent"];
+            };
+        };
+        responses: {
+            /** @description accepted; applied is false for a replayed eventId or nothing to do */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        applied: boolean;
+                        notified?: number;
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+            403: components["responses"]["Forbidden"];
+            /** @description not_ready: a racing write is not applied yet (the relay retries) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a service this one asks failed (the relay retries) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamNotifications: {
+        parameters: {
+            query?: {
+                lastEventId?: number;
+            };
+            header?: {
+                "Last-Event-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
+            /** @description too_many_streams */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getNotificationPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description preferences */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferences"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    updateNotificationPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationPreferences"];
+            };
+        };
+        responses: {
+            /** @description all preferences after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferences"];
+                };
+            };
+            400: components["responses"]["Error"];
+            415: components["responses"]["Error"];
+        };
+    };
     listVisits: {
         parameters: {
             query?: {
@@ -3785,6 +4475,385 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
+    getAttendance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["AttendanceOne"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    receiveAttendanceApprovalEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OutboxEvent"];
+            };
+        };
+        responses: {
+            /** @description accepted; applied is false for a replayed eventId or nothing to do */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        applied: boolean;
+                        notified?: number;
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+            403: components["responses"]["Forbidden"];
+            /** @description not_ready: a racing write is not applied yet (the relay retries) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a service this one asks failed (the relay retries) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApprovals: {
+        parameters: {
+            query?: {
+                scope?: "mine" | "inbox";
+                status?: "pending" | "approved" | "rejected" | "cancelled";
+                type?: "leave" | "attendance_correction" | "overtime" | "geofence_exception";
+                page?: components["parameters"]["page"];
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of requests, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items?: components["schemas"]["ApprovalRequest"][];
+                        pagination?: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+        };
+    };
+    createApproval: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a POST or PATCH safe to retry (API.md "Offline-safe writes"). A retry with the same
+                 *     key, the same caller and the same request (method, path, query, body; multipart part by
+                 *     part) gets the first response again with `Idempotent-Replayed: true`; a different
+                 *     request with the key is 422 idempotency_key_reused; a retry while the first still runs
+                 *     is 409 request_in_progress (Retry-After: 1). Answers below 500 are kept at least 24 h
+                 *     (DTM_IDEMPOTENCY_TTL_S); a 5xx is not kept, so the retry runs again. An invalid key is
+                 *     400 invalid_idempotency_key. Public routes (login, refresh) ignore it.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "leave" | "attendance_correction" | "overtime" | "geofence_exception";
+                    reason?: string;
+                    /**
+                     * @description Per type. leave: {from, to (dates, to >= from), leaveType (annual|sick|unpaid|parental|other)}.
+                     *     attendance_correction: {attendanceId (the caller's), punchInAt, punchOutAt (after punchInAt, within 24 h, not in the future)}.
+                     *     overtime: {attendanceId (the caller's), minutes 1..1440}.
+                     *     geofence_exception: {storeId (active), latitude, longitude, accuracyM (0 < a <= 200), capturedAt (last 72 h, not in the future)}:
+                     *     the reading a punch-in refused with 422 outside_geofence.
+                     */
+                    payload: Record<string, never>;
+                };
+            };
+        };
+        responses: {
+            201: components["responses"]["ApprovalOne"];
+            /** @description validation_failed: payload problems are named payload.<field> */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the attendance record is not the caller's, or the store is unknown or inactive */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ApprovalOne"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    approveApproval: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a POST or PATCH safe to retry (API.md "Offline-safe writes"). A retry with the same
+                 *     key, the same caller and the same request (method, path, query, body; multipart part by
+                 *     part) gets the first response again with `Idempotent-Replayed: true`; a different
+                 *     request with the key is 422 idempotency_key_reused; a retry while the first still runs
+                 *     is 409 request_in_progress (Retry-After: 1). Answers below 500 are kept at least 24 h
+                 *     (DTM_IDEMPOTENCY_TTL_S); a 5xx is not kept, so the retry runs again. An invalid key is
+                 *     400 invalid_idempotency_key. Public routes (login, refresh) ignore it.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    comment?: string;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["ApprovalOne"];
+            400: components["responses"]["Error"];
+            /** @description self_approval, or forbidden (not the current step's role) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description already_decided (decided, cancelled, or this role's step already decided by someone else) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rejectApproval: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a POST or PATCH safe to retry (API.md "Offline-safe writes"). A retry with the same
+                 *     key, the same caller and the same request (method, path, query, body; multipart part by
+                 *     part) gets the first response again with `Idempotent-Replayed: true`; a different
+                 *     request with the key is 422 idempotency_key_reused; a retry while the first still runs
+                 *     is 409 request_in_progress (Retry-After: 1). Answers below 500 are kept at least 24 h
+                 *     (DTM_IDEMPOTENCY_TTL_S); a 5xx is not kept, so the retry runs again. An invalid key is
+                 *     400 invalid_idempotency_key. Public routes (login, refresh) ignore it.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    comment?: string;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["ApprovalOne"];
+            /** @description self_approval, or forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description already_decided */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelApproval: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a POST or PATCH safe to retry (API.md "Offline-safe writes"). A retry with the same
+                 *     key, the same caller and the same request (method, path, query, body; multipart part by
+                 *     part) gets the first response again with `Idempotent-Replayed: true`; a different
+                 *     request with the key is 422 idempotency_key_reused; a retry while the first still runs
+                 *     is 409 request_in_progress (Retry-After: 1). Answers below 500 are kept at least 24 h
+                 *     (DTM_IDEMPOTENCY_TTL_S); a 5xx is not kept, so the retry runs again. An invalid key is
+                 *     400 invalid_idempotency_key. Public routes (login, refresh) ignore it.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description a malformed id answers 404 */
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ApprovalOne"];
+            /** @description staff cancelling someone else's request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description not_pending */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApprovalWorkflows: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description workflows by type */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items?: components["schemas"]["Workflow"][];
+                    };
+                };
+            };
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    getApprovalWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                type: "leave" | "attendance_correction" | "overtime" | "geofence_exception";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["WorkflowOne"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    replaceApprovalWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                type: "leave" | "attendance_correction" | "overtime" | "geofence_exception";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    steps: {
+                        /** @enum {string} */
+                        role: "admin" | "manager";
+                    }[];
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["WorkflowOne"];
+            400: components["responses"]["Error"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     getHealth: {
         parameters: {
             query?: never;
@@ -3810,6 +4879,60 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    getLiveness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description alive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status?: "ok";
+                        service?: string;
+                        uptimeSeconds?: number;
+                    };
+                };
+            };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ready */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description not ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
                 };
             };
         };

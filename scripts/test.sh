@@ -16,6 +16,7 @@
 #               Redis; one file at a time), table in test-output/faults.md
 #   pgbouncer   the API suite through a real PgBouncer in transaction mode (tests/pgbouncer/run.sh)
 #   web         web client lint, type-check and unit tests (npm scripts lint, typecheck, test)
+#               and the OpenAPI document's lint (lint:api: Redocly CLI, web/redocly.yaml)
 #   mobile      mobile app (Expo) lint, type-check and Jest tests (scripts/web.sh --dir mobile)
 #   e2e         browser tests: tests/e2e/run.sh, else web's `e2e` npm script, else
 #               node --test tests/e2e/*.test.{js,mjs}
@@ -118,7 +119,7 @@ run_dir_suite() { # dir
     fi
 }
 
-tests_npm() { # the API tests' npm packages (tests/package.json: the mail tests' SMTP server)
+tests_npm() { # the API tests' npm packages (tests/package.json: SMTP server, the contract check's ajv)
     [ -f tests/package.json ] || return 0
     if [ ! -f tests/node_modules/.package-lock.json ] ||
         [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
@@ -164,7 +165,7 @@ suite() {
         ;;
     pgbouncer) with_test_env bash tests/pgbouncer/run.sh ;;
     web)
-        scripts/web.sh run lint typecheck test
+        scripts/web.sh run lint lint:api typecheck test
         ;;
     mobile)
         scripts/web.sh --dir mobile run lint typecheck test

@@ -4,9 +4,10 @@
 import { defineConfig } from "vitest/config";
 import react from "@vitejs/plugin-react";
 import { serviceWorker } from "./scripts/sw-plugin.ts";
+import { apiDocs } from "./scripts/api-docs-plugin.ts";
 
 export default defineConfig({
-  plugins: [react(), serviceWorker()],
+  plugins: [react(), apiDocs(), serviceWorker()],
   build: {
     outDir: "dist",
     target: "es2022",

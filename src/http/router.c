@@ -31,6 +31,7 @@ static entry_t *g_entries;
 static int g_nentries;
 
 static void static_serve(dtm_req_t *req);
+static void api_docs_serve(dtm_req_t *req);
 static bool edge_token_ok(dtm_req_t *req);
 
 /* docs/openapi.yaml, embedded at build time (cmake/embed_file.cmake). */
@@ -52,7 +53,11 @@ static const dtm_route_t builtin_routes[] = {
      .path = "/metrics",
      .handler = dtm_metrics_handler,
      .flags = DTM_ROUTE_ON_LOOP | DTM_ROUTE_NO_LOG},
-    {.method = "GET", .path = "/api/docs", .handler = openapi_serve, .flags = DTM_ROUTE_ON_LOOP},
+    {.method = "GET", .path = "/api/docs", .handler = api_docs_serve},
+    {.method = "GET",
+     .path = "/api/openapi.yaml",
+     .handler = openapi_serve,
+     .flags = DTM_ROUTE_ON_LOOP},
     {.method = "GET",
      .path = "/api/docs/openapi.yaml",
      .handler = openapi_serve,
@@ -507,6 +512,21 @@ static bool is_regular_file(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The API reference: Redoc's page from the web build (web/scripts/api-docs-plugin.ts), which
+ * reads /api/openapi.yaml. A worker route: it reads a file. */
+static void api_docs_serve(dtm_req_t *req)
+{
+    const char *page = dtm_arena_sprintf(req->arena, "%s/api-docs/index.html", dtm_cfg.web_dir);
+    if (!is_regular_file(page)) {
+        dtm_resp_error(req, 404, "not_found",
+                       "The API reference page is not built (make web); the document itself is "
+                       "at /api/openapi.yaml",
+                       NULL);
+        return;
+    }
+    dtm_resp_file(req, page, "text/html; charset=utf-8", "no-cache");
 }
 
 /* History fallback: a path without an extension that is not a file is a client-side route and

@@ -93,7 +93,7 @@ async function nav(page, name) {
 
 before(async () => {
     fs.mkdirSync(OUT, { recursive: true });
-    if (!fs.existsSync(path.join(DIST, 'index.html'))) {
+    if (!fs.existsSync(path.join(DIST, 'index.html')) || !fs.existsSync(path.join(DIST, 'api-docs', 'index.html'))) {
         execFileSync('npm', ['run', '--silent', 'build'], { cwd: WEB, stdio: 'inherit' });
     }
     if (!process.env.DTM_TEST_PORTS) process.env.DTM_TEST_PORTS = '47100-47199';
@@ -398,4 +398,24 @@ test('web client: admin sets up, merchandiser works a day, manager follows live 
     await mgrCtx.setOffline(false);
     await mgr.getByRole('button', { name: 'Try again' }).click();
     await mgr.getByRole('button', { name: 'Log out' }).waitFor();
+});
+
+test('API reference: /api/docs renders the contract with Redoc, nothing from another host', { timeout: 60000 }, async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB' });
+    const page = await ctx.newPage();
+    const foreign = [];
+    const errors = [];
+    page.on('request', (req) => {
+        const u = req.url();
+        if (!u.startsWith(dtm.url + '/') && !u.startsWith(`blob:${dtm.url}/`)) foreign.push(u); // blob: Redoc's search worker
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(dtm.url + '/api/docs');
+    // An operation's summary (docs/openapi.yaml, POST /api/auth/login) as Redoc's heading.
+    await page.getByRole('heading', { name: 'Log in with email and password' }).waitFor({ timeout: 30000 });
+    await page.getByRole('heading', { name: 'Punch in at a store, GPS-checked against its geofence, optional photo' }).waitFor();
+    await page.screenshot({ path: path.join(OUT, 'api-docs.png') }); // the first screen: the page is ~60 000 px
+    assert.deepEqual(foreign, [], 'the reference loads nothing from another host');
+    assert.deepEqual(errors, []);
+    await ctx.close();
 });

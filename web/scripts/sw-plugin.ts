@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Plugin } from "vite";
+import { API_DOCS_ASSETS } from "./api-docs-plugin.ts";
 
 export function serviceWorker(): Plugin {
   return {
@@ -13,6 +14,7 @@ export function serviceWorker(): Plugin {
     generateBundle(_opts, bundle) {
       const files = Object.keys(bundle)
         .filter((f) => /\.(js|css|svg|png|webmanifest)$/.test(f) && !f.endsWith(".map"))
+        .filter((f) => !f.startsWith(API_DOCS_ASSETS)) // the API reference is not the field app
         .sort();
       const shell = ["/", "/manifest.webmanifest", "/icons/icon.svg", "/icons/icon-192.png", "/icons/icon-512.png"];
       const precache = [...shell, ...files.map((f) => "/" + f)];

@@ -1,140 +1,39 @@
 // SPDX-License-Identifier: MIT
-// The objects of shared/API.md, as the client sees them.
+// The objects of the API as the client sees them: aliases of the types generated from the contract
+// (docs/openapi.yaml -> openapi.gen.ts, `npm --prefix web run gen:api`; web's `lint:api` fails
+// when it is stale). Only what the document does not name is written here (Page<T>).
+import type { components, operations } from "./openapi.gen";
 
-export type Role = "admin" | "manager" | "merchandiser";
+type Schemas = components["schemas"];
+type Json<R> = R extends { content: { "application/json": infer B } } ? B : never;
 
-export interface User {
-  id: string;
-  email: string;
-  firstName: string;
-  lastName: string;
-  role: Role;
-  active: boolean;
-  createdAt?: string;
-  updatedAt?: string;
-  lastLoginAt?: string | null;
-}
+export type Role = Schemas["Role"];
+export type User = Schemas["User"];
+export type Store = Schemas["Store"];
+export type TodoStatus = Schemas["TodoStatus"];
+export type Priority = Schemas["Priority"];
+export type Todo = Schemas["Todo"];
+export type ChecklistItem = Todo["checklist"][number];
+export type GeoPoint = Schemas["Location"];
+export type Attendance = Schemas["Attendance"];
+export type AttendanceBreak = Attendance["breaks"][number];
+export type BreakType = AttendanceBreak["type"];
+export type Pagination = Schemas["Pagination"];
 
-export interface Store {
-  id: string;
-  code: string;
-  name: string;
-  address: string;
-  latitude: number;
-  longitude: number;
-  geofenceRadiusM: number;
-  timezone: string;
-  active: boolean;
-  createdAt?: string;
-  updatedAt?: string;
-}
-
-export type TodoStatus = "pending" | "in_progress" | "completed" | "cancelled";
-export type Priority = "low" | "medium" | "high" | "urgent";
-
-export interface ChecklistItem {
-  id: string;
-  text: string;
-  done: boolean;
-}
-
-export interface Todo {
-  id: string;
-  title: string;
-  description?: string | null;
-  status: TodoStatus;
-  priority: Priority;
-  dueAt?: string | null;
-  assigneeId?: string | null;
-  createdBy?: string | null;
-  storeId?: string | null;
-  checklist: ChecklistItem[];
-  completedAt?: string | null;
-  createdAt?: string;
-  updatedAt?: string;
-}
-
-export interface GeoPoint {
-  latitude: number;
-  longitude: number;
-  accuracyM?: number;
-  distanceM?: number;
-}
-
-export type BreakType = "lunch" | "coffee" | "rest" | "other";
-
-export interface AttendanceBreak {
-  id: string;
-  type: BreakType;
-  startedAt: string;
-  endedAt?: string | null;
-}
-
-export interface Attendance {
-  id: string;
-  userId: string;
-  storeId: string;
-  status: "open" | "on_break" | "closed";
-  punchInAt: string;
-  punchOutAt?: string | null;
-  punchIn?: GeoPoint | null;
-  punchOut?: GeoPoint | null;
-  photoUrl?: string | null;
-  breaks: AttendanceBreak[];
-  workedMinutes?: number | null;
-  breakMinutes?: number | null;
-  netMinutes?: number | null;
-  overtimeMinutes?: number | null;
-  exception?: boolean;
-  approvedOvertimeMinutes?: number | null;
-}
-
-export type ApprovalType = "leave" | "attendance_correction" | "overtime" | "geofence_exception";
-export type ApprovalStatus = "pending" | "approved" | "rejected" | "cancelled";
-
-export interface ApprovalStep {
-  role: "admin" | "manager";
-  status: "waiting" | "pending" | "approved" | "rejected" | "skipped" | "cancelled";
-  actorId: string | null;
-  comment: string | null;
-  decidedAt: string | null;
-}
-
-/** A request of the approvals service (shared/API.md "Approvals"). */
-export interface ApprovalRequest {
-  id: string;
-  type: ApprovalType;
-  requesterId: string;
-  requesterName?: string;
-  payload: Record<string, unknown>;
-  reason: string;
-  status: ApprovalStatus;
-  steps: ApprovalStep[];
-  currentStep: number | null;
-  currentRole?: "admin" | "manager" | null;
-  createdAt: string;
-  decidedAt: string | null;
-}
-
-export interface Pagination {
-  page: number;
-  limit: number;
-  total: number;
-  pages: number;
-}
+export type ApprovalRequest = Schemas["ApprovalRequest"];
+export type ApprovalType = ApprovalRequest["type"];
+export type ApprovalStatus = ApprovalRequest["status"];
+export type ApprovalStep = ApprovalRequest["steps"][number];
 
 export interface Page<T> {
   items: T[];
   pagination: Pagination;
 }
 
-export interface TokenPair {
-  accessToken: string;
-  refreshToken: string;
-  tokenType: "Bearer";
-  expiresIn: number;
-  user: User;
-}
+export type TokenPair = Json<components["responses"]["Tokens"]>;
+export type TodoStats = Json<operations["getTodoStats"]["responses"][200]>;
+export type TeamView = Json<operations["getTeamAttendance"]["responses"][200]>;
+export type TeamMember = TeamView["members"][number];
 
 /** The login's answer when a second factor is needed (or must first be enrolled). */
 export interface MfaChallenge {
@@ -166,24 +65,6 @@ export interface Session {
   current: boolean;
 }
 
-export interface TodoStats {
-  total: number;
-  byStatus: Record<string, number>;
-  byPriority: Record<string, number>;
-  overdue: number;
-  completedLast7Days: number;
-}
-
-export interface TeamMember {
-  user: User;
-  status: string;
-  attendance: Attendance | null;
-}
-
-export interface TeamView {
-  summary: { total: number; present: number; onBreak: number; absent: number };
-  members: TeamMember[];
-}
 
 export const ROLES: Role[] = ["admin", "manager", "merchandiser"];
 export const PRIORITIES: Priority[] = ["low", "medium", "high", "urgent"];
@@ -192,69 +73,12 @@ export const BREAK_TYPES: BreakType[] = ["lunch", "coffee", "rest", "other"];
 
 // ---- audits (API.md Wave 2) ----
 
-export type QuestionType = "yes_no" | "number" | "choice" | "text" | "photo";
+export type QuestionType = Schemas["AuditQuestion"]["type"];
 export const QUESTION_TYPES: QuestionType[] = ["yes_no", "number", "choice", "text", "photo"];
 
-export interface AuditQuestion {
-  id: string;
-  text: string;
-  type: QuestionType;
-  required: boolean;
-  weight: number;
-  allowNa: boolean;
-  passValue: boolean | null;
-  min: number | null;
-  max: number | null;
-  options: string[];
-  passOptions: string[];
-  photoRequired: boolean;
-  failCreatesTask: { priority: Priority; dueInHours: number } | null;
-}
-
-export interface AuditTemplate {
-  id: string;
-  name: string;
-  description: string;
-  version: number;
-  active: boolean;
-  passThresholdPct: number;
-  questions: AuditQuestion[];
-  used?: boolean;
-}
-
-export type AnswerValue = boolean | number | string | null;
-
-export interface AuditAnswer {
-  questionId: string;
-  value: AnswerValue;
-  na: boolean;
-  comment: string | null;
-  photoUrls: string[];
-  passed: boolean | null;
-}
-
-export interface Audit {
-  id: string;
-  templateId: string;
-  templateVersion: number;
-  templateName?: string;
-  storeId: string;
-  userId: string;
-  visitId: string | null;
-  attendanceId: string | null;
-  status: "draft" | "submitted";
-  answers: AuditAnswer[];
-  scorePct: number | null;
-  passed: boolean | null;
-  passThresholdPct?: number;
-  correctiveTodoIds: string[];
-  startedAt: string;
-  submittedAt: string | null;
-}
-
-export interface ScoreItem {
-  key: string;
-  audits: number;
-  avgScorePct: number;
-  passRatePct: number;
-}
+export type AuditQuestion = Schemas["AuditQuestionStored"];
+export type AuditTemplate = Schemas["AuditTemplate"];
+export type AnswerValue = Schemas["AuditAnswerValue"];
+export type Audit = Schemas["Audit"];
+export type AuditAnswer = Audit["answers"][number];
+export type ScoreItem = Json<operations["getAuditScores"]["responses"][200]>["items"][number];

@@ -31,6 +31,8 @@
 //   DTM_TEST_KEEP=1      keep the databases and temp directories after stop() (debugging)
 //   DTM_TEST_VERBOSE=1   echo every dtm log line to stderr as it arrives
 //   DTM_TEST_START_TIMEOUT_MS  how long to wait for /health (default 30000)
+//   DTM_CONTRACT         every response of api() is held against docs/openapi.yaml (lib/contract.js);
+//                        a violation fails the request's test. log: only record them; 0: off
 'use strict';
 
 const { spawn, execFile, execFileSync } = require('node:child_process');
@@ -39,6 +41,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const contract = require('./contract.js');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PG_BINDIR = process.env.PG_BINDIR || '/usr/lib/postgresql/15/bin';
@@ -546,6 +549,7 @@ function serviceNames() {
  *   processes, api(), login(), loginAdmin(), createUser(), sql(), redis(), stop(), dtm(args)}.
  */
 async function startDtm(opts = {}) {
+    if (contract.enabled()) contract.prepare();
     const bin = opts.bin || dtmBin();
     if (!fs.existsSync(bin)) throw new Error(`${bin} does not exist: build it first (make build)`);
     const topology = opts.topology || process.env.DTM_TEST_TOPOLOGY || 'all';
@@ -733,7 +737,8 @@ async function startDtm(opts = {}) {
 // HTTP helpers
 
 /**
- * One HTTP request. opts: {token, body, headers, base, timeoutMs}. A body that is a plain object
+ * One HTTP request. opts: {token, body, headers, base, timeoutMs, contract (false: a server that
+ * is not dtm, not held against docs/openapi.yaml)}. A body that is a plain object
  * or array is sent as JSON; a string, Buffer or FormData as is. Resolves with
  * {status, headers (lower-case names), json (null unless the body parses), text, durationMs}.
  */
@@ -771,13 +776,15 @@ async function api(method, p, opts = {}) {
     } catch {
         json = null;
     }
-    return {
+    const result = {
         status: res.status,
         headers: Object.fromEntries(res.headers),
         json,
         text,
         durationMs: performance.now() - t0,
     };
+    if (opts.contract !== false && contract.enabled()) contract.enforce(method.toUpperCase(), p, result);
+    return result;
 }
 
 /** POST /api/auth/login; resolves with the body ({accessToken, refreshToken, user, ...}).

@@ -13,7 +13,7 @@ import Dashboard from "./Dashboard";
 
 const manager: User = { ...sampleUser, id: "m1", role: "manager", email: "max@example.com", firstName: "Max", lastName: "Boss" };
 const page = <T,>(items: T[]) => ({ items, pagination: { page: 1, limit: 100, total: items.length, pages: 1 } });
-const store: Store = { id: "s1", code: "P1", name: "Rivoli Market", address: "1 Rue", latitude: 48.8, longitude: 2.3, geofenceRadiusM: 100, timezone: "UTC", active: true };
+const store: Store = { id: "s1", code: "P1", name: "Rivoli Market", address: "1 Rue", latitude: 48.8, longitude: 2.3, geofenceRadiusM: 100, timezone: "UTC", active: true, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" };
 
 const q = (id: string, text: string, extra: Partial<AuditQuestion>): AuditQuestion => ({
   id,

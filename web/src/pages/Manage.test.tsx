@@ -13,7 +13,7 @@ const admin: User = { ...sampleUser, id: "ad1", role: "admin", email: "root@exam
 const mia: User = { ...sampleUser, id: "u1", firstName: "Mia", lastName: "Merch", email: "mia@example.com" };
 const leo: User = { ...sampleUser, id: "u2", firstName: "Leo", lastName: "Field", email: "leo@example.com" };
 const page = <T,>(items: T[]) => ({ items, pagination: { page: 1, limit: 20, total: items.length, pages: 1 } });
-const store: Store = { id: "s1", code: "P1", name: "Rivoli Market", address: "1 Rue", latitude: 48.8, longitude: 2.3, geofenceRadiusM: 100, timezone: "UTC", active: true };
+const store: Store = { id: "s1", code: "P1", name: "Rivoli Market", address: "1 Rue", latitude: 48.8, longitude: 2.3, geofenceRadiusM: 100, timezone: "UTC", active: true, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" };
 const todo = (id: string, title: string, assigneeId: string): Todo => ({ id, title, status: "pending", priority: "medium", assigneeId, storeId: "s1", checklist: [] });
 
 async function signIn(routes: Record<string, Handler>) {

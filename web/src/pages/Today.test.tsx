@@ -9,8 +9,8 @@ import Today from "./Today";
 const page = <T,>(items: T[]) => ({ items, pagination: { page: 1, limit: 100, total: items.length, pages: 1 } });
 
 const stores: Store[] = [
-  { id: "s-far", code: "F1", name: "Far Mart", address: "9 Far Road", latitude: 48.9, longitude: 2.35, geofenceRadiusM: 100, timezone: "UTC", active: true },
-  { id: "s-near", code: "N1", name: "Near Shop", address: "1 Near St", latitude: 48.85661, longitude: 2.35221, geofenceRadiusM: 100, timezone: "UTC", active: true },
+  { id: "s-far", code: "F1", name: "Far Mart", address: "9 Far Road", latitude: 48.9, longitude: 2.35, geofenceRadiusM: 100, timezone: "UTC", active: true, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" },
+  { id: "s-near", code: "N1", name: "Near Shop", address: "1 Near St", latitude: 48.85661, longitude: 2.35221, geofenceRadiusM: 100, timezone: "UTC", active: true, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" },
 ];
 
 const todo: Todo = {

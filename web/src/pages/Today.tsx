@@ -334,7 +334,7 @@ function OnShift({ attendance: a, store, onChange }: { attendance: Attendance; s
           <p className="big">{store?.name ?? "Store"}</p>
           <p className="muted small">
             Since {time(a.punchInAt)}
-            {a.punchIn?.distanceM !== undefined && <> · {formatDistance(a.punchIn.distanceM)} from the store</>}
+            {a.punchIn?.distanceM != null && <> · {formatDistance(a.punchIn.distanceM)} from the store</>}
           </p>
         </div>
         <Badge value={onBreak ? "on_break" : "working"} tone={onBreak ? "warn" : "ok"} />

@@ -54,6 +54,9 @@ export const sampleUser: User = {
   lastName: "Field",
   role: "merchandiser",
   active: true,
+  createdAt: "2026-01-01T00:00:00Z",
+  updatedAt: "2026-01-01T00:00:00Z",
+  lastLoginAt: null,
 };
 
 export function tokenPair(n: number, user: User = sampleUser, expiresIn = 900) {

@@ -5801,6 +5801,15 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description not_found: DTM_METRICS_ADDR is set, /metrics is on the private listener only */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getApiReference: {

@@ -2,6 +2,7 @@
 /* Every SQL statement of the approvals service. Only parameters ($n) carry caller input; the
  * variable parts of the list query are chosen from fixed fragments. */
 #include "core/ids.h"
+#include "db/filter.h"
 #include "core/json.h"
 #include "core/str.h"
 #include "services/approvals/approvals.h"
@@ -89,53 +90,18 @@ dtm_err_t approvals_db_get(dtm_db_t *db, const char *id, PGresult **row)
 dtm_err_t approvals_db_list(dtm_db_t *db, const approvals_filter_t *f, PGresult **rows,
                             long long *total)
 {
-    const char *p[8];
-    int n = 0;
-    dtm_buf_t w, sql;
-    dtm_buf_init(&w);
-    dtm_buf_init(&sql);
-    dtm_buf_puts(&w, " WHERE true");
-    if (f->requester_id) {
-        p[n++] = f->requester_id;
-        dtm_buf_printf(&w, " AND q.requester_id = $%d", n);
-    }
-    if (f->inbox_role) {
-        /* The partial inbox index's predicate, spelled out so the planner uses it. */
-        p[n++] = f->inbox_role;
-        dtm_buf_printf(&w, " AND q.status = 'pending' AND q.pending_role = $%d", n);
-    }
-    if (f->not_requester) {
-        p[n++] = f->not_requester;
-        dtm_buf_printf(&w, " AND q.requester_id <> $%d", n);
-    }
-    if (f->status) {
-        p[n++] = f->status;
-        dtm_buf_printf(&w, " AND q.status = $%d", n);
-    }
-    if (f->type) {
-        p[n++] = f->type;
-        dtm_buf_printf(&w, " AND q.type = $%d", n);
-    }
-    dtm_buf_printf(&sql, "SELECT count(*) AS n FROM approvals.requests q%s", w.data);
-    PGresult *c;
-    dtm_err_t err = dtm_db_query(db, &c, sql.data, n, p);
-    if (err)
-        goto out;
-    *total = dtm_pg_int(c, 0, "n", 0);
-    char lim[16], off[24];
-    snprintf(lim, sizeof lim, "%d", f->limit);
-    snprintf(off, sizeof off, "%lld", (long long)(f->page - 1) * f->limit);
-    p[n] = lim;
-    p[n + 1] = off;
-    dtm_buf_reset(&sql);
-    dtm_buf_printf(&sql,
-                   "SELECT " REQUEST_COLS " FROM approvals.requests q%s"
-                   " ORDER BY q.created_at DESC, q.id DESC LIMIT $%d OFFSET $%d",
-                   w.data, n + 1, n + 2);
-    err = dtm_db_query(db, rows, sql.data, n + 2, p);
-out:
-    dtm_buf_free(&w);
-    dtm_buf_free(&sql);
+    dtm_filter_t w;
+    dtm_filter_init(&w);
+    dtm_filter_add(&w, "q.requester_id = $%d", f->requester_id);
+    /* The partial inbox index's predicate, spelled out so the planner uses it. */
+    dtm_filter_add(&w, "q.status = 'pending' AND q.pending_role = $%d", f->inbox_role);
+    dtm_filter_add(&w, "q.requester_id <> $%d", f->not_requester);
+    dtm_filter_add(&w, "q.status = $%d", f->status);
+    dtm_filter_add(&w, "q.type = $%d", f->type);
+    dtm_err_t err = dtm_filter_page(db, &w, "SELECT count(*) AS n FROM approvals.requests q",
+                                    "SELECT " REQUEST_COLS " FROM approvals.requests q",
+                                    "q.created_at DESC, q.id DESC", f->limit, f->page, rows, total);
+    dtm_filter_free(&w);
     return err;
 }
 

@@ -2,6 +2,7 @@
 /* Every SQL statement of the audits service. Caller input only travels as parameters ($n);
  * the list and score queries are assembled from fixed fragments. */
 #include "core/ids.h"
+#include "db/filter.h"
 #include "core/str.h"
 #include "db/outbox.h"
 #include "services/audits/audits.h"
@@ -194,49 +195,22 @@ dtm_err_t audits_db_audit_get(dtm_db_t *db, const char *id, bool lock, PGresult 
 dtm_err_t audits_db_audit_list(dtm_db_t *db, const audits_filter_t *f, PGresult **rows,
                                long long *total)
 {
-    const char *params[12];
-    int n = 0;
-    dtm_buf_t where, sql;
-    dtm_buf_init(&where);
-    dtm_buf_init(&sql);
-    dtm_buf_puts(&where, " WHERE true");
-#define FILTER(val, frag)                                                                          \
-    do {                                                                                           \
-        if (val) {                                                                                 \
-            params[n++] = (val);                                                                   \
-            dtm_buf_printf(&where, frag, n);                                                       \
-        }                                                                                          \
-    } while (0)
-    FILTER(f->user_id, " AND a.user_id = $%d");
-    FILTER(f->store_id, " AND a.store_id = $%d");
-    FILTER(f->template_id, " AND a.template_id = $%d");
-    FILTER(f->from, " AND a.started_at >= $%d");
-    FILTER(f->to, " AND a.started_at < $%d");
-    FILTER(f->status, " AND a.status = $%d");
-#undef FILTER
+    dtm_filter_t w;
+    dtm_filter_init(&w);
+    dtm_filter_add(&w, "a.user_id = $%d", f->user_id);
+    dtm_filter_add(&w, "a.store_id = $%d", f->store_id);
+    dtm_filter_add(&w, "a.template_id = $%d", f->template_id);
+    dtm_filter_add(&w, "a.started_at >= $%d", f->from);
+    dtm_filter_add(&w, "a.started_at < $%d", f->to);
+    dtm_filter_add(&w, "a.status = $%d", f->status);
     if (f->passed >= 0)
-        dtm_buf_puts(&where, f->passed ? " AND a.passed" : " AND NOT a.passed");
-    dtm_buf_printf(&sql, "SELECT count(*) AS n FROM audits.audits a%s", where.data);
-    PGresult *c;
-    dtm_err_t err = dtm_db_query(db, &c, sql.data, n, params);
-    if (err)
-        goto out;
-    *total = dtm_pg_int(c, 0, "n", 0);
-    char lim[16], off[24];
-    snprintf(lim, sizeof lim, "%d", f->limit);
-    snprintf(off, sizeof off, "%lld", (long long)(f->page - 1) * f->limit);
-    params[n] = lim;
-    params[n + 1] = off;
-    dtm_buf_reset(&sql);
-    dtm_buf_printf(&sql,
-                   "SELECT " AUDIT_COLS " FROM audits.audits a JOIN audits.template_versions v"
-                   " ON v.template_id = a.template_id AND v.version = a.template_version%s"
-                   " ORDER BY a.started_at DESC, a.id DESC LIMIT $%d OFFSET $%d",
-                   where.data, n + 1, n + 2);
-    err = dtm_db_query(db, rows, sql.data, n + 2, params);
-out:
-    dtm_buf_free(&where);
-    dtm_buf_free(&sql);
+        dtm_filter_raw(&w, f->passed ? "a.passed" : "NOT a.passed");
+    dtm_err_t err = dtm_filter_page(db, &w, "SELECT count(*) AS n FROM audits.audits a",
+                                    "SELECT " AUDIT_COLS " FROM audits.audits a JOIN"
+                                    " audits.template_versions v ON v.template_id = a.template_id"
+                                    " AND v.version = a.template_version",
+                                    "a.started_at DESC, a.id DESC", f->limit, f->page, rows, total);
+    dtm_filter_free(&w);
     return err;
 }
 

@@ -4,6 +4,7 @@
  * clauses), so the set of distinct statements stays small and each is prepared once per
  * connection. */
 #include "core/ids.h"
+#include "db/filter.h"
 #include "core/json.h"
 #include "core/str.h"
 #include "db/outbox.h"
@@ -50,75 +51,36 @@ static const char *const order_by[] = {
 
 dtm_err_t todos_db_list(dtm_db_t *db, const todos_filter_t *f, PGresult **rows, long long *total)
 {
-    const char *params[12];
-    int n = 0;
-    dtm_buf_t where;
-    dtm_buf_init(&where);
-    dtm_buf_puts(&where, " WHERE true");
-    if (f->scope_user) {
-        params[n++] = f->scope_user;
-        dtm_buf_printf(&where, " AND assignee_id = $%d", n);
-    }
+    dtm_filter_t w;
+    dtm_filter_init(&w);
+    dtm_filter_add(&w, "assignee_id = $%d", f->scope_user);
     /* One value (the usual case) as "=", so that (status, due_at) can hand rows over in due
      * order; a generic plan cannot know that an array parameter holds a single element. */
-    if (f->statuses) {
-        params[n++] = f->statuses;
-        dtm_buf_printf(&where,
-                       strchr(f->statuses, ',') ? " AND status = ANY ($%d::text[])"
-                                                : " AND status = ($%d::text[])[1]",
-                       n);
-    }
-    if (f->priorities) {
-        params[n++] = f->priorities;
-        dtm_buf_printf(&where,
-                       strchr(f->priorities, ',') ? " AND priority = ANY ($%d::text[])"
-                                                  : " AND priority = ($%d::text[])[1]",
-                       n);
-    }
-    if (f->assignee_id) {
-        params[n++] = f->assignee_id;
-        dtm_buf_printf(&where, " AND assignee_id = $%d", n);
-    }
-    if (f->store_id) {
-        params[n++] = f->store_id;
-        dtm_buf_printf(&where, " AND store_id = $%d", n);
-    }
-    if (f->search) {
-        params[n++] = f->search;
-        dtm_buf_printf(&where, " AND (title || ' ' || description) ILIKE $%d", n);
-    }
-    if (f->due_before) {
-        params[n++] = f->due_before;
-        dtm_buf_printf(&where, " AND due_at < $%d", n);
-    }
-    dtm_buf_t sql;
-    dtm_buf_init(&sql);
+    if (f->statuses)
+        dtm_filter_add(&w,
+                       strchr(f->statuses, ',') ? "status = ANY ($%d::text[])"
+                                                : "status = ($%d::text[])[1]",
+                       f->statuses);
+    if (f->priorities)
+        dtm_filter_add(&w,
+                       strchr(f->priorities, ',') ? "priority = ANY ($%d::text[])"
+                                                  : "priority = ($%d::text[])[1]",
+                       f->priorities);
+    dtm_filter_add(&w, "assignee_id = $%d", f->assignee_id);
+    dtm_filter_add(&w, "store_id = $%d", f->store_id);
+    dtm_filter_add(&w, "(title || ' ' || description) ILIKE $%d", f->search);
+    dtm_filter_add(&w, "due_at < $%d", f->due_before);
     /* Filters the counter tables also have: read the trigger-maintained counts (exact) instead
      * of counting todos; the WHERE text is the same, its columns exist there too. Totals per
      * (status, priority) when no assignee is named, per assignee otherwise (primary key). */
     bool counters = !f->store_id && !f->search && !f->due_before;
-    if (counters)
-        dtm_buf_printf(&sql, "SELECT coalesce(sum(n), 0) AS n FROM todos.%s%s",
-                       f->assignee_id || f->scope_user ? "todo_counts" : "todo_totals", where.data);
-    else
-        dtm_buf_printf(&sql, "SELECT count(*) AS n FROM todos.todos%s", where.data);
-    PGresult *c;
-    dtm_err_t err = dtm_db_query(db, &c, sql.data, n, params);
-    if (err)
-        goto out;
-    *total = dtm_pg_int(c, 0, "n", 0);
-    char lim[16], off[24];
-    snprintf(lim, sizeof lim, "%d", f->limit);
-    snprintf(off, sizeof off, "%lld", (long long)(f->page - 1) * f->limit);
-    params[n] = lim;
-    params[n + 1] = off;
-    dtm_buf_reset(&sql);
-    dtm_buf_printf(&sql, "SELECT " TODO_COLS " FROM todos.todos%s ORDER BY %s LIMIT $%d OFFSET $%d",
-                   where.data, order_by[f->sort], n + 1, n + 2);
-    err = dtm_db_query(db, rows, sql.data, n + 2, params);
-out:
-    dtm_buf_free(&where);
-    dtm_buf_free(&sql);
+    const char *count = !counters ? "SELECT count(*) AS n FROM todos.todos"
+                        : f->assignee_id || f->scope_user
+                            ? "SELECT coalesce(sum(n), 0) AS n FROM todos.todo_counts"
+                            : "SELECT coalesce(sum(n), 0) AS n FROM todos.todo_totals";
+    dtm_err_t err = dtm_filter_page(db, &w, count, "SELECT " TODO_COLS " FROM todos.todos",
+                                    order_by[f->sort], f->limit, f->page, rows, total);
+    dtm_filter_free(&w);
     return err;
 }
 

@@ -3,6 +3,7 @@
  * variable parts of the list queries are chosen from fixed fragments, so each variant gets a
  * plan that uses its index (see tests/api/explain.test.js). */
 #include "core/ids.h"
+#include "db/filter.h"
 #include "core/json.h"
 #include "core/str.h"
 #include "db/outbox.h"
@@ -99,52 +100,18 @@ dtm_err_t visits_db_cancel(dtm_db_t *db, const char *id)
 
 dtm_err_t visits_db_list(dtm_db_t *db, const visits_filter_t *f, PGresult **rows, long long *total)
 {
-    const char *p[8];
-    int n = 0;
-    dtm_buf_t w, sql;
-    dtm_buf_init(&w);
-    dtm_buf_init(&sql);
-    dtm_buf_puts(&w, " WHERE true");
-    if (f->user_id) {
-        p[n++] = f->user_id;
-        dtm_buf_printf(&w, " AND v.user_id = $%d", n);
-    }
-    if (f->store_id) {
-        p[n++] = f->store_id;
-        dtm_buf_printf(&w, " AND v.store_id = $%d", n);
-    }
-    if (f->from) {
-        p[n++] = f->from;
-        dtm_buf_printf(&w, " AND v.planned_date >= $%d::date", n);
-    }
-    if (f->to) {
-        p[n++] = f->to;
-        dtm_buf_printf(&w, " AND v.planned_date <= $%d::date", n);
-    }
-    if (f->status) {
-        p[n++] = f->status;
-        dtm_buf_printf(&w, " AND v.status = $%d", n);
-    }
-    dtm_buf_printf(&sql, "SELECT count(*) AS n FROM visits.visits v%s", w.data);
-    PGresult *c;
-    dtm_err_t err = dtm_db_query(db, &c, sql.data, n, p);
-    if (err)
-        goto out;
-    *total = dtm_pg_int(c, 0, "n", 0);
-    char lim[16], off[24];
-    snprintf(lim, sizeof lim, "%d", f->limit);
-    snprintf(off, sizeof off, "%lld", (long long)(f->page - 1) * f->limit);
-    p[n] = lim;
-    p[n + 1] = off;
-    dtm_buf_reset(&sql);
-    dtm_buf_printf(&sql,
-                   "SELECT " VISIT_COLS " FROM visits.visits v%s ORDER BY v.planned_date,"
-                   " v.sequence, v.planned_start NULLS LAST, v.id LIMIT $%d OFFSET $%d",
-                   w.data, n + 1, n + 2);
-    err = dtm_db_query(db, rows, sql.data, n + 2, p);
-out:
-    dtm_buf_free(&w);
-    dtm_buf_free(&sql);
+    dtm_filter_t w;
+    dtm_filter_init(&w);
+    dtm_filter_add(&w, "v.user_id = $%d", f->user_id);
+    dtm_filter_add(&w, "v.store_id = $%d", f->store_id);
+    dtm_filter_add(&w, "v.planned_date >= $%d::date", f->from);
+    dtm_filter_add(&w, "v.planned_date <= $%d::date", f->to);
+    dtm_filter_add(&w, "v.status = $%d", f->status);
+    dtm_err_t err = dtm_filter_page(db, &w, "SELECT count(*) AS n FROM visits.visits v",
+                                    "SELECT " VISIT_COLS " FROM visits.visits v",
+                                    "v.planned_date, v.sequence, v.planned_start NULLS LAST, v.id",
+                                    f->limit, f->page, rows, total);
+    dtm_filter_free(&w);
     return err;
 }
 

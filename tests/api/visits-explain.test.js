@@ -107,3 +107,21 @@ test('coverage over a week and the missed job use indexes', async () => {
         'punch-in consumer'
     );
 });
+
+// The reports service's visits report (src/services/reports/store.c, reports_db_visits): its time
+// axis is reporting.visits.planned_at, an expression over the view; a date range and the CSV's
+// keyset pages must not scan the table.
+test('GET /api/reports/visits: the planned_at expression index, for the range and the keyset', async () => {
+    const R = 'SELECT t.id, t.planned_at FROM reporting.visits t WHERE true AND t.planned_at >= $1 AND t.planned_at < $2';
+    assertIndexed(
+        await plan(`${R} ORDER BY t.planned_at, t.id LIMIT $3`, `now() - interval '7 days', now(), 500`),
+        /^visits_planned_at_idx$/,
+        'report page'
+    );
+    assertIndexed(
+        await plan(`${R} AND (t.planned_at, t.id) > ($3::timestamptz, $4::uuid) ORDER BY t.planned_at, t.id LIMIT $5`, `now() - interval '7 days', now(), now() - interval '3 days', '${user}', 500`),
+        /^visits_planned_at_idx$/,
+        'report keyset batch'
+    );
+    assertIndexed(await plan(`SELECT count(*) FROM reporting.visits t WHERE true AND t.planned_at >= $1 AND t.planned_at < $2`, `now() - interval '7 days', now()`), /^visits_planned_at_idx$/, 'report count');
+});

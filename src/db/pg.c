@@ -372,7 +372,43 @@ static void register_metrics(dtm_pg_pool_t *p, const char *name)
     }
 }
 
+/* Service name -> pool, filled once per name: the request path (dtm_svc_db on every request)
+ * reads it without a lock, a getenv or a string build. Entries are published by the release
+ * store of by_name_n and never change until dtm_pg_pools_shutdown. */
+#define BY_NAME_MAX 32
+static struct {
+    char name[48];
+    dtm_pg_pool_t *pool;
+} by_name[BY_NAME_MAX];
+static _Atomic int by_name_n;
+
+static dtm_pg_pool_t *pool_for_url(const char *service);
+
 dtm_pg_pool_t *dtm_pg_pool_for(const char *service)
+{
+    const char *key = service ? service : "";
+    int n = atomic_load_explicit(&by_name_n, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if (strcmp(by_name[i].name, key) == 0)
+            return by_name[i].pool;
+    dtm_pg_pool_t *p = pool_for_url(service);
+    if (!p || strlen(key) >= sizeof by_name[0].name)
+        return p;
+    pthread_mutex_lock(&shared_mu);
+    n = atomic_load_explicit(&by_name_n, memory_order_relaxed);
+    bool known = false;
+    for (int i = 0; i < n && !known; i++)
+        known = strcmp(by_name[i].name, key) == 0;
+    if (!known && n < BY_NAME_MAX) {
+        snprintf(by_name[n].name, sizeof by_name[n].name, "%s", key);
+        by_name[n].pool = p;
+        atomic_store_explicit(&by_name_n, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&shared_mu);
+    return p;
+}
+
+static dtm_pg_pool_t *pool_for_url(const char *service)
 {
     const char *url = dtm_config_db_url(service);
     if (!url)
@@ -673,6 +709,7 @@ void dtm_pg_pools_shutdown(void)
     pthread_mutex_lock(&shared_mu);
     dtm_pg_pool_t *p = shared;
     shared = NULL;
+    atomic_store(&by_name_n, 0);
     pthread_mutex_unlock(&shared_mu);
     while (p) {
         dtm_pg_pool_t *next = p->next_shared;

@@ -474,6 +474,8 @@ static const char *reason_phrase(int status)
         return "Gateway Timeout";
     case 505:
         return "HTTP Version Not Supported";
+    case 507:
+        return "Insufficient Storage";
     default:
         break;
     }

@@ -375,6 +375,8 @@ const FAULTS = [
         },
         async assert(ctx) {
             assert.ok(ctx.workloads[1].unacked.length > 0, 'the disk did fill up');
+            // A full disk is 507 insufficient_storage (nothing kept, retry later), never a bare 500.
+            for (const u of ctx.workloads[1].unacked) assert.match(u.last, /^507 .*"insufficient_storage"/, `refused upload answered: ${u.last}`);
         },
         async cleanup(ctx) {
             if (ctx.diskDir) {

@@ -2104,6 +2104,15 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description insufficient_storage: no room for the photo on the server now; nothing was recorded, retry later */
+        InsufficientStorage: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description rate_limited */
         RateLimited: {
             headers: {
@@ -3798,6 +3807,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     punchOut: {
@@ -5247,6 +5257,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     submitAudit: {

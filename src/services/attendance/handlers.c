@@ -258,8 +258,7 @@ void attendance_punch_in(dtm_req_t *req)
     if (photo) {
         bool created;
         if (dtm_photo_store(dtm_cfg.data_dir, photo->data, photo->len, sha, &created) != DTM_OK) {
-            dtm_log_error("cannot store photo under %s: %s", dtm_cfg.data_dir, strerror(errno));
-            dtm_resp_err(req, DTM_EINTERNAL, "The photo could not be stored");
+            dtm_photo_store_failed(req, dtm_cfg.data_dir);
             return;
         }
     }

@@ -809,8 +809,7 @@ void audits_upload_photo(dtm_req_t *req)
     char sha[65];
     bool created;
     if (dtm_photo_store(dtm_cfg.data_dir, photo->data, photo->len, sha, &created) != DTM_OK) {
-        dtm_log_error("cannot store photo under %s: %s", dtm_cfg.data_dir, strerror(errno));
-        dtm_resp_err(req, DTM_EINTERNAL, "The photo could not be stored");
+        dtm_photo_store_failed(req, dtm_cfg.data_dir);
         return;
     }
     char *url = dtm_arena_sprintf(req->arena, AUDITS_PHOTO_URL_PREFIX "%s", sha);

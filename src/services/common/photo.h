@@ -81,6 +81,12 @@ char *dtm_photo_path(dtm_arena_t *a, const char *data_dir, const char *sha_hex);
  *  file in the target directory, fsyncs and renames it into place, so readers never see a
  *  partial file; an existing file with that hash is left alone (*created = false).
  *  Errors: DTM_EINTERNAL when a directory or the file cannot be written (logged). */
+typedef struct dtm_req dtm_req_t;
+/** After dtm_photo_store failed (errno as it left it): log, then answer 507
+ *  insufficient_storage when the disk or quota is full (the client may retry later, nothing was
+ *  kept), else 500. */
+void dtm_photo_store_failed(dtm_req_t *req, const char *data_dir);
+
 dtm_err_t dtm_photo_store(const char *data_dir, const void *data, size_t len, char sha_hex[65],
                           bool *created);
 

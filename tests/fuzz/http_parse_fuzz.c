@@ -44,6 +44,15 @@ void dtm_resp_header(dtm_req_t *req, const char *name, const char *value)
             (dtm_header_t){dtm_arena_strdup(req->arena, name), dtm_arena_strdup(req->arena, value)};
 }
 
+void dtm_resp_header_default(dtm_req_t *req, const char *name, const char *value)
+{
+    dtm_resp_t *r = dtm_req_resp(req);
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return;
+    dtm_resp_header(req, name, value);
+}
+
 void dtm_resp_body(dtm_req_t *req, int status, const char *content_type, const void *data,
                    size_t len)
 {

@@ -3,8 +3,8 @@
 // was sent, and can be switched offline or made to refuse punch-ins (422 outside_geofence).
 import type { Store, Todo, User } from "@dtm/api-client";
 
-export const user: User = { id: "u1", email: "mia@example.com", firstName: "Mia", lastName: "Merch", role: "merchandiser", active: true };
-export const storeA: Store = { id: "s1", code: "A-1", name: "Alpha Market", address: "1 Main St", latitude: 48.8566, longitude: 2.3522, geofenceRadiusM: 100, timezone: "UTC", active: true };
+export const user: User = { id: "u1", email: "mia@example.com", firstName: "Mia", lastName: "Merch", role: "merchandiser", active: true, createdAt: "2026-01-01T00:00:00.000Z", updatedAt: "2026-01-01T00:00:00.000Z", lastLoginAt: null };
+export const storeA: Store = { id: "s1", code: "A-1", name: "Alpha Market", address: "1 Main St", latitude: 48.8566, longitude: 2.3522, geofenceRadiusM: 100, timezone: "UTC", active: true, createdAt: "2026-01-01T00:00:00.000Z", updatedAt: "2026-01-01T00:00:00.000Z" };
 export const storeB: Store = { ...storeA, id: "s2", code: "B-1", name: "Beta Foods", address: "2 Side St" };
 
 export interface Sent {

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "services/common/photo.h"
 #include "core/log.h"
-#include "http/http.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -364,19 +363,6 @@ static int write_all(int fd, const unsigned char *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
-}
-
-void dtm_photo_store_failed(dtm_req_t *req, const char *data_dir)
-{
-    int e = errno;
-    dtm_log_error("cannot store photo under %s: %s", data_dir, strerror(e));
-    if (e == ENOSPC || e == EDQUOT)
-        dtm_resp_error(req, 507, "insufficient_storage",
-                       "The server has no room for the photo now; nothing was recorded, try again "
-                       "later",
-                       NULL);
-    else
-        dtm_resp_err(req, DTM_EINTERNAL, "The photo could not be stored");
 }
 
 dtm_err_t dtm_photo_store(const char *data_dir, const void *data, size_t len, char sha_hex[65],

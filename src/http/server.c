@@ -725,6 +725,11 @@ static int on_headers_complete(llhttp_t *p)
             return reject(c, 400, "bad_request",
                           "The query string has a malformed or NUL (%00) percent-encoding");
     }
+    /* llhttp lets an empty Transfer-Encoding pass beside a Content-Length; any request with
+     * both is a smuggling attempt (RFC 9112 6.1). Found by the fuzz harness's rule check. */
+    if (dtm_req_header(req, "transfer-encoding") && dtm_req_header(req, "content-length"))
+        return reject(c, 400, "bad_request",
+                      "A request carries Content-Length or Transfer-Encoding, not both");
     const char *expect = dtm_req_header(req, "expect");
     if (expect) {
         if (!dtm_streq_ci(expect, "100-continue"))
